@@ -1,0 +1,3 @@
+"""ComfyUI-compatible workflow engine for latent diffusion."""
+
+__version__ = "0.1.0"

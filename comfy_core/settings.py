@@ -1,0 +1,255 @@
+"""Server settings: parsed once at the edge into a frozen value, never at import.
+
+`parse_settings(argv, environ)` is the only entry point; every other module receives the
+resulting `Settings` (through Services or the runtime AppContext) instead of reading flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+CACHE_KINDS = ("classic", "lru", "ram", "none")
+PREVIEW_METHODS = ("none", "auto", "latent2rgb", "taesd")
+AUTH_TOKEN_ENV = "COMFY_AUTH_TOKEN"
+
+
+@dataclass(frozen=True)
+class MemoryFlags:
+    """Device and precision flags, kept verbatim for the memory manager to interpret."""
+
+    cpu: bool = False
+    gpu_only: bool = False
+    highvram: bool = False
+    normalvram: bool = False
+    lowvram: bool = False
+    novram: bool = False
+    reserve_vram: float | None = None
+    force_fp16: bool = False
+    force_fp32: bool = False
+    bf16_unet: bool = False
+    fp16_unet: bool = False
+    fp32_unet: bool = False
+    fp16_vae: bool = False
+    bf16_vae: bool = False
+    fp32_vae: bool = False
+    cpu_vae: bool = False
+    disable_smart_memory: bool = False
+    compile: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server was told on its command line and environment."""
+
+    listen: tuple[str, ...] = ("127.0.0.1",)
+    port: int = 8188
+    tls_keyfile: Path | None = None
+    tls_certfile: Path | None = None
+    cors_origin: str | None = None
+    max_upload_size_mb: float = 100.0
+    base_directory: Path = field(default_factory=Path.cwd)
+    input_directory: Path | None = None
+    output_directory: Path | None = None
+    temp_directory: Path | None = None
+    user_directory: Path | None = None
+    extra_model_paths_config: tuple[Path, ...] = ()
+    auth_token: str | None = None
+    auth_token_generated: bool = False
+    disable_all_custom_nodes: bool = False
+    whitelist_custom_nodes: frozenset[str] | None = None
+    cache_kind: str = "classic"
+    cache_lru_size: int = 0
+    cache_ram_gb: float = 4.0
+    preview_method: str = "none"
+    preview_size: int = 512
+    disable_metadata: bool = False
+    max_history: int = 10000
+    requeue_running: bool = False
+    database: Path | None = None
+    verbose: bool = False
+    memory: MemoryFlags = field(default_factory=MemoryFlags)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_size_mb * 1024 * 1024)
+
+    @property
+    def is_public(self) -> bool:
+        """True when any listen address is reachable from other machines."""
+        return not all(is_loopback(host) for host in self.listen)
+
+    def resolved_user_dir(self) -> Path:
+        return (self.user_directory or self.base_directory / "user").resolve()
+
+    def resolved_database(self) -> Path:
+        return self.database or self.resolved_user_dir() / "jobs.sqlite3"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address or name) only accepts connections from this machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser behind `server.py --help`; every flag documented."""
+    p = argparse.ArgumentParser(
+        prog="server.py", description="ComfyUI-compatible workflow server for latent diffusion."
+    )
+    _add_network_flags(p)
+    _add_folder_flags(p)
+    _add_execution_flags(p)
+    _add_memory_flags(p)
+    return p
+
+
+def _add_network_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("network and security")
+    g.add_argument("--listen", nargs="?", const="0.0.0.0", default="127.0.0.1", metavar="IP",
+                   help="address(es) to listen on, comma separated; no value = 0.0.0.0 "
+                        "(default 127.0.0.1)")
+    g.add_argument("--port", type=int, default=8188, help="TCP port (default 8188)")
+    g.add_argument("--tls-keyfile", type=Path, help="TLS private key file (enables https)")
+    g.add_argument("--tls-certfile", type=Path, help="TLS certificate file (enables https)")
+    g.add_argument("--enable-cors-header", nargs="?", const="*", default=None, metavar="ORIGIN",
+                   help="send CORS headers allowing ORIGIN (no value = '*'); disables the "
+                        "same-origin check")
+    g.add_argument("--max-upload-size", type=float, default=100.0, metavar="MB",
+                   help="largest accepted request body in MB (default 100)")
+    g.add_argument("--auth-token", default=None, metavar="TOKEN",
+                   help=f"bearer token required on every request (env {AUTH_TOKEN_ENV}); "
+                        "generated and printed when listening on a non-loopback address "
+                        "without one")
+
+
+def _add_folder_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("folders")
+    g.add_argument("--base-directory", type=Path, default=None,
+                   help="base for models/, custom_nodes/, input/, output/, temp/, user/ "
+                        "(default: the current directory)")
+    g.add_argument("--input-directory", type=Path, help="input folder (default <base>/input)")
+    g.add_argument("--output-directory", type=Path, help="output folder (default <base>/output)")
+    g.add_argument("--temp-directory", type=Path,
+                   help="parent of the temp folder: X gives X/temp (default <base>/temp)")
+    g.add_argument("--user-directory", type=Path, help="user data folder (default <base>/user)")
+    g.add_argument("--extra-model-paths-config", type=Path, action="append", default=[],
+                   metavar="YAML", help="extra_model_paths.yaml file to read (repeatable)")
+    g.add_argument("--disable-all-custom-nodes", action="store_true",
+                   help="load no custom nodes (except those in --whitelist-custom-nodes)")
+    g.add_argument("--whitelist-custom-nodes", nargs="+", default=None, metavar="NAME",
+                   help="custom node modules still loaded with --disable-all-custom-nodes")
+
+
+def _add_execution_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("execution, previews and history")
+    cache = g.add_mutually_exclusive_group()
+    cache.add_argument("--cache-classic", action="store_true",
+                       help="keep only the outputs the latest prompt used (default)")
+    cache.add_argument("--cache-lru", type=int, default=0, metavar="N",
+                       help="keep up to N node results across prompts")
+    cache.add_argument("--cache-ram", nargs="?", type=float, const=4.0, default=None,
+                       metavar="GB", help="keep results until free RAM drops below GB "
+                                          "(no value = 4)")
+    cache.add_argument("--cache-none", action="store_true", help="cache nothing")
+    g.add_argument("--preview-method", choices=PREVIEW_METHODS, default="none",
+                   help="sampler preview method (default none)")
+    g.add_argument("--preview-size", type=int, default=512, help="preview size in px (512)")
+    g.add_argument("--disable-metadata", action="store_true",
+                   help="do not write the prompt/workflow into saved files")
+    g.add_argument("--max-history", type=int, default=10000,
+                   help="history records kept; the oldest are trimmed (default 10000)")
+    g.add_argument("--requeue-running", action="store_true",
+                   help="after a crash, re-queue the job that was running instead of "
+                        "recording it as failed")
+    g.add_argument("--database", type=Path, default=None, metavar="PATH",
+                   help="SQLite file of the queue and history (default <user>/jobs.sqlite3)")
+    g.add_argument("--verbose", action="store_true", help="debug logging")
+
+
+_MEMORY_BOOL_FLAGS = (
+    ("--cpu", "run everything on the CPU"),
+    ("--gpu-only", "keep every model on the GPU"),
+    ("--highvram", "keep models in VRAM after use"),
+    ("--normalvram", "force normal VRAM use even if low VRAM is detected"),
+    ("--lowvram", "split the UNet to use less VRAM"),
+    ("--novram", "stream weights from RAM even for small models"),
+    ("--force-fp16", "compute in fp16"), ("--force-fp32", "compute in fp32"),
+    ("--bf16-unet", "UNet weights in bf16"), ("--fp16-unet", "UNet weights in fp16"),
+    ("--fp32-unet", "UNet weights in fp32"), ("--fp16-vae", "VAE in fp16"),
+    ("--bf16-vae", "VAE in bf16"), ("--fp32-vae", "VAE in fp32"),
+    ("--cpu-vae", "run the VAE on the CPU"),
+    ("--disable-smart-memory", "unload all models after every prompt"),
+    ("--compile", "torch.compile the diffusion model"),
+)
+
+
+def _add_memory_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("devices and memory")
+    for flag, text in _MEMORY_BOOL_FLAGS:
+        g.add_argument(flag, action="store_true", help=text)
+    g.add_argument("--reserve-vram", type=float, default=None, metavar="GB",
+                   help="VRAM in GB to leave free for other software")
+
+
+def parse_settings(
+    argv: Sequence[str],
+    environ: Mapping[str, str],
+    *,
+    token_factory: Callable[[], str] = lambda: secrets.token_urlsafe(24),
+) -> Settings:
+    """Build Settings from command-line arguments and the environment.
+
+    Raises SystemExit (argparse) on malformed flags, with the usage message."""
+    parser = build_parser()
+    ns = parser.parse_args(list(argv))
+    listen = tuple(h.strip() for h in ns.listen.split(",") if h.strip()) or ("127.0.0.1",)
+    if (ns.tls_keyfile is None) != (ns.tls_certfile is None):
+        parser.error("--tls-keyfile and --tls-certfile must be given together")
+    for name in ("port", "preview_size", "max_history"):
+        if getattr(ns, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    if ns.max_upload_size <= 0 or ns.cache_lru < 0:
+        parser.error("--max-upload-size must be positive and --cache-lru not negative")
+    kind, lru, ram = _cache_choice(ns)
+    token = ns.auth_token or environ.get(AUTH_TOKEN_ENV) or None
+    generated = False
+    settings = Settings(
+        listen=listen, port=ns.port, tls_keyfile=ns.tls_keyfile, tls_certfile=ns.tls_certfile,
+        cors_origin=ns.enable_cors_header, max_upload_size_mb=ns.max_upload_size,
+        base_directory=(ns.base_directory or Path.cwd()).resolve(),
+        input_directory=ns.input_directory, output_directory=ns.output_directory,
+        temp_directory=ns.temp_directory, user_directory=ns.user_directory,
+        extra_model_paths_config=tuple(ns.extra_model_paths_config),
+        disable_all_custom_nodes=ns.disable_all_custom_nodes,
+        whitelist_custom_nodes=(frozenset(ns.whitelist_custom_nodes)
+                                if ns.whitelist_custom_nodes is not None else None),
+        cache_kind=kind, cache_lru_size=lru, cache_ram_gb=ram,
+        preview_method=ns.preview_method, preview_size=ns.preview_size,
+        disable_metadata=ns.disable_metadata, max_history=ns.max_history,
+        requeue_running=ns.requeue_running, database=ns.database, verbose=ns.verbose,
+        memory=MemoryFlags(**{f.lstrip("-").replace("-", "_"): getattr(
+            ns, f.lstrip("-").replace("-", "_")) for f, _ in _MEMORY_BOOL_FLAGS},
+            reserve_vram=ns.reserve_vram),
+    )
+    if token is None and settings.is_public:
+        token, generated = token_factory(), True
+    return replace(settings, auth_token=token, auth_token_generated=generated)
+
+
+def _cache_choice(ns: argparse.Namespace) -> tuple[str, int, float]:
+    if ns.cache_none:
+        return "none", 0, 4.0
+    if ns.cache_lru > 0:
+        return "lru", ns.cache_lru, 4.0
+    if ns.cache_ram is not None:
+        return "ram", 0, ns.cache_ram
+    return "classic", 0, 4.0

@@ -1,0 +1,204 @@
+"""Model families as frozen data.
+
+A family says what a checkpoint *is* (latent format, prediction type, text encoders, ADM
+layout); the UNet/VAE/CLIP shapes are read from the weights at load time, so tiny test
+checkpoints and real ones share one code path. `loading.detect` returns a family with its
+`unet` field replaced by the detected config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+Prediction = Literal["eps", "v"]
+AdmKind = Literal["none", "sdxl", "sdxl_refiner"]
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Constructor arguments of `models.unet.UNetModel` (LDM "openaimodel" layout).
+
+    Depths are per block: `transformer_depth` has one entry per input block that follows a
+    resolution level's res blocks (levels x num_res_blocks), `transformer_depth_output` one
+    per output block (levels x (num_res_blocks + 1)). `num_heads` or `num_head_channels`
+    fixes the attention heads (the other is -1); neither can be read from weight shapes.
+    """
+
+    in_channels: int = 4
+    out_channels: int = 4
+    model_channels: int = 320
+    channel_mult: tuple[int, ...] = (1, 2, 4, 4)
+    num_res_blocks: tuple[int, ...] = (2, 2, 2, 2)
+    transformer_depth: tuple[int, ...] = (1, 1, 1, 1, 1, 1, 0, 0)
+    transformer_depth_output: tuple[int, ...] = (0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+    transformer_depth_middle: int = 1
+    context_dim: int = 768
+    num_heads: int = 8
+    num_head_channels: int = -1
+    use_linear_in_transformer: bool = False
+    adm_in_channels: int | None = None
+
+    def heads_for(self, channels: int) -> tuple[int, int]:
+        """(heads, head_dim) of a transformer with `channels` features."""
+        if self.num_head_channels > 0:
+            heads = max(1, channels // self.num_head_channels)
+        else:
+            heads = self.num_heads
+        if channels % heads:
+            raise ValueError(f"{channels} channels cannot be split into {heads} attention heads")
+        return heads, channels // heads
+
+
+@dataclass(frozen=True)
+class LatentFormat:
+    """How latents relate to pixels: sampling works on `latent * scale_factor`; previews use
+    `rgb = latent @ rgb_factors + rgb_bias` (rgb_factors is [channels][3])."""
+
+    channels: int
+    scale_factor: float
+    rgb_factors: tuple[tuple[float, float, float], ...]
+    rgb_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class TextEncoderSpec:
+    """One CLIP text encoder of a family.
+
+    `name` is the role ("clip_l", "clip_h", "clip_g"), `pad_token` the id used after EOS,
+    `default_layer` the hidden layer used without CLIPSetLastLayer (-1 last, -2 penultimate),
+    `final_norm` whether the final LayerNorm is applied to that layer (COMPAT 9.7).
+    `hidden_size` / `projection_dim` are the real model's sizes (checkpoints may be smaller).
+    """
+
+    name: str
+    pad_token: int
+    default_layer: int
+    final_norm: bool
+    hidden_size: int
+    projection_dim: int | None
+    open_clip: bool
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A checkpoint family: what the sampling, text and VAE code need to treat it right."""
+
+    name: str
+    unet: UNetConfig
+    latent: LatentFormat
+    prediction: Prediction
+    text_encoders: tuple[TextEncoderSpec, ...]
+    adm: AdmKind = "none"
+    zsnr: bool = False
+
+    @property
+    def adm_size(self) -> int | None:
+        """Width of the `y` vector the UNet takes (None: no ADM input)."""
+        return self.unet.adm_in_channels
+
+    @property
+    def inpaint(self) -> bool:
+        """Inpainting UNets take 4 extra mask + masked-latent channels (COMPAT 10.1)."""
+        return self.unet.in_channels > self.latent.channels
+
+    def encoder(self, name: str) -> TextEncoderSpec:
+        for spec in self.text_encoders:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"family {self.name!r} has no text encoder {name!r}")
+
+
+SD15_LATENT = LatentFormat(
+    channels=4,
+    scale_factor=0.18215,
+    rgb_factors=(
+        (0.3512, 0.2297, 0.3227),
+        (0.3250, 0.4974, 0.2350),
+        (-0.2829, 0.1762, 0.2721),
+        (-0.2120, -0.2616, -0.7177),
+    ),
+)
+
+SDXL_LATENT = LatentFormat(
+    channels=4,
+    scale_factor=0.13025,
+    rgb_factors=(
+        (0.3651, 0.4232, 0.4341),
+        (-0.2533, -0.0042, 0.1068),
+        (0.1076, 0.1111, -0.0362),
+        (-0.3165, -0.2492, -0.2188),
+    ),
+    rgb_bias=(0.1084, -0.0175, -0.0011),
+)
+
+CLIP_L = TextEncoderSpec("clip_l", 49407, -1, True, 768, None, open_clip=False)
+CLIP_H = TextEncoderSpec("clip_h", 0, -2, True, 1024, None, open_clip=True)
+SDXL_CLIP_L = TextEncoderSpec("clip_l", 49407, -2, False, 768, None, open_clip=False)
+SDXL_CLIP_G = TextEncoderSpec("clip_g", 0, -2, False, 1280, 1280, open_clip=True)
+
+SD15 = ModelFamily(
+    name="sd15",
+    unet=UNetConfig(),
+    latent=SD15_LATENT,
+    prediction="eps",
+    text_encoders=(CLIP_L,),
+)
+
+SD2_UNET = UNetConfig(
+    context_dim=1024, num_heads=-1, num_head_channels=64, use_linear_in_transformer=True
+)
+
+SD2_EPS = ModelFamily(
+    name="sd2", unet=SD2_UNET, latent=SD15_LATENT, prediction="eps", text_encoders=(CLIP_H,)
+)
+
+SD2_V = ModelFamily(
+    name="sd2_v", unet=SD2_UNET, latent=SD15_LATENT, prediction="v", text_encoders=(CLIP_H,)
+)
+
+SDXL = ModelFamily(
+    name="sdxl",
+    unet=UNetConfig(
+        channel_mult=(1, 2, 4),
+        num_res_blocks=(2, 2, 2),
+        transformer_depth=(0, 0, 2, 2, 10, 10),
+        transformer_depth_output=(0, 0, 0, 2, 2, 2, 10, 10, 10),
+        transformer_depth_middle=10,
+        context_dim=2048,
+        num_heads=-1,
+        num_head_channels=64,
+        use_linear_in_transformer=True,
+        adm_in_channels=2816,
+    ),
+    latent=SDXL_LATENT,
+    prediction="eps",
+    text_encoders=(SDXL_CLIP_L, SDXL_CLIP_G),
+    adm="sdxl",
+)
+
+SDXL_REFINER = ModelFamily(
+    name="sdxl_refiner",
+    unet=UNetConfig(
+        model_channels=384,
+        channel_mult=(1, 2, 4, 4),
+        num_res_blocks=(2, 2, 2, 2),
+        transformer_depth=(0, 0, 4, 4, 4, 4, 0, 0),
+        transformer_depth_output=(0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4),
+        transformer_depth_middle=4,
+        context_dim=1280,
+        num_heads=-1,
+        num_head_channels=64,
+        use_linear_in_transformer=True,
+        adm_in_channels=2560,
+    ),
+    latent=SDXL_LATENT,
+    prediction="eps",
+    text_encoders=(SDXL_CLIP_G,),
+    adm="sdxl_refiner",
+)
+
+FAMILIES: MappingProxyType[str, ModelFamily] = MappingProxyType(
+    {f.name: f for f in (SD15, SD2_EPS, SD2_V, SDXL, SDXL_REFINER)}
+)

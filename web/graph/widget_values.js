@@ -1,0 +1,193 @@
+/**
+ * The positional `widgets_values` of a UI node (COMPAT 3.3): which entry belongs to which
+ * input, the extra non-input entries (seed control, upload button), numeric rounding and
+ * the value controls run after queueing. Pure; unit-tested against a recorded object_info.
+ *
+ * @typedef {{name: string, kind: "input"|"control"|"upload", input: import("./node_defs.js").InputDef|null,
+ *            defaultValue: any}} WidgetSlot
+ */
+
+/** Seed/value control modes (COMPAT 3.3); combos also allow "increment-wrap". */
+export const CONTROL_MODES = Object.freeze(["fixed", "increment", "decrement", "randomize"]);
+export const COMBO_CONTROL_MODES = Object.freeze([...CONTROL_MODES, "increment-wrap"]);
+/** Name the frontend gives the control widget; never sent to the server. */
+export const CONTROL_WIDGET_NAME = "control_after_generate";
+export const UPLOAD_WIDGET_NAME = "upload";
+const SEED_NAMES = ["seed", "noise_seed"];
+/** Randomised seeds stay below 2^50 so they survive JSON doubles exactly. */
+const RANDOM_MAX = 2 ** 50;
+
+/** Whether an input gets a control widget after it. */
+export function hasControl(input) {
+  const flag = input.options.control_after_generate;
+  if (flag) return input.widget === "INT" || input.widget === "COMBO";
+  return input.widget === "INT" && SEED_NAMES.includes(input.name);
+}
+
+function controlDefault(input) {
+  const flag = input.options.control_after_generate;
+  return typeof flag === "string" && COMBO_CONTROL_MODES.includes(flag) ? flag : "randomize";
+}
+
+/** Default value of a widget input: its `default` option, else the first choice or zero. */
+export function defaultValue(input) {
+  const { options } = input;
+  if (options.default !== undefined) return options.default;
+  switch (input.widget) {
+    case "COMBO": return options.values?.[0] ?? "";
+    case "INT": case "FLOAT": return Math.max(0, options.min ?? 0);
+    case "BOOLEAN": return false;
+    default: return "";
+  }
+}
+
+/**
+ * The ordered widget slots of a node: one per widget input (required then optional), each
+ * seed-like input followed by its control entry, each upload combo by its button entry.
+ * @param {import("./node_defs.js").NodeDef} def
+ * @param {{includeForceInput?: boolean}} [opts] count forceInput widgets too (legacy files)
+ * @returns {WidgetSlot[]}
+ */
+export function widgetLayout(def, opts = {}) {
+  const slots = [];
+  for (const input of def.inputs) {
+    const forced = opts.includeForceInput && input.options.forceInput &&
+      ["INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"].includes(input.type);
+    if (!input.widget && !forced) continue;
+    slots.push({ name: input.name, kind: "input", input, defaultValue: defaultValue(input) });
+    if (hasControl(input)) {
+      slots.push({ name: CONTROL_WIDGET_NAME, kind: "control", input, defaultValue: controlDefault(input) });
+    }
+    if (input.widget === "COMBO" && input.options.image_upload) {
+      slots.push({ name: UPLOAD_WIDGET_NAME, kind: "upload", input, defaultValue: "image" });
+    }
+  }
+  return slots;
+}
+
+/**
+ * Pick the layout that matches a saved `widgets_values` array: legacy workflows may carry
+ * entries for forceInput inputs, which the current layout does not have.
+ */
+export function layoutForValues(def, values) {
+  const normal = widgetLayout(def);
+  if (!Array.isArray(values) || values.length === normal.length) return normal;
+  const legacy = widgetLayout(def, { includeForceInput: true });
+  return legacy.length === values.length ? legacy : normal;
+}
+
+/**
+ * Map saved widgets_values onto input names.
+ * @returns {{values: Object<string, any>, controls: Object<string, string>}} input values
+ *   (forceInput entries of legacy files dropped) and control modes keyed by input name.
+ */
+export function widgetValuesToInputs(def, widgetsValues) {
+  const values = {};
+  const controls = {};
+  if (widgetsValues && !Array.isArray(widgetsValues) && typeof widgetsValues === "object") {
+    for (const slot of widgetLayout(def)) {
+      if (slot.kind === "input" && slot.name in widgetsValues) values[slot.name] = widgetsValues[slot.name];
+    }
+    return { values, controls };
+  }
+  const list = widgetsValues ?? [];
+  layoutForValues(def, list).forEach((slot, i) => {
+    if (i >= list.length) return;
+    if (slot.kind === "control") controls[slot.input.name] = list[i];
+    else if (slot.kind === "input" && slot.input.widget) values[slot.name] = list[i];
+  });
+  return { values, controls };
+}
+
+/**
+ * Build widgets_values from input values (missing ones take their defaults).
+ * @param {Object<string, any>} values input name -> value
+ * @param {Object<string, string>} [controls] input name -> control mode
+ */
+export function inputsToWidgetValues(def, values, controls = {}) {
+  return widgetLayout(def).map((slot) => {
+    if (slot.kind === "control") return controls[slot.input.name] ?? slot.defaultValue;
+    if (slot.kind === "upload") return slot.defaultValue;
+    return slot.name in values ? values[slot.name] : slot.defaultValue;
+  });
+}
+
+function decimalsOf(x) {
+  const text = String(x);
+  if (text.includes("e-")) return Number(text.split("e-")[1]);
+  const dot = text.indexOf(".");
+  return dot < 0 ? 0 : text.length - dot - 1;
+}
+
+/** Decimal places a FLOAT widget shows: from `round`, else from `step` (COMPAT 5.1). */
+export function floatPrecision(options) {
+  const r = options.round;
+  if (typeof r === "number" && r > 0) return decimalsOf(r);
+  return decimalsOf(options.step ?? 0.01);
+}
+
+function clamp(value, options) {
+  let v = value;
+  if (typeof options.min === "number") v = Math.max(options.min, v);
+  if (typeof options.max === "number") v = Math.min(options.max, v);
+  return v;
+}
+
+/**
+ * Normalise a number typed or dragged into an INT/FLOAT widget: non-numbers fall back to
+ * the default, INT snaps to its step, FLOAT rounds to `round` (default: the step; `false`
+ * disables), then both clamp to [min, max].
+ */
+export function normaliseNumber(value, input) {
+  const { options } = input;
+  let v = typeof value === "number" ? value : Number.parseFloat(value);
+  if (!Number.isFinite(v)) return defaultValue(input);
+  if (input.widget === "INT" || input.type === "INT") {
+    const step = options.step && options.step > 0 ? options.step : 1;
+    v = step === 1 ? Math.round(v) : Math.round(v / step) * step;
+    return clamp(v, options);
+  }
+  const round = options.round === false ? 0 : (options.round ?? options.step ?? 0);
+  if (round > 0) {
+    v = Math.round(v / round) * round;
+    v = Number(v.toFixed(decimalsOf(round)));
+  }
+  return clamp(v, options);
+}
+
+function nextNumber(value, mode, options, random) {
+  const step = options.step && options.step > 0 ? options.step : 1;
+  const min = options.min ?? 0;
+  const max = Math.min(options.max ?? RANDOM_MAX, RANDOM_MAX);
+  switch (mode) {
+    case "increment": return Math.min(value + step, options.max ?? Infinity);
+    case "decrement": return Math.max(value - step, options.min ?? -Infinity);
+    case "randomize": {
+      const range = Math.floor((max - min) / step);
+      return Math.floor(random() * (range + 1)) * step + min;
+    }
+    default: return value;
+  }
+}
+
+function nextChoice(value, mode, values, random) {
+  if (!values.length) return value;
+  const i = Math.max(0, values.indexOf(value));
+  switch (mode) {
+    case "increment": return values[Math.min(i + 1, values.length - 1)];
+    case "increment-wrap": return values[(i + 1) % values.length];
+    case "decrement": return values[Math.max(i - 1, 0)];
+    case "randomize": return values[Math.floor(random() * values.length)];
+    default: return value;
+  }
+}
+
+/**
+ * The value a controlled widget takes after a queue (COMPAT 3.3): "fixed" keeps it,
+ * increment/decrement move one step (clamped), "randomize" draws uniformly on the step grid
+ * with max clamped to 2^50. `random` returns [0, 1) and is injectable for tests.
+ */
+export function nextControlValue(value, mode, input, random = Math.random) {
+  if (input.widget === "COMBO") return nextChoice(value, mode, input.options.values ?? [], random);
+  return nextNumber(value, mode, input.options, random);
+}

@@ -1,0 +1,208 @@
+"""Layer streaming: run a module whose weights do not all fit on the compute device.
+
+Layers (modules that own parameters or buffers directly) are split by a byte budget into
+resident ones, moved to the device once, and streamed ones, whose weights stay in host
+memory and are copied to the device by a forward pre-hook just for that layer's forward,
+then dropped by a forward hook. Same idea as ComfyUI's low-VRAM mode and accelerate's
+CPU offload hooks. Limitation: weights used outside their own module's forward (e.g.
+`F.linear(x, self.child.weight)` in a parent) must end up resident; give a budget large
+enough or keep such modules small enough to be planned resident.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import torch
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+log = logging.getLogger(__name__)
+
+Order = Literal["largest", "first"]
+# Called with (qualified tensor name, tensor already on the device); returns the tensor
+# the layer should use for this forward (e.g. cast to the compute dtype, LoRA-patched).
+FetchFn = Callable[[str, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One streaming unit: a module and the tensors it owns directly."""
+
+    name: str
+    module: nn.Module
+    tensors: tuple[tuple[str, bool], ...]  # (attribute name, is_parameter)
+    nbytes: int
+
+
+def tensor_bytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+def module_bytes(module: nn.Module) -> int:
+    """Bytes of every distinct parameter and buffer of `module`."""
+    return sum(layer.nbytes for layer in find_layers(module))
+
+
+def find_layers(module: nn.Module) -> list[Layer]:
+    """Modules owning tensors directly, in module order; shared tensors counted once."""
+    seen: set[int] = set()
+    layers = []
+    for name, mod in module.named_modules():
+        owned = []
+        nbytes = 0
+        for attr, tensor, is_param in _own_tensors(mod):
+            if id(tensor) in seen:
+                continue
+            seen.add(id(tensor))
+            owned.append((attr, is_param))
+            nbytes += tensor_bytes(tensor)
+        if owned:
+            layers.append(Layer(name, mod, tuple(owned), nbytes))
+    return layers
+
+
+def _own_tensors(mod: nn.Module):
+    for attr, p in mod._parameters.items():
+        if p is not None:
+            yield attr, p, True
+    for attr, b in mod._buffers.items():
+        if b is not None:
+            yield attr, b, False
+
+
+def plan_residency(
+    layers: list[Layer], budget_bytes: int, order: Order = "largest"
+) -> tuple[list[Layer], list[Layer]]:
+    """Split layers into (resident, streamed) so resident bytes stay within the budget.
+
+    "largest" fills the budget with the biggest layers first (fewest bytes streamed per
+    step relative to hook count); "first" keeps layers in module order. Both skip a layer
+    that does not fit and keep trying smaller ones.
+    """
+    if order not in ("largest", "first"):
+        raise ValueError(f"order must be 'largest' or 'first', got {order!r}")
+    ranked = sorted(layers, key=lambda l: -l.nbytes) if order == "largest" else layers
+    resident_ids: set[int] = set()
+    used = 0
+    for layer in ranked:
+        if used + layer.nbytes <= budget_bytes:
+            resident_ids.add(id(layer))
+            used += layer.nbytes
+    resident = [l for l in layers if id(l) in resident_ids]
+    streamed = [l for l in layers if id(l) not in resident_ids]
+    return resident, streamed
+
+
+def _get(layer: Layer, attr: str, is_param: bool) -> torch.Tensor:
+    """The plain tensor behind a parameter (never the Parameter itself, whose .data we swap)."""
+    if is_param:
+        return layer.module._parameters[attr].data
+    return layer.module._buffers[attr]
+
+
+def _set(layer: Layer, attr: str, is_param: bool, value: torch.Tensor) -> None:
+    """Parameters keep their object (so optimisers/state_dict refs stay valid): swap .data."""
+    if is_param:
+        layer.module._parameters[attr].data = value
+    else:
+        layer.module._buffers[attr] = value
+
+
+@dataclass
+class LayerStreaming:
+    """A module with some layers resident on `device` and the rest streamed. `undo()`
+    removes the hooks and returns every weight to `offload_device`."""
+
+    device: torch.device
+    offload_device: torch.device
+    resident: list[Layer]
+    streamed: list[Layer]
+    _host: dict[tuple[int, str], torch.Tensor] = field(default_factory=dict, repr=False)
+    _handles: list[RemovableHandle] = field(default_factory=list, repr=False)
+
+    @property
+    def resident_bytes(self) -> int:
+        return sum(l.nbytes for l in self.resident)
+
+    @property
+    def streamed_bytes(self) -> int:
+        return sum(l.nbytes for l in self.streamed)
+
+    def undo(self) -> None:
+        """Remove hooks, put streamed weights back to their host copies and move resident
+        weights to the offload device. Safe to call twice."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        for layer in self.streamed:
+            for attr, is_param in layer.tensors:
+                _set(layer, attr, is_param, self._host[(id(layer), attr)])
+        self._host.clear()
+        for layer in self.resident:
+            for attr, is_param in layer.tensors:
+                _set(layer, attr, is_param, _get(layer, attr, is_param).to(self.offload_device))
+        self.resident = []
+        self.streamed = []
+
+
+def stream_layers(
+    module: nn.Module,
+    device: torch.device,
+    budget_bytes: int,
+    *,
+    order: Order = "largest",
+    pin_memory: bool = False,
+    on_fetch: FetchFn | None = None,
+    offload_device: torch.device = torch.device("cpu"),
+) -> LayerStreaming:
+    """Keep up to `budget_bytes` of `module`'s layers on `device`; stream the rest.
+
+    `pin_memory` pins streamed host copies (CUDA only) so fetches are non_blocking copies.
+    `on_fetch` transforms each streamed tensor after it reaches the device. For inference:
+    weights fetched for a forward are dropped when that forward returns.
+    """
+    if budget_bytes < 0:
+        raise ValueError(f"budget_bytes must be >= 0, got {budget_bytes}")
+    resident, streamed = plan_residency(find_layers(module), budget_bytes, order)
+    handle = LayerStreaming(torch.device(device), torch.device(offload_device), resident, streamed)
+    pin = pin_memory and handle.device.type == "cuda"
+    for layer in resident:
+        for attr, is_param in layer.tensors:
+            _set(layer, attr, is_param, _get(layer, attr, is_param).to(handle.device))
+    for layer in streamed:
+        for attr, is_param in layer.tensors:
+            host = _get(layer, attr, is_param).to(handle.offload_device)
+            if pin and not host.is_pinned():
+                host = host.pin_memory()
+            handle._host[(id(layer), attr)] = host
+            _set(layer, attr, is_param, host)
+        _install_hooks(handle, layer, pin, on_fetch)
+    log.debug(
+        "streaming %s: %d layers resident (%d bytes), %d streamed (%d bytes) on %s",
+        type(module).__name__, len(resident), handle.resident_bytes,
+        len(streamed), handle.streamed_bytes, handle.device,
+    )
+    return handle
+
+
+def _install_hooks(handle: LayerStreaming, layer: Layer, pin: bool, on_fetch: FetchFn | None) -> None:
+    host = handle._host
+    key = id(layer)
+    prefix = f"{layer.name}." if layer.name else ""
+
+    def fetch(module: nn.Module, args: tuple) -> None:
+        for attr, is_param in layer.tensors:
+            t = host[(key, attr)].to(handle.device, non_blocking=pin)
+            if on_fetch is not None:
+                t = on_fetch(prefix + attr, t)
+            _set(layer, attr, is_param, t)
+
+    def release(module: nn.Module, args: tuple, output: object) -> None:
+        for attr, is_param in layer.tensors:
+            _set(layer, attr, is_param, host[(key, attr)])
+
+    handle._handles.append(layer.module.register_forward_pre_hook(fetch))
+    handle._handles.append(layer.module.register_forward_hook(release))

@@ -64,8 +64,11 @@ def _normalize(device: torch.device | str) -> torch.device:
 
 
 def _unique(models: Iterable[ManagedModel]) -> list[ManagedModel]:
-    seen: set[int] = set()
-    return [m for m in models if not (id(m) in seen or seen.add(id(m)))]
+    """The models in order, each once (a step may list the same model twice)."""
+    by_id: dict[int, ManagedModel] = {}
+    for model in models:
+        by_id.setdefault(id(model), model)
+    return list(by_id.values())
 
 
 class MemoryManager:
@@ -93,9 +96,11 @@ class MemoryManager:
     # ---- sizes -----------------------------------------------------------------------
 
     def memory_info(self) -> MemoryInfo:
+        """Total and free bytes of the device (counted from the models when faked)."""
         if self._fake_total is None:
             return devices.memory_info(self.device)
-        used = sum(m.loaded_size() for m in self._live_models())
+        with self._lock:
+            used = sum(m.loaded_size() for m in self._live_models())
         free = max(0, self._fake_total - used)
         return MemoryInfo(self._fake_total, free, self._fake_total, free)
 

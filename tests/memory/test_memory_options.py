@@ -84,3 +84,12 @@ def test_invalid_values_are_rejected():
 def test_options_are_frozen():
     with pytest.raises(AttributeError):
         MemoryOptions().cpu_vae = True
+
+
+def test_reads_the_real_settings_flags():
+    from comfy_core.settings import MemoryFlags
+
+    assert MemoryOptions.from_settings(MemoryFlags()) == MemoryOptions()
+    options = MemoryOptions.from_settings(MemoryFlags(lowvram=True, fp16_vae=True, reserve_vram=0.5))
+    assert options.vram_state == VramState.LOW_VRAM
+    assert options.vae_dtype == "float16" and options.reserve_bytes == GIB // 2

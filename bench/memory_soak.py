@@ -1,0 +1,184 @@
+"""Memory soak: run one API prompt N times against a server and watch its memory.
+
+Talks to the server only through the ComfyUI HTTP API (POST /prompt, GET /history/{id},
+GET /system_stats), so it measures the real process a user runs. Each job changes one
+input (a seed, or the default prompt's colour) so the executor cannot answer from cache.
+
+    python bench/memory_soak.py --launch --jobs 100                 # model-free default prompt
+    python bench/memory_soak.py --launch --workflow sd15_api.json -- --cpu
+    python bench/memory_soak.py --url http://127.0.0.1:8188 --pid 4242 --workflow w.json
+
+Prints one row per job (RSS of the server process, free device memory) and the growth
+between the end of warm-up and the last job; a leak shows as steady growth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psutil
+
+MIB = 1024**2
+SEED_INPUTS = ("seed", "noise_seed")
+
+# EmptyImage -> SaveImage: exercises executor, image conversion, PNG writing and history.
+DEFAULT_PROMPT = {
+    "1": {"class_type": "EmptyImage",
+          "inputs": {"width": 256, "height": 256, "batch_size": 1, "color": 0}},
+    "2": {"class_type": "SaveImage",
+          "inputs": {"images": ["1", 0], "filename_prefix": "soak"}},
+}
+DEFAULT_VARY = ("1", "color")
+
+
+def http_json(url: str, body: dict | None = None, timeout: float = 30.0) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_server(base_dir: Path, extra_args: list[str]) -> tuple[subprocess.Popen, str]:
+    """Start `python -m comfy_core` on a free loopback port and wait until it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "comfy_core", "--listen", "127.0.0.1", "--port", str(port),
+               "--base-directory", str(base_dir), *extra_args]
+    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with code {process.returncode}: {command}")
+        try:
+            http_json(f"{url}/system_stats", timeout=2)
+            return process, url
+        except OSError:
+            time.sleep(0.5)
+    process.terminate()
+    raise RuntimeError(f"server did not answer on {url} within 120 s")
+
+
+def seed_inputs(prompt: dict) -> list[tuple[str, str]]:
+    return [(node_id, name) for node_id, node in prompt.items()
+            for name in node.get("inputs", {}) if name in SEED_INPUTS]
+
+
+def varied(prompt: dict, targets: list[tuple[str, str]], job: int) -> dict:
+    """A copy of `prompt` with every target input set to the job number."""
+    out = copy.deepcopy(prompt)
+    for node_id, name in targets:
+        out[node_id]["inputs"][name] = job
+    return out
+
+
+def run_job(url: str, prompt: dict, timeout: float) -> float:
+    """Queue one prompt, wait for its history record; returns wall seconds."""
+    start = time.monotonic()
+    reply = http_json(f"{url}/prompt", {"prompt": prompt, "client_id": uuid.uuid4().hex})
+    prompt_id = reply["prompt_id"]
+    while time.monotonic() - start < timeout:
+        history = http_json(f"{url}/history/{prompt_id}")
+        if prompt_id in history:
+            status = history[prompt_id].get("status", {})
+            if status.get("status_str") != "success":
+                raise RuntimeError(f"prompt {prompt_id} failed: {json.dumps(status)[:2000]}")
+            return time.monotonic() - start
+        time.sleep(0.05)
+    raise TimeoutError(f"prompt {prompt_id} did not finish within {timeout} s")
+
+
+def device_free(url: str) -> int | None:
+    devices = http_json(f"{url}/system_stats").get("devices") or []
+    return devices[0].get("vram_free") if devices else None
+
+
+def soak(url: str, pid: int, prompt: dict, targets: list[tuple[str, str]], args) -> list[dict]:
+    process = psutil.Process(pid)
+    rows = []
+    print(f"{'job':>5} {'seconds':>8} {'rss MiB':>9} {'device free MiB':>16}")
+    for job in range(1, args.jobs + 1):
+        seconds = run_job(url, varied(prompt, targets, job), args.timeout)
+        free = device_free(url)
+        row = {"job": job, "seconds": seconds, "rss": process.memory_info().rss, "device_free": free}
+        rows.append(row)
+        free_text = "-" if free is None else f"{free / MIB:.0f}"
+        print(f"{job:>5} {seconds:>8.2f} {row['rss'] / MIB:>9.1f} {free_text:>16}", flush=True)
+    return rows
+
+
+def summary(rows: list[dict], warmup: int) -> str:
+    base = rows[min(warmup, len(rows)) - 1]
+    last = rows[-1]
+    growth = (last["rss"] - base["rss"]) / base["rss"] * 100
+    return (f"RSS after job {base['job']}: {base['rss'] / MIB:.1f} MiB; after job {last['job']}: "
+            f"{last['rss'] / MIB:.1f} MiB; growth {growth:+.2f}%")
+
+
+def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    server_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    own = argv[:argv.index("--")] if "--" in argv else argv
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8188")
+    where.add_argument("--launch", action="store_true", help="start a server for the run")
+    p.add_argument("--pid", type=int, help="server process id (with --url)")
+    p.add_argument("--workflow", type=Path, help="API-format prompt JSON (default: model-free)")
+    p.add_argument("--vary", action="append", default=[], metavar="NODE.INPUT",
+                   help="input set to the job number (default: seed inputs)")
+    p.add_argument("--jobs", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per job")
+    args = p.parse_args(own)
+    if args.url and args.pid is None:
+        p.error("--url needs --pid (the server's process id) to read its RSS")
+    if args.jobs < 1 or args.warmup < 1:
+        p.error("--jobs and --warmup must be at least 1")
+    return args, server_args
+
+
+def prompt_and_targets(args: argparse.Namespace) -> tuple[dict, list[tuple[str, str]]]:
+    prompt = json.loads(args.workflow.read_text()) if args.workflow else DEFAULT_PROMPT
+    targets = [tuple(v.split(".", 1)) for v in args.vary]
+    if not targets:
+        targets = seed_inputs(prompt) or ([DEFAULT_VARY] if prompt is DEFAULT_PROMPT else [])
+    if not targets:
+        raise SystemExit("no seed input to vary: name one with --vary NODE.INPUT")
+    return prompt, targets
+
+
+def main(argv: list[str]) -> int:
+    args, server_args = parse_args(argv)
+    prompt, targets = prompt_and_targets(args)
+    if not args.launch:
+        rows = soak(args.url, args.pid, prompt, targets, args)
+        print(summary(rows, args.warmup))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="soak-") as base:
+        process, url = launch_server(Path(base), server_args)
+        try:
+            rows = soak(url, process.pid, prompt, targets, args)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    print(summary(rows, args.warmup))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

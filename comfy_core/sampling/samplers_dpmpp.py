@@ -1,0 +1,280 @@
+"""DPM-Solver++ family (Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided Sampling of
+Diffusion Probabilistic Models") in k-diffusion's σ form, λ = −log σ (EPS/V models)."""
+
+from __future__ import annotations
+
+import torch
+
+from comfy_core.sampling.noise import GaussianNoise, NoiseSampler, brownian_noise
+from comfy_core.sampling.sampler_base import (
+    DEFAULT_EXTRA,
+    Denoiser,
+    SamplerExtra,
+    StepCallback,
+    ancestral_step,
+    guided,
+    ones_like_batch,
+    report,
+    to_d,
+)
+
+
+def _lam(sigma: torch.Tensor) -> torch.Tensor:
+    return sigma.log().neg()
+
+
+def sample_dpmpp_2s_ancestral(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    extra: SamplerExtra | None = None,
+    callback: StepCallback | None = None,
+    noise: NoiseSampler | None = None,
+) -> torch.Tensor:
+    """DPM-Solver++(2S), single-step second order, with ancestral noise."""
+    extra = extra or DEFAULT_EXTRA
+    noise = noise or GaussianNoise(x, extra.seed)
+    s_in = ones_like_batch(x)
+    for i in range(len(sigmas) - 1):
+        denoised = denoise(x, sigmas[i] * s_in)
+        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], extra.eta)
+        report(callback, i, x, denoised)
+        if sigma_down == 0:
+            x = x + to_d(x, sigmas[i], denoised) * (sigma_down - sigmas[i])
+        else:
+            t, t_next = _lam(sigmas[i]), _lam(sigma_down)
+            h = t_next - t
+            s = t + h / 2
+            x_2 = (s.neg().exp() / t.neg().exp()) * x - (-h / 2).expm1() * denoised
+            denoised_2 = denoise(x_2, s.neg().exp() * s_in)
+            x = (t_next.neg().exp() / t.neg().exp()) * x - (-h).expm1() * denoised_2
+        if sigmas[i + 1] > 0:
+            x = x + noise(sigmas[i], sigmas[i + 1]) * extra.s_noise * sigma_up
+    return x
+
+
+def sample_dpmpp_sde(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    extra: SamplerExtra | None = None,
+    callback: StepCallback | None = None,
+    noise: NoiseSampler | None = None,
+    r: float = 0.5,
+) -> torch.Tensor:
+    """DPM-Solver++ SDE, two stages per step (r = ½) with Brownian-tree noise."""
+    extra = extra or DEFAULT_EXTRA
+    noise = noise or brownian_noise(x, sigmas, extra.seed)
+    s_in, eta = ones_like_batch(x), extra.eta
+    for i in range(len(sigmas) - 1):
+        denoised = denoise(x, sigmas[i] * s_in)
+        report(callback, i, x, denoised)
+        if sigmas[i + 1] == 0:
+            x = denoised
+            continue
+        t, t_next = _lam(sigmas[i]), _lam(sigmas[i + 1])
+        s = t + (t_next - t) * r
+        sigma_s = s.neg().exp()
+        # Stage 1: to σ_s (ancestral split), noise via the tree.
+        sd, su = ancestral_step(sigmas[i], sigma_s, eta)
+        x_2 = (sd / sigmas[i]) * x - (t - _lam(sd)).expm1() * denoised
+        x_2 = x_2 + noise(sigmas[i], sigma_s) * extra.s_noise * su
+        denoised_2 = denoise(x_2, sigma_s * s_in)
+        # Stage 2: to σ_{i+1} with the mixed derivative estimate.
+        sd, su = ancestral_step(sigmas[i], sigmas[i + 1], eta)
+        fac = 1 / (2 * r)
+        denoised_d = (1 - fac) * denoised + fac * denoised_2
+        x = (sd / sigmas[i]) * x - (t - _lam(sd)).expm1() * denoised_d
+        x = x + noise(sigmas[i], sigmas[i + 1]) * extra.s_noise * su
+    return x
+
+
+def sample_dpmpp_2m(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    extra: SamplerExtra | None = None,
+    callback: StepCallback | None = None,
+    noise: NoiseSampler | None = None,
+) -> torch.Tensor:
+    """DPM-Solver++(2M), multistep second order (Lu et al. 2022, Alg. 2)."""
+    s_in = ones_like_batch(x)
+    old_denoised = None
+    for i in range(len(sigmas) - 1):
+        denoised = denoise(x, sigmas[i] * s_in)
+        report(callback, i, x, denoised)
+        if sigmas[i + 1] == 0:
+            x = denoised
+        else:
+            t, t_next = _lam(sigmas[i]), _lam(sigmas[i + 1])
+            h = t_next - t
+            if old_denoised is None:
+                denoised_d = denoised
+            else:
+                r = (t - _lam(sigmas[i - 1])) / h
+                denoised_d = (1 + 1 / (2 * r)) * denoised - (1 / (2 * r)) * old_denoised
+            x = (t_next.neg().exp() / t.neg().exp()) * x - (-h).expm1() * denoised_d
+        old_denoised = denoised
+    return x
+
+
+def _sample_2m_sde(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    extra: SamplerExtra,
+    callback: StepCallback | None,
+    noise: NoiseSampler,
+    heun: bool,
+) -> torch.Tensor:
+    """DPM-Solver++(2M) SDE; `heun` picks the Heun-type correction over the midpoint one."""
+    s_in, eta = ones_like_batch(x), extra.eta
+    old_denoised, h_last, h = None, None, None
+    for i in range(len(sigmas) - 1):
+        denoised = denoise(x, sigmas[i] * s_in)
+        report(callback, i, x, denoised)
+        if sigmas[i + 1] == 0:
+            x = denoised
+        else:
+            h = _lam(sigmas[i + 1]) - _lam(sigmas[i])
+            eta_h = eta * h
+            x = sigmas[i + 1] / sigmas[i] * (-eta_h).exp() * x + (-h - eta_h).expm1().neg() * denoised
+            if old_denoised is not None:
+                r = h_last / h
+                phi = (-h - eta_h).expm1().neg()
+                coef = (phi / (-h - eta_h) + 1) if heun else 0.5 * phi
+                x = x + coef * (1 / r) * (denoised - old_denoised)
+            if eta:
+                scale = sigmas[i + 1] * (-2 * eta_h).expm1().neg().sqrt() * extra.s_noise
+                x = x + noise(sigmas[i], sigmas[i + 1]) * scale
+        old_denoised, h_last = denoised, h
+    return x
+
+
+def sample_dpmpp_2m_sde(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    extra: SamplerExtra | None = None,
+    callback: StepCallback | None = None,
+    noise: NoiseSampler | None = None,
+) -> torch.Tensor:
+    """DPM-Solver++(2M) SDE, midpoint correction, Brownian-tree noise."""
+    extra = extra or DEFAULT_EXTRA
+    noise = noise or brownian_noise(x, sigmas, extra.seed)
+    return _sample_2m_sde(denoise, x, sigmas, extra, callback, noise, heun=False)
+
+
+def sample_dpmpp_2m_sde_heun(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    extra: SamplerExtra | None = None,
+    callback: StepCallback | None = None,
+    noise: NoiseSampler | None = None,
+) -> torch.Tensor:
+    """DPM-Solver++(2M) SDE with the Heun-type correction."""
+    extra = extra or DEFAULT_EXTRA
+    noise = noise or brownian_noise(x, sigmas, extra.seed)
+    return _sample_2m_sde(denoise, x, sigmas, extra, callback, noise, heun=True)
+
+
+def sample_dpmpp_3m_sde(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    extra: SamplerExtra | None = None,
+    callback: StepCallback | None = None,
+    noise: NoiseSampler | None = None,
+) -> torch.Tensor:
+    """DPM-Solver++(3M) SDE: third-order multistep with exponential-integrator φ terms."""
+    extra = extra or DEFAULT_EXTRA
+    noise = noise or brownian_noise(x, sigmas, extra.seed)
+    s_in, eta = ones_like_batch(x), extra.eta
+    d_1, d_2 = None, None  # previous two denoised
+    h, h_1, h_2 = None, None, None
+    for i in range(len(sigmas) - 1):
+        denoised = denoise(x, sigmas[i] * s_in)
+        report(callback, i, x, denoised)
+        if sigmas[i + 1] == 0:
+            x = denoised
+        else:
+            h = _lam(sigmas[i + 1]) - _lam(sigmas[i])
+            h_eta = h * (eta + 1)
+            x = torch.exp(-h_eta) * x + (-h_eta).expm1().neg() * denoised
+            phi_2 = h_eta.neg().expm1() / h_eta + 1
+            if h_2 is not None:
+                r0, r1 = h_1 / h, h_2 / h
+                d1_0 = (denoised - d_1) / r0
+                d1_1 = (d_1 - d_2) / r1
+                d1 = d1_0 + (d1_0 - d1_1) * r0 / (r0 + r1)
+                d2 = (d1_0 - d1_1) / (r0 + r1)
+                x = x + phi_2 * d1 - (phi_2 / h_eta - 0.5) * d2
+            elif h_1 is not None:
+                x = x + phi_2 * (denoised - d_1) / (h_1 / h)
+            if eta:
+                scale = sigmas[i + 1] * (-2 * h * eta).expm1().neg().sqrt() * extra.s_noise
+                x = x + noise(sigmas[i], sigmas[i + 1]) * scale
+        d_1, d_2 = denoised, d_1
+        h_1, h_2 = h, h_1
+    return x
+
+
+def sample_dpmpp_2m_cfg_pp(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    extra: SamplerExtra | None = None,
+    callback: StepCallback | None = None,
+    noise: NoiseSampler | None = None,
+) -> torch.Tensor:
+    """DPM-Solver++(2M) with CFG++ (Chung et al. 2024): the state update follows the
+    unconditional prediction, the output the guided one."""
+    s_in = ones_like_batch(x)
+    old_uncond = None
+    for i in range(len(sigmas) - 1):
+        denoised, uncond = guided(denoise, x, sigmas[i] * s_in)
+        report(callback, i, x, denoised)
+        h = _lam(sigmas[i + 1]) - _lam(sigmas[i])
+        if old_uncond is None or sigmas[i + 1] == 0:
+            mix = -torch.exp(-h) * uncond
+        else:
+            r = (_lam(sigmas[i]) - _lam(sigmas[i - 1])) / h
+            mix = -torch.exp(-h) * uncond - torch.expm1(-h) * (1 / (2 * r)) * (denoised - old_uncond)
+        x = denoised + mix + torch.exp(-h) * x
+        old_uncond = uncond
+    return x
+
+
+def _gpu_tree(fn):  # type: ignore[no-untyped-def]
+    """The `_gpu` variant of an SDE sampler: its Brownian tree lives on x's device."""
+
+    def sample(
+        denoise: Denoiser,
+        x: torch.Tensor,
+        sigmas: torch.Tensor,
+        *,
+        extra: SamplerExtra | None = None,
+        callback: StepCallback | None = None,
+        noise: NoiseSampler | None = None,
+    ) -> torch.Tensor:
+        extra = extra or DEFAULT_EXTRA
+        noise = noise or brownian_noise(x, sigmas, extra.seed, cpu=False)
+        return fn(denoise, x, sigmas, extra=extra, callback=callback, noise=noise)
+
+    sample.__name__ = fn.__name__ + "_gpu"
+    sample.__doc__ = f"{fn.__doc__} Brownian tree on the model device."
+    return sample
+
+
+sample_dpmpp_sde_gpu = _gpu_tree(sample_dpmpp_sde)
+sample_dpmpp_2m_sde_gpu = _gpu_tree(sample_dpmpp_2m_sde)
+sample_dpmpp_2m_sde_heun_gpu = _gpu_tree(sample_dpmpp_2m_sde_heun)
+sample_dpmpp_3m_sde_gpu = _gpu_tree(sample_dpmpp_3m_sde)

@@ -142,7 +142,8 @@ class MemoryManager:
                 return
             inference = self.inference_bytes(extra_bytes)
             required = sum(self._missing(m) for m in unique)
-            if required and self.vram_state != VramState.HIGH_VRAM:
+            if self.vram_state != VramState.HIGH_VRAM:
+                # Also when everything is loaded: the step still needs its working memory.
                 self._evict(int(required * LOAD_HEADROOM) + inference, keep=unique)
             for model in unique:
                 self._load_one(model, self._budget(model, inference))
@@ -237,11 +238,14 @@ class MemoryManager:
         self._entries[id(model)] = _Entry(weakref.ref(model), next(self._clock), budget)
 
     def _needs_reload(self, model: ManagedModel, entry: _Entry, budget: int | None) -> bool:
-        if entry.budget is None and budget is None:
-            return model.loaded_size() < model.model_size()
-        if entry.budget is None or budget is None:
+        """Loaded models only grow: a full model stays full, a partial one is re-planned when
+        its budget rose noticeably. Shrinking happens by LRU eviction (or the OOM path),
+        so a tight step never reshuffles weights it already has on the device."""
+        if entry.budget is None:
+            return model.loaded_size() < model.model_size()  # offloaded behind our back
+        if budget is None:
             return True
-        return abs(budget - entry.budget) > REPLAN_FRACTION * model.model_size()
+        return budget - entry.budget > REPLAN_FRACTION * model.model_size()
 
     def _load_elsewhere(self, models: list[ManagedModel], target: torch.device) -> None:
         for model in models:

@@ -56,6 +56,18 @@ def test_extra_bytes_counts_as_inference_memory():
     assert manager.loaded_models() == [b]
 
 
+def test_working_memory_evicts_others_but_never_shrinks_a_loaded_model():
+    manager = make_manager(1000)
+    a, b, c = (one_layer(n) for n in "abc")
+    for model in (a, b, c):
+        manager.ensure_loaded([model])
+    manager.ensure_loaded([b], extra_bytes=200)  # 136 bytes free: the LRU model a goes
+    assert manager.loaded_models() == [c, b]
+    assert b.load_calls == [None] and not manager.is_partially_loaded(b)
+    manager.ensure_loaded([b], extra_bytes=900)  # cannot be met: b still stays whole
+    assert manager.loaded_models() == [b] and b.load_calls == [None]
+
+
 def test_partial_load_keeps_budget_and_output():
     model = TinyManagedModel(linear_stack(3), "big")
     x = torch.randn(2, 8, generator=torch.Generator().manual_seed(1))

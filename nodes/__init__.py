@@ -7,9 +7,9 @@ only through the registry.
 
 from __future__ import annotations
 
-from nodes import conditioning, image, latent, mask, primitives
+from nodes import conditioning, image, latent, mask, primitives, vae
 
-_MODULES = (latent, conditioning, image, mask, primitives)
+_MODULES = (latent, conditioning, vae, image, mask, primitives)
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {
     name: cls for module in _MODULES for name, cls in module.NODE_CLASS_MAPPINGS.items()

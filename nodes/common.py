@@ -21,3 +21,21 @@ def setting(name: str, default: Any) -> Any:
     """One field of the app's Settings (the default when the app has no settings)."""
     settings = runtime.app().settings
     return default if settings is None else getattr(settings, name, default)
+
+
+def ensure_loaded(models: list, extra_bytes: int = 0) -> None:
+    """Put model handles on their compute device through the app's memory manager (or on
+    the CPU when the app has none, e.g. in tests)."""
+    memory = runtime.app().memory
+    if memory is None:
+        for model in models:
+            model.load("cpu")
+    else:
+        memory.ensure_loaded(models, extra_bytes)
+
+
+def check_interrupt() -> None:
+    """Raise `runtime.Interrupted` when the running job was interrupted."""
+    job = runtime.job()
+    if job is not None:
+        job.check_interrupt()

@@ -115,3 +115,31 @@ def paste(destination: torch.Tensor, source: torch.Tensor, x: int, y: int,
     blended = blended + (1.0 - weight) * destination[..., top:bottom, left:right]
     destination[..., top:bottom, left:right] = blended
     return destination
+
+
+def inpaint_inputs(pixels: torch.Tensor, mask: torch.Tensor, grow_mask_by: int,
+                   multiple: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """VAEEncodeForInpaint's preparation (COMPAT 7 notes).
+
+    Crops `pixels` `[B, H, W, C]` (centered) to multiples of `multiple`, resizes `mask`
+    bilinearly to the pixel size, greys out masked pixels (mask.round() == 1 -> 0.5) and
+    returns them with the noise mask `[B, 1, H', W']`: the rounded mask dilated by a
+    `grow_mask_by`-square ones kernel, clamped and rounded.
+    """
+    h, w = pixels.shape[1] // multiple * multiple, pixels.shape[2] // multiple * multiple
+    mask = F.interpolate(mask.reshape((-1, 1, mask.shape[-2], mask.shape[-1])),
+                         size=(pixels.shape[1], pixels.shape[2]), mode="bilinear")
+    pixels = pixels.clone()
+    if (pixels.shape[1], pixels.shape[2]) != (h, w):
+        top, left = (pixels.shape[1] % multiple) // 2, (pixels.shape[2] % multiple) // 2
+        pixels = pixels[:, top:top + h, left:left + w, :]
+        mask = mask[:, :, top:top + h, left:left + w]
+    if grow_mask_by == 0:
+        grown = mask
+    else:
+        kernel = torch.ones((1, 1, grow_mask_by, grow_mask_by))
+        padding = -(-(grow_mask_by - 1) // 2)  # ceil((g - 1) / 2)
+        grown = torch.clamp(F.conv2d(mask.round(), kernel, padding=padding), 0, 1)
+    keep = (1.0 - mask.round()).squeeze(1)[..., None]  # [B, H', W', 1]
+    pixels[..., :3] = (pixels[..., :3] - 0.5) * keep + 0.5
+    return pixels, grown[:, :, :h, :w].round()

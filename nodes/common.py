@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from comfy_core import runtime
+from comfy_core.images import previews
 
 MAX_RESOLUTION = 16384
 EXTRAS_PRIMITIVE = "comfy_extras.nodes_primitive"
@@ -39,3 +40,17 @@ def check_interrupt() -> None:
     job = runtime.job()
     if job is not None:
         job.check_interrupt()
+
+
+def sampler_progress(model: Any, steps: int) -> Any:
+    """Sampler callback `(step, x0, x, total)` for the running job: progress every step and
+    throttled latent2rgb previews when a preview method is active (flag or the prompt's
+    `extra_data.preview_method`). `model` is a ModelHandle (its family gives the factors)."""
+    job = runtime.job()
+    method = previews.resolve_method(setting("preview_method", "none"),
+                                     job.extra_data if job is not None else None)
+    previewer = None
+    if method == "latent2rgb":
+        rgb = previews.LatentRGB.of(model.family.latent)
+        previewer = previews.Previewer(rgb, setting("preview_size", 512))
+    return previews.progress_callback(job, steps, previewer)

@@ -13,6 +13,22 @@ class _CondNode:
     RETURN_TYPES = ("CONDITIONING",)
 
 
+class CLIPSetLastLayer:
+    CATEGORY = "conditioning"
+    RETURN_TYPES = ("CLIP",)
+    FUNCTION = "set_last_layer"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"clip": ("CLIP",), "stop_at_clip_layer": (
+            "INT", {"default": -1, "min": -24, "max": -1, "step": 1})}}
+
+    def set_last_layer(self, clip, stop_at_clip_layer):
+        clip = clip.clone()
+        clip.set_last_layer(stop_at_clip_layer)
+        return (clip,)
+
+
 class ConditioningCombine(_CondNode):
     FUNCTION = "combine"
 
@@ -138,6 +154,7 @@ class ConditioningSetTimestepRange(_CondNode):
 
 
 NODE_CLASS_MAPPINGS = {
+    "CLIPSetLastLayer": CLIPSetLastLayer,
     "ConditioningAverage": ConditioningAverage,
     "ConditioningCombine": ConditioningCombine,
     "ConditioningConcat": ConditioningConcat,
@@ -151,6 +168,7 @@ NODE_CLASS_MAPPINGS = {
 # ComfyUI keys ConditioningAverage's title with a trailing space, so /object_info shows its
 # class name as the display name (COMPAT 6); leaving it out here gives the same result.
 NODE_DISPLAY_NAME_MAPPINGS = {
+    "CLIPSetLastLayer": "CLIP Set Last Layer",
     "ConditioningCombine": "Conditioning (Combine)",
     "ConditioningConcat": "Conditioning (Concat)",
     "ConditioningSetArea": "Conditioning (Set Area)",

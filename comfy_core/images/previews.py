@@ -28,6 +28,12 @@ class LatentRGB:
     factors: tuple[tuple[float, float, float], ...]  # [C, 3]
     bias: tuple[float, float, float] | None = None
 
+    @classmethod
+    def of(cls, latent_format: Any) -> "LatentRGB":
+        """From a `comfy_core.models.family.LatentFormat` (rgb_factors, rgb_bias)."""
+        bias = tuple(latent_format.rgb_bias)
+        return cls(tuple(map(tuple, latent_format.rgb_factors)), bias if any(bias) else None)
+
 
 SD1_RGB = LatentRGB(factors=(
     (0.3512, 0.2297, 0.3227),

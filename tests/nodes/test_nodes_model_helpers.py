@@ -1,0 +1,53 @@
+"""CLIPSetLastLayer and the sampler progress/preview callback helper."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from comfy_core import runtime
+from comfy_core.models.family import SD15, SDXL
+from comfy_core.models.patcher import ClipHandle
+from nodes.common import sampler_progress
+from nodes.conditioning import CLIPSetLastLayer
+
+
+def test_clip_set_last_layer_clones():
+    clip = ClipHandle({}, SD15)
+    (out,) = CLIPSetLastLayer().set_last_layer(clip, -2)
+    assert out is not clip and out.layer_idx == -2 and clip.layer_idx is None
+    spec = CLIPSetLastLayer.INPUT_TYPES()["required"]["stop_at_clip_layer"]
+    assert spec == ("INT", {"default": -1, "min": -24, "max": -1, "step": 1})
+
+
+class _Model:
+    family = SDXL
+
+
+@pytest.mark.parametrize("override,expect_preview", [(None, False), ("auto", True)])
+def test_sampler_progress_reports_and_previews(app, override, expect_preview):
+    seen = []
+    extra = {} if override is None else {"preview_method": override}
+    job = runtime.JobContext(prompt_id="p", extra_data=extra,
+                             on_progress=lambda v, n, p: seen.append((v, n, p)))
+    with runtime.use_job(job):
+        callback = sampler_progress(_Model(), 2)
+    x0 = torch.zeros(1, 4, 3, 3)
+    callback(0, x0, x0, 2)
+    callback(1, x0, x0, 2)
+    assert [(v, n) for v, n, _ in seen] == [(1, 2), (2, 2)]
+    assert (seen[-1][2] is not None) == expect_preview
+    if expect_preview:
+        fmt, image, size = seen[-1][2]
+        assert (fmt, image.size, size) == ("JPEG", (3, 3), 512)
+        bias = [int((b + 1) / 2 * 255) for b in SDXL.latent.rgb_bias]
+        assert list(image.getpixel((0, 0))) == pytest.approx(bias, abs=1)
+
+
+def test_sampler_progress_raises_when_interrupted(app):
+    job = runtime.JobContext(prompt_id="p")
+    job.interrupt.set()
+    with runtime.use_job(job):
+        callback = sampler_progress(_Model(), 1)
+    with pytest.raises(runtime.Interrupted):
+        callback(0, torch.zeros(1, 4, 1, 1), None, 1)

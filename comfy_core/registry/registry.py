@@ -1,0 +1,141 @@
+"""NodeRegistry: class_type name -> NodeSchema, plus the /object_info view of it.
+
+One registry is built by the server and handed down; there is no module-level table.
+Core names (anything not registered from a custom node) cannot be replaced later, which
+is what keeps a plugin from silently swapping out KSampler.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from comfy_core.registry.schema import INPUT_CATEGORIES, NodeSchema, SchemaError, schema_from_class
+
+log = logging.getLogger(__name__)
+
+CUSTOM_PREFIX = "custom_nodes"
+
+
+def is_core_module(python_module: str) -> bool:
+    """Core and extras nodes are protected; custom nodes may replace other custom nodes."""
+    return not (python_module == CUSTOM_PREFIX or python_module.startswith(CUSTOM_PREFIX + "."))
+
+
+class NodeRegistry:
+    """Registered node classes by class_type, in registration order."""
+
+    def __init__(self) -> None:
+        self._schemas: dict[str, NodeSchema] = {}
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self._schemas
+
+    def __len__(self) -> int:
+        return len(self._schemas)
+
+    def register(
+        self, name: str, cls: type, *, display_name: str | None = None, python_module: str = "nodes"
+    ) -> None:
+        """Register one class. A name already held by a core node is ignored (logged);
+        a class that does not follow the convention raises SchemaError."""
+        existing = self._schemas.get(name)
+        if existing is not None and is_core_module(existing.python_module):
+            log.warning("node %r from %s ignored: the name belongs to %s", name, python_module,
+                        existing.python_module)
+            return
+        self._schemas[name] = schema_from_class(
+            name, cls, display_name=display_name, python_module=python_module
+        )
+
+    def register_mappings(
+        self, class_mappings: dict, display_names: dict | None, python_module: str
+    ) -> list[str]:
+        """Register NODE_CLASS_MAPPINGS-style dicts; return the names actually registered.
+        A class that fails to register is logged and skipped; the others still register."""
+        display_names = display_names if isinstance(display_names, dict) else {}
+        added: list[str] = []
+        for name, cls in class_mappings.items():
+            if not isinstance(name, str):
+                log.warning("%s: node name %r is not a string; skipped", python_module, name)
+                continue
+            before = self._schemas.get(name)
+            try:
+                self.register(name, cls, display_name=display_names.get(name),
+                              python_module=python_module)
+            except SchemaError as exc:
+                log.warning("%s: %s", python_module, exc)
+                continue
+            if self._schemas.get(name) is not before:
+                added.append(name)
+                _set_relative_module(cls, python_module)
+        return added
+
+    def get(self, name: str) -> NodeSchema | None:
+        if not isinstance(name, str):
+            return None
+        return self._schemas.get(name)
+
+    def names(self) -> list[str]:
+        return list(self._schemas)
+
+    def object_info(self) -> dict:
+        """{class_type: info} for every node; a node whose INPUT_TYPES raises is skipped."""
+        info: dict[str, dict] = {}
+        for name, schema in self._schemas.items():
+            entry = _safe_info(schema)
+            if entry is not None:
+                info[name] = entry
+        return info
+
+    def object_info_for(self, name: str) -> dict:
+        schema = self.get(name)
+        if schema is None:
+            return {}
+        entry = _safe_info(schema)
+        return {name: entry} if entry is not None else {}
+
+
+def _set_relative_module(cls: Any, python_module: str) -> None:
+    """Plugins read RELATIVE_PYTHON_MODULE to find their own web folder (ComfyUI habit)."""
+    try:
+        cls.RELATIVE_PYTHON_MODULE = python_module
+    except (AttributeError, TypeError):
+        log.debug("cannot set RELATIVE_PYTHON_MODULE on %r", cls)
+
+
+def _safe_info(schema: NodeSchema) -> dict | None:
+    try:
+        return node_info(schema)
+    except Exception:
+        log.exception("object_info: INPUT_TYPES of node %r failed; node left out", schema.name)
+        return None
+
+
+def node_info(schema: NodeSchema) -> dict:
+    """One /object_info entry in ComfyUI's V1 shape; key order matters to some clients."""
+    inputs = schema.input_types()
+    if not isinstance(inputs, dict):
+        raise SchemaError(f"INPUT_TYPES() of {schema.name!r} returned {type(inputs).__name__}")
+    info: dict[str, Any] = {
+        "input": inputs,
+        "input_order": {k: list(v) for k, v in inputs.items() if k in INPUT_CATEGORIES and isinstance(v, dict)},
+        "output": list(schema.return_types),
+        "output_is_list": list(schema.output_is_list),
+        "output_name": list(schema.return_names),
+        "name": schema.name,
+        "display_name": schema.display_name,
+        "description": schema.description,
+        "python_module": schema.python_module,
+        "category": schema.category,
+        "output_node": schema.output_node,
+    }
+    if schema.output_tooltips is not None:
+        info["output_tooltips"] = list(schema.output_tooltips)
+    if schema.deprecated:
+        info["deprecated"] = True
+    if schema.experimental:
+        info["experimental"] = True
+    if schema.api_node is not None:
+        info["api_node"] = schema.api_node
+    return info

@@ -1,0 +1,178 @@
+"""NodeSchema: the classic (V1) node-class convention read once into a frozen record.
+
+The class attributes (RETURN_TYPES, FUNCTION, OUTPUT_NODE, ...) are read once at
+registration; `INPUT_TYPES()` stays live because combo lists (model files) change while the
+server runs, so `input_types()` calls it each time and `input_defs()` parses that result.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+HIDDEN_KINDS = frozenset(
+    {"PROMPT", "DYNPROMPT", "EXTRA_PNGINFO", "UNIQUE_ID", "AUTH_TOKEN_COMFY_ORG", "API_KEY_COMFY_ORG"}
+)
+INPUT_CATEGORIES = ("required", "optional", "hidden")
+
+
+class SchemaError(ValueError):
+    """A node class does not follow the classic convention closely enough to be used."""
+
+
+@dataclass(frozen=True)
+class InputDef:
+    """One declared input. `type` is a type string, or a list of choices (legacy combo)."""
+
+    name: str
+    category: str  # "required" | "optional" | "hidden"
+    type: Any
+    options: dict
+
+    @property
+    def is_combo(self) -> bool:
+        return isinstance(self.type, (list, tuple)) or self.type == "COMBO"
+
+    @property
+    def choices(self) -> list | None:
+        if isinstance(self.type, (list, tuple)):
+            return list(self.type)
+        if self.type == "COMBO":
+            return list(self.options.get("options", []))
+        return None
+
+    @property
+    def lazy(self) -> bool:
+        return bool(self.options.get("lazy", False))
+
+    @property
+    def raw_link(self) -> bool:
+        return bool(self.options.get("rawLink", False))
+
+
+def parse_input_types(raw: Any) -> dict[str, InputDef]:
+    """Parse an INPUT_TYPES() result into {name: InputDef}; required inputs first."""
+    if not isinstance(raw, dict):
+        raise SchemaError(f"INPUT_TYPES() must return a dict, got {type(raw).__name__}")
+    defs: dict[str, InputDef] = {}
+    for category in INPUT_CATEGORIES:
+        section = raw.get(category) or {}
+        if not isinstance(section, dict):
+            raise SchemaError(f"INPUT_TYPES()[{category!r}] must be a dict")
+        for name, spec in section.items():
+            if name in defs:
+                continue
+            defs[name] = _parse_spec(name, category, spec)
+    return defs
+
+
+def _parse_spec(name: str, category: str, spec: Any) -> InputDef:
+    if category == "hidden":
+        kind = spec[0] if isinstance(spec, (list, tuple)) and spec else spec
+        return InputDef(name, category, kind, {})
+    if isinstance(spec, (list, tuple)) and spec:
+        options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+        return InputDef(name, category, spec[0], options)
+    if isinstance(spec, str):
+        return InputDef(name, category, spec, {})
+    raise SchemaError(f"input {name!r}: expected (TYPE, options) tuple, got {spec!r}")
+
+
+@dataclass(frozen=True)
+class ValidateSignature:
+    """Which arguments a VALIDATE_INPUTS classmethod wants."""
+
+    arg_names: frozenset[str]
+    has_kwargs: bool
+
+    @property
+    def wants_input_types(self) -> bool:
+        return "input_types" in self.arg_names
+
+    def takes(self, name: str) -> bool:
+        return self.has_kwargs or name in self.arg_names
+
+
+@dataclass(frozen=True)
+class NodeSchema:
+    """Everything the engine needs from a node class, read once at registration."""
+
+    name: str
+    cls: type
+    display_name: str
+    python_module: str
+    category: str
+    description: str
+    return_types: tuple
+    return_names: tuple
+    output_is_list: tuple[bool, ...]
+    output_tooltips: tuple | None
+    function: str
+    output_node: bool
+    input_is_list: bool
+    not_idempotent: bool
+    deprecated: bool
+    experimental: bool
+    api_node: bool | None
+    has_is_changed: bool
+    validate: ValidateSignature | None
+    has_check_lazy_status: bool
+
+    def input_types(self) -> dict:
+        """The live INPUT_TYPES() result (combo lists may change between calls)."""
+        return self.cls.INPUT_TYPES()
+
+    def input_defs(self) -> dict[str, InputDef]:
+        return parse_input_types(self.input_types())
+
+
+def _signature_of(func: Any) -> ValidateSignature:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return ValidateSignature(frozenset(), True)
+    names = frozenset(
+        p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
+    return ValidateSignature(names, any(p.kind == p.VAR_KEYWORD for p in params))
+
+
+def schema_from_class(
+    name: str, cls: type, *, display_name: str | None = None, python_module: str = "nodes"
+) -> NodeSchema:
+    """Read a classic node class; raise SchemaError naming what is missing or wrong."""
+    if not isinstance(cls, type):
+        raise SchemaError(f"node {name!r}: expected a class, got {type(cls).__name__}")
+    if not callable(getattr(cls, "INPUT_TYPES", None)):
+        raise SchemaError(f"node {name!r}: class {cls.__name__} has no INPUT_TYPES classmethod")
+    function = getattr(cls, "FUNCTION", None)
+    if not isinstance(function, str) or not callable(getattr(cls, function, None)):
+        raise SchemaError(f"node {name!r}: FUNCTION must name a method of {cls.__name__}")
+    return_types = tuple(getattr(cls, "RETURN_TYPES", ()))
+    names = getattr(cls, "RETURN_NAMES", None)
+    is_list = getattr(cls, "OUTPUT_IS_LIST", None)
+    tooltips = getattr(cls, "OUTPUT_TOOLTIPS", None)
+    validate = getattr(cls, "VALIDATE_INPUTS", None)
+    return NodeSchema(
+        name=name,
+        cls=cls,
+        display_name=display_name or name,
+        python_module=python_module,
+        category=getattr(cls, "CATEGORY", "sd"),
+        description=getattr(cls, "DESCRIPTION", ""),
+        return_types=return_types,
+        return_names=tuple(names) if names is not None else return_types,
+        output_is_list=tuple(bool(x) for x in is_list) if is_list is not None else (False,) * len(return_types),
+        output_tooltips=tuple(tooltips) if tooltips is not None else None,
+        function=function,
+        output_node=getattr(cls, "OUTPUT_NODE", False) is True,
+        input_is_list=bool(getattr(cls, "INPUT_IS_LIST", False)),
+        not_idempotent=bool(getattr(cls, "NOT_IDEMPOTENT", False)),
+        deprecated=bool(getattr(cls, "DEPRECATED", False)),
+        experimental=bool(getattr(cls, "EXPERIMENTAL", False)),
+        api_node=getattr(cls, "API_NODE", None),
+        has_is_changed=callable(getattr(cls, "IS_CHANGED", None)),
+        validate=_signature_of(validate) if callable(validate) else None,
+        has_check_lazy_status=callable(getattr(cls, "check_lazy_status", None)),
+    )

@@ -51,7 +51,8 @@ class ConditioningAverage(_CondNode):
                              "conditioning_to_strength": ("FLOAT", {
                                  "default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01})}}
 
-    def addWeighted(self, conditioning_to, conditioning_from, conditioning_to_strength):  # noqa: N802
+    def addWeighted(  # noqa: N802 (ComfyUI's FUNCTION name)
+            self, conditioning_to, conditioning_from, conditioning_to_strength):
         return (ops.average(conditioning_to, conditioning_from, conditioning_to_strength),)
 
 

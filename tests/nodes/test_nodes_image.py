@@ -82,7 +82,8 @@ def test_save_image_counter_names_metadata_and_ui(app):
     path = app.folders.output_dir / "sub" / "ComfyUI_00002_.png"
     text = read_png_text(path)
     assert list(text) == ["prompt", "workflow"]
-    assert json.loads(text["prompt"]) == prompt and json.loads(text["workflow"]) == extra["workflow"]
+    assert json.loads(text["prompt"]) == prompt
+    assert json.loads(text["workflow"]) == extra["workflow"]
     assert "\\u00fc" in text["workflow"]  # ASCII-escaped JSON, so always a tEXt chunk
     with Image.open(path) as im:
         assert im.size == (6, 4) and im.getpixel((0, 0)) == (254, 254, 254)  # truncation

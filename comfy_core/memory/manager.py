@@ -241,8 +241,10 @@ class MemoryManager:
         """Loaded models only grow: a full model stays full, a partial one is re-planned when
         its budget rose noticeably. Shrinking happens by LRU eviction (or the OOM path),
         so a tight step never reshuffles weights it already has on the device."""
+        if _normalize(model.device) != self.device:
+            return True  # moved away behind our back (e.g. a clone sharing the module)
         if entry.budget is None:
-            return model.loaded_size() < model.model_size()  # offloaded behind our back
+            return model.loaded_size() < model.model_size()
         if budget is None:
             return True
         return budget - entry.budget > REPLAN_FRACTION * model.model_size()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable, Iterator, Literal
 
 import torch
 from torch import nn
@@ -29,12 +29,15 @@ FetchFn = Callable[[str, torch.Tensor], torch.Tensor]
 
 @dataclass(frozen=True)
 class Layer:
-    """One streaming unit: a module and the tensors it owns directly."""
+    """One streaming unit: a module and the tensors it owns directly. A `shared` layer
+    holds tensors several modules use (tied weights); it is always kept resident, since
+    no single module's hooks could fetch it for the others."""
 
     name: str
     module: nn.Module
     tensors: tuple[tuple[str, bool], ...]  # (attribute name, is_parameter)
     nbytes: int
+    shared: bool = False
 
 
 def tensor_bytes(t: torch.Tensor) -> int:
@@ -48,23 +51,27 @@ def module_bytes(module: nn.Module) -> int:
 
 def find_layers(module: nn.Module) -> list[Layer]:
     """Modules owning tensors directly, in module order; shared tensors counted once."""
+    owners: dict[int, int] = {}
+    for mod in module.modules():
+        for _, tensor, _ in _own_tensors(mod):
+            owners[id(tensor)] = owners.get(id(tensor), 0) + 1
     seen: set[int] = set()
     layers = []
     for name, mod in module.named_modules():
-        owned = []
-        nbytes = 0
+        own: dict[bool, list] = {False: [], True: []}  # shared? -> [(attr, is_param, bytes)]
         for attr, tensor, is_param in _own_tensors(mod):
-            if id(tensor) in seen:
-                continue
-            seen.add(id(tensor))
-            owned.append((attr, is_param))
-            nbytes += tensor_bytes(tensor)
-        if owned:
-            layers.append(Layer(name, mod, tuple(owned), nbytes))
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                own[owners[id(tensor)] > 1].append((attr, is_param, tensor_bytes(tensor)))
+        for shared, items in own.items():
+            if items:
+                tensors = tuple((attr, is_param) for attr, is_param, _ in items)
+                layers.append(Layer(name, mod, tensors, sum(n for *_, n in items), shared))
     return layers
 
 
-def _own_tensors(mod: nn.Module):
+def _own_tensors(mod: nn.Module) -> Iterator[tuple[str, torch.Tensor, bool]]:
+    """(attribute, tensor, is_parameter) for the tensors `mod` holds itself."""
     for attr, p in mod._parameters.items():
         if p is not None:
             yield attr, p, True
@@ -76,7 +83,8 @@ def _own_tensors(mod: nn.Module):
 def plan_residency(
     layers: list[Layer], budget_bytes: int, order: Order = "largest"
 ) -> tuple[list[Layer], list[Layer]]:
-    """Split layers into (resident, streamed) so resident bytes stay within the budget.
+    """Split layers into (resident, streamed) so resident bytes stay within the budget
+    (shared layers are always resident, even beyond it).
 
     "largest" fills the budget with the biggest layers first (fewest bytes streamed per
     step relative to hook count); "first" keeps layers in module order. Both skip a layer
@@ -84,9 +92,10 @@ def plan_residency(
     """
     if order not in ("largest", "first"):
         raise ValueError(f"order must be 'largest' or 'first', got {order!r}")
-    ranked = sorted(layers, key=lambda l: -l.nbytes) if order == "largest" else layers
-    resident_ids: set[int] = set()
-    used = 0
+    resident_ids = {id(l) for l in layers if l.shared}
+    used = sum(l.nbytes for l in layers if l.shared)
+    candidates = [l for l in layers if not l.shared]
+    ranked = sorted(candidates, key=lambda l: -l.nbytes) if order == "largest" else candidates
     for layer in ranked:
         if used + layer.nbytes <= budget_bytes:
             resident_ids.add(id(layer))

@@ -68,6 +68,15 @@ def test_working_memory_evicts_others_but_never_shrinks_a_loaded_model():
     assert manager.loaded_models() == [b] and b.load_calls == [None]
 
 
+def test_model_offloaded_behind_the_managers_back_is_reloaded():
+    manager = make_manager(1000)
+    a = one_layer("a")
+    manager.ensure_loaded([a])
+    a.offload()  # e.g. a clone sharing the same module was offloaded
+    manager.ensure_loaded([a])
+    assert a.load_calls == [None, None] and a.loaded_size() == a.model_size()
+
+
 def test_partial_load_keeps_budget_and_output():
     model = TinyManagedModel(linear_stack(3), "big")
     x = torch.randn(2, 8, generator=torch.Generator().manual_seed(1))

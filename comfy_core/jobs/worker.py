@@ -1,0 +1,200 @@
+"""The job worker: claims prompts from the store and runs them on its own thread.
+
+GPU work never runs on the event loop. Each job runs inside a copy of the app's contextvars
+(so nodes reach folders and settings through comfy_core.runtime) with a fresh interrupt
+event; events go out through `publish`, which must be thread-safe (the websocket hub's is).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import socket
+import threading
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from comfy_core.jobs.records import Job, now_ms
+from comfy_core.jobs.store import JobStore
+from comfy_core.runtime import AppContext, use_app
+
+log = logging.getLogger(__name__)
+
+# publish(kind, data, binary, client_id)
+Publish = Callable[[str, dict, "bytes | None", "str | None"], None]
+LEASE_SECONDS = 60.0
+
+
+class ExecutorLike(Protocol):
+    def run(self, prompt: dict, prompt_id: str, extra_data: dict, outputs: list[str],
+            emit: Callable[[Any], None], interrupt: threading.Event) -> Any: ...
+
+    def reset_cache(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class FreeRequest:
+    unload_models: bool = False
+    free_memory: bool = False
+
+
+class Worker:
+    """One execution thread over one JobStore and one executor."""
+
+    def __init__(self, store: JobStore, executor: ExecutorLike, publish: Publish, *,
+                 status_changed: Callable[[], None] = lambda: None,
+                 app: AppContext | None = None, memory: Any = None) -> None:
+        self.store = store
+        self.executor = executor
+        self.publish = publish
+        self.status_changed = status_changed
+        self.memory = memory
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.app = app
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._current: tuple[Job, threading.Event] | None = None
+        self._free: FreeRequest | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- control (any thread) -----------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="comfy-worker", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Interrupt the running job, stop claiming and join the thread."""
+        self._stop.set()
+        self.interrupt()
+        self.store.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def interrupt(self, prompt_id: str | None = None) -> bool:
+        """Interrupt the running job (only if it is `prompt_id`, when given)."""
+        with self._lock:
+            if self._current is None:
+                return False
+            job, event = self._current
+            if prompt_id is not None and job.prompt_id != prompt_id:
+                return False
+            event.set()
+            return True
+
+    def request_free(self, request: FreeRequest) -> None:
+        """Reset caches / unload models between jobs (never under a running node)."""
+        with self._lock:
+            old = self._free or FreeRequest()
+            self._free = FreeRequest(old.unload_models or request.unload_models,
+                                     old.free_memory or request.free_memory)
+        self.store.wake()
+
+    def current(self) -> Job | None:
+        with self._lock:
+            return self._current[0] if self._current else None
+
+    # -- the thread ---------------------------------------------------------------------
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._apply_free()
+                if not self.store.wait_for_work(1.0) or self._stop.is_set():
+                    continue
+                job = self.store.claim(self.worker_id, LEASE_SECONDS)
+            except Exception:  # e.g. the database went away; retry unless stopping
+                if self._stop.is_set():
+                    break
+                log.exception("worker could not claim a job; retrying in 1 s")
+                self._stop.wait(1.0)
+                continue
+            if job is None:
+                continue
+            self.status_changed()
+            try:
+                contextvars.copy_context().run(self._run_in_app, job)
+            except Exception:  # never let one job kill the worker
+                log.exception("worker failed around job %s", job.prompt_id)
+            self.status_changed()
+
+    def _run_in_app(self, job: Job) -> None:
+        if self.app is None:
+            self._run_job(job)
+            return
+        with use_app(self.app):
+            self._run_job(job)
+
+    def _run_job(self, job: Job) -> None:
+        interrupt = threading.Event()
+        with self._lock:
+            self._current = (job, interrupt)
+        client_id = job.extra_data.get("client_id")
+        beat = _Heartbeat(self.store, self.worker_id, job.prompt_id)
+        beat.start()
+        try:
+            outputs, status, meta = self._execute(job, client_id, interrupt)
+        finally:
+            beat.stop()
+            with self._lock:
+                self._current = None
+        self.store.complete(job.prompt_id, outputs, status, meta)
+        self.publish("executing", {"node": None, "prompt_id": job.prompt_id}, None, client_id)
+        if self.memory is not None and hasattr(self.memory, "on_prompt_end"):
+            self.memory.on_prompt_end()
+
+    def _execute(self, job: Job, client_id: str | None, interrupt: threading.Event
+                 ) -> tuple[dict, dict, dict]:
+        def emit(event: Any) -> None:
+            self.publish(event.type, event.data, getattr(event, "binary", None), client_id)
+
+        try:
+            result = self.executor.run(job.prompt, job.prompt_id, job.run_extra_data(),
+                                       job.outputs, emit, interrupt)
+        except Exception as exc:  # an executor bug: record it as the job's error
+            log.exception("executor raised for prompt %s", job.prompt_id)
+            return {}, _crash_status(job.prompt_id, exc), {}
+        status = {"status_str": result.status_str, "completed": result.completed,
+                  "messages": result.messages}
+        return result.outputs, status, result.meta
+
+    def _apply_free(self) -> None:
+        with self._lock:
+            request, self._free = self._free, None
+        if request is None:
+            return
+        if request.free_memory:
+            self.executor.reset_cache()
+        if (request.unload_models or request.free_memory) and self.memory is not None:
+            self.memory.unload_all()
+        log.info("freed memory (unload_models=%s, free_memory=%s)", request.unload_models,
+                 request.free_memory)
+
+
+def _crash_status(prompt_id: str, exc: BaseException) -> dict:
+    data = {"prompt_id": prompt_id, "node_id": None, "node_type": None, "executed": [],
+            "exception_message": str(exc), "exception_type": type(exc).__qualname__,
+            "traceback": traceback.format_exception(exc), "current_inputs": {},
+            "current_outputs": [], "timestamp": now_ms()}
+    return {"status_str": "error", "completed": False, "messages": [["execution_error", data]]}
+
+
+class _Heartbeat:
+    """Renews the running job's lease every third of LEASE_SECONDS."""
+
+    def __init__(self, store: JobStore, worker_id: str, prompt_id: str) -> None:
+        self._args = (store, worker_id, prompt_id)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="comfy-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+
+    def _run(self) -> None:
+        store, worker_id, prompt_id = self._args
+        while not self._done.wait(LEASE_SECONDS / 3):
+            store.heartbeat(worker_id, prompt_id, LEASE_SECONDS)

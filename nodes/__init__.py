@@ -19,4 +19,27 @@ NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
     for name, title in module.NODE_DISPLAY_NAME_MAPPINGS.items()
 }
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
+
+
+def mappings_by_python_module() -> dict[str, tuple[dict[str, type], dict[str, str]]]:
+    """{python_module: (class mappings, display names)}: "nodes" for core nodes and
+    "comfy_extras.<file>" for the ones ComfyUI ships as extras (their
+    `RELATIVE_PYTHON_MODULE`), so /object_info's `python_module` matches ComfyUI."""
+    groups: dict[str, tuple[dict[str, type], dict[str, str]]] = {}
+    for name, cls in NODE_CLASS_MAPPINGS.items():
+        module = cls.__dict__.get("RELATIVE_PYTHON_MODULE") or _inherited_module(cls)
+        classes, titles = groups.setdefault(module, ({}, {}))
+        classes[name] = cls
+        if name in NODE_DISPLAY_NAME_MAPPINGS:
+            titles[name] = NODE_DISPLAY_NAME_MAPPINGS[name]
+    return groups
+
+
+def _inherited_module(cls: type) -> str:
+    for base in cls.__mro__:
+        if base.__module__.startswith("nodes") and "RELATIVE_PYTHON_MODULE" in base.__dict__:
+            return base.__dict__["RELATIVE_PYTHON_MODULE"]
+    return "nodes"
+
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "mappings_by_python_module"]

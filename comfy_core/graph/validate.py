@@ -1,0 +1,221 @@
+"""validate_prompt: check an API prompt before it is queued (COMPAT 1.3 and 4.1).
+
+Anything a client sends becomes a Validation value, never an exception. Constants are
+converted in a copy of the prompt (`Validation.prompt`), which is what the executor runs.
+Unlike ComfyUI, dependency cycles are found here rather than at run time.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from comfy_core.graph.links import link_parts
+from comfy_core.graph.order import cycle_members, topological_order
+from comfy_core.graph.validate_node import LinkTarget, check_custom, check_inputs, error
+from comfy_core.registry.registry import NodeRegistry
+from comfy_core.registry.schema import InputDef
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """ok False: reject with `error` (HTTP 400). ok True: run `outputs` of `prompt` (the
+    converted copy); `node_errors` may still list outputs that were dropped."""
+
+    ok: bool
+    error: dict | None
+    outputs: list[str]
+    node_errors: dict
+    prompt: dict = field(default_factory=dict)
+
+
+def exception_info(exc: BaseException) -> dict:
+    return {"exception_type": full_type_name(type(exc)),
+            "traceback": traceback.format_tb(exc.__traceback__)}
+
+
+def full_type_name(cls: type) -> str:
+    """Qualified class name, builtins unqualified (as ComfyUI reports exception types)."""
+    module = cls.__module__
+    return cls.__qualname__ if module in (None, "builtins") else f"{module}.{cls.__qualname__}"
+
+
+def _invalid(message: str, details: str) -> Validation:
+    return Validation(False, error("invalid_prompt", message, details), [], {})
+
+
+def validate_prompt(
+    registry: NodeRegistry, prompt: Any, partial_targets: list[str] | None = None
+) -> Validation:
+    """Validate a whole API prompt; never raises."""
+    try:
+        return _validate(registry, prompt, partial_targets)
+    except Exception as exc:  # a bug or a hostile payload; report, do not crash the caller
+        log.exception("validation failed unexpectedly")
+        err = error("exception_during_validation", "Exception when validating prompt", str(exc),
+                    **exception_info(exc))
+        return Validation(False, err, [], {})
+
+
+def _copy_prompt(registry: NodeRegistry, prompt: Any) -> dict | Validation:
+    """Shallow-copy nodes and their inputs, checking each node's class; or a rejection."""
+    if not isinstance(prompt, dict):
+        return _invalid("Cannot execute because the prompt is not an object of nodes.",
+                        f"Prompt is a {type(prompt).__name__}")
+    copy: dict[str, dict] = {}
+    for node_id, node in prompt.items():
+        details = f"Node ID '#{node_id}'"
+        if not isinstance(node, dict) or "class_type" not in node:
+            return _invalid("Cannot execute because a node is missing the class_type property.",
+                            details)
+        class_type = node["class_type"]
+        if registry.get(class_type) is None:
+            return _invalid(f"Cannot execute because node {class_type} does not exist.", details)
+        inputs = node.get("inputs", {})
+        if not isinstance(inputs, dict):
+            return _invalid("Cannot execute because a node's inputs are not an object.", details)
+        copy[str(node_id)] = {**node, "inputs": dict(inputs)}
+    return copy
+
+
+def _select_outputs(registry: NodeRegistry, prompt: dict, targets: Any) -> list[str]:
+    wanted = None
+    if isinstance(targets, list):
+        wanted = {t for t in targets if isinstance(t, str)}
+    return [
+        node_id for node_id, node in prompt.items()
+        if registry.get(node["class_type"]).output_node and (wanted is None or node_id in wanted)
+    ]
+
+
+class _PromptCheck:
+    """State of one validation run: the copied prompt and per-class input definitions."""
+
+    def __init__(self, registry: NodeRegistry, prompt: dict) -> None:
+        self.registry = registry
+        self.prompt = prompt
+        self._defs: dict[str, dict[str, InputDef]] = {}
+
+    def defs(self, class_type: str) -> dict[str, InputDef]:
+        if class_type not in self._defs:
+            self._defs[class_type] = self.registry.get(class_type).input_defs()
+        return self._defs[class_type]
+
+    def links(self, node_id: str) -> list[tuple[str, str]]:
+        """(input_name, source_id) of declared inputs that link to an existing node."""
+        node = self.prompt[node_id]
+        try:
+            defs = self.defs(node["class_type"])
+        except Exception:  # INPUT_TYPES raised; reported when the node itself is checked
+            return []
+        found = []
+        for name, value in node["inputs"].items():
+            d = defs.get(name)
+            parts = link_parts(value)
+            if d is not None and d.category != "hidden" and parts and parts[0] in self.prompt:
+                found.append((name, parts[0]))
+        return found
+
+    def resolve(self, value: Any) -> LinkTarget:
+        if len(value) != 2:
+            return LinkTarget(problem="shape")
+        parts = link_parts(value)
+        if parts is None:
+            return LinkTarget(problem=f"{value!r} is not [node_id string, output index]")
+        source, index = parts
+        if source not in self.prompt:
+            return LinkTarget(problem=f"node {source!r} does not exist")
+        types = self.registry.get(self.prompt[source]["class_type"]).return_types
+        if index >= len(types):
+            return LinkTarget(problem=f"node {source!r} has no output {index}")
+        return LinkTarget(types[index])
+
+    def own_errors(self, node_id: str) -> list[dict]:
+        node = self.prompt[node_id]
+        schema = self.registry.get(node["class_type"])
+        defs = self.defs(node["class_type"])
+        errors, received = check_inputs(node_id, node["inputs"], schema, defs, self.resolve)
+        if not errors:
+            errors = check_custom(node_id, node["inputs"], schema, defs, received, self.prompt)
+        return errors
+
+
+def _validate(registry: NodeRegistry, prompt: Any, targets: Any) -> Validation:
+    copy = _copy_prompt(registry, prompt)
+    if isinstance(copy, Validation):
+        return copy
+    outputs = _select_outputs(registry, copy, targets)
+    if not outputs:
+        return Validation(False, error("prompt_no_outputs", "Prompt has no outputs", ""), [], {})
+    check = _PromptCheck(registry, copy)
+    deps = {}
+
+    def sources(node_id: str) -> list[str]:
+        if node_id not in deps:
+            deps[node_id] = [src for _, src in check.links(node_id)]
+        return deps[node_id]
+
+    order, cycles = topological_order(outputs, sources)
+    own = _node_errors(check, order, cycle_members(cycles), set(outputs))
+    valid: dict[str, bool] = {}
+    for node_id in order:  # dependencies first, so each source is decided already
+        valid[node_id] = not own.get(node_id) and all(valid.get(s, False) for s in sources(node_id))
+    good = [o for o in outputs if valid[o]]
+    node_errors = _report(check, own, [o for o in outputs if not valid[o]], sources)
+    if good:
+        return Validation(True, None, good, node_errors, copy)
+    lines = [f"{e['message']}: {e['details']}" for entry in node_errors.values() for e in entry["errors"]]
+    err = error("prompt_outputs_failed_validation", "Prompt outputs failed validation", "\n".join(lines))
+    return Validation(False, err, [], node_errors)
+
+
+def _node_errors(check: _PromptCheck, order: list[str], cycles: dict[str, list[str]],
+                 outputs: set[str]) -> dict[str, list[dict]]:
+    """Each reachable node's own errors (cycles, inputs, VALIDATE_INPUTS, exceptions)."""
+    own: dict[str, list[dict]] = {}
+    consumers: dict[str, tuple[str, str]] = {}
+    for node_id in reversed(order):  # consumers before their sources
+        for name, src in check.links(node_id):
+            consumers.setdefault(src, (node_id, name))
+    for node_id in order:
+        if node_id in cycles:
+            loop = " -> ".join(cycles[node_id] + cycles[node_id][:1])
+            own[node_id] = [error("dependency_cycle", "Dependency cycle detected",
+                                  f"Node {node_id} is part of a dependency cycle: {loop}",
+                                  cycle=list(cycles[node_id]))]
+            continue
+        try:
+            own[node_id] = check.own_errors(node_id)
+        except Exception as exc:
+            own[node_id] = [_exception_error(check, node_id, exc, consumers.get(node_id), outputs)]
+    return own
+
+
+def _exception_error(check: _PromptCheck, node_id: str, exc: Exception,
+                     consumer: tuple[str, str] | None, outputs: set[str]) -> dict:
+    if node_id in outputs or consumer is None:
+        return error("exception_during_validation", "Exception when validating node", str(exc),
+                     **exception_info(exc))
+    parent, name = consumer
+    return error("exception_during_inner_validation", "Exception when validating inner node",
+                 str(exc), input_name=name, exception_message=str(exc),
+                 linked_node=check.prompt[parent]["inputs"][name], **exception_info(exc))
+
+
+def _report(check: _PromptCheck, own: dict[str, list[dict]], bad_outputs: list[str],
+            sources) -> dict:
+    """node_errors: nodes with their own errors and the invalid outputs depending on them."""
+    report: dict[str, dict] = {}
+    for output in bad_outputs:
+        reach, _ = topological_order([output], sources)
+        for node_id in reach:
+            if own.get(node_id):
+                entry = report.setdefault(node_id, {
+                    "errors": own[node_id], "dependent_outputs": [],
+                    "class_type": check.prompt[node_id]["class_type"]})
+                entry["dependent_outputs"].append(output)
+    return report

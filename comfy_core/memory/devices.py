@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import enum
 import gc
-import logging
 import platform
 from dataclasses import dataclass
 
@@ -15,8 +14,6 @@ import psutil
 import torch
 
 from comfy_core.memory.options import MIB, MemoryOptions, VramState
-
-log = logging.getLogger(__name__)
 
 CPU = torch.device("cpu")
 

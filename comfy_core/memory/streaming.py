@@ -214,4 +214,5 @@ def _install_hooks(handle: LayerStreaming, layer: Layer, pin: bool, on_fetch: Fe
             _set(layer, attr, is_param, host[(key, attr)])
 
     handle._handles.append(layer.module.register_forward_pre_hook(fetch))
-    handle._handles.append(layer.module.register_forward_hook(release))
+    # always_call: the fetched copy is dropped even when the forward raises (e.g. OOM).
+    handle._handles.append(layer.module.register_forward_hook(release, always_call=True))

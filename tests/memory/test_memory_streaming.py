@@ -104,14 +104,22 @@ def test_on_fetch_can_cast_to_compute_dtype():
     handle.undo()
 
 
-def test_error_inside_forward_is_cleaned_up_by_undo():
+def test_error_inside_forward_still_drops_the_fetched_copy():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(8, 8), nn.Linear(7, 8))  # layer 1 fails on (B, 8) input
     host_ptr = net[1].weight.data_ptr()
-    handle = stream_layers(net, "cpu", 0, on_fetch=lambda n, t: t.clone())
+    fetched_ptrs = []
+
+    def fetch(name, t):
+        copy = t.clone()
+        fetched_ptrs.append(copy.data_ptr())
+        return copy
+
+    handle = stream_layers(net, "cpu", 0, on_fetch=fetch)
     with pytest.raises(RuntimeError):
         reference(net, torch.randn(2, 8))
-    assert net[1].weight.data_ptr() != host_ptr  # the fetched copy was left in place
+    assert len(fetched_ptrs) == 4  # both layers were fetched before layer 1 failed
+    assert net[1].weight.data_ptr() == host_ptr
     handle.undo()
     assert net[1].weight.data_ptr() == host_ptr and hook_count(net) == 0
 

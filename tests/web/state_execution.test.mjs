@@ -53,3 +53,20 @@ test("the store notifies on change only and hands out frozen snapshots", () => {
   assert.deepEqual(seen, [[2, 1], [3, 2]]);
   assert.ok(Object.isFrozen(store.state));
 });
+
+import { loadSavedWorkflow, saveWorkflow, WORKFLOW_KEY } from "../../web/state/persistence.js";
+
+test("the workflow survives a save/load through storage; garbage is ignored with a warning", () => {
+  const map = new Map();
+  const storage = { getItem: (k) => map.get(k) ?? null, setItem: (k, v) => map.set(k, v) };
+  const warnings = [];
+  const logger = { warn: (m) => warnings.push(m) };
+  assert.equal(loadSavedWorkflow(storage, logger), null);
+  assert.ok(saveWorkflow(storage, { nodes: [{ id: 1 }] }, logger));
+  assert.deepEqual(loadSavedWorkflow(storage, logger), { nodes: [{ id: 1 }] });
+  map.set(WORKFLOW_KEY, "{not json");
+  assert.equal(loadSavedWorkflow(storage, logger), null);
+  assert.match(warnings[0], /ignoring the saved workflow/);
+  const full = { getItem: () => null, setItem: () => { throw new Error("quota"); } };
+  assert.equal(saveWorkflow(full, {}, logger), false);
+});

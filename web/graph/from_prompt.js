@@ -41,9 +41,12 @@ function depths(prompt) {
   return memo;
 }
 
+/** Node size before litegraph measures it: title, slot rows, widget rows (textareas taller). */
 function estimateSize(def, widgetCount) {
-  const slots = Math.max(def?.inputs.filter((i) => !i.widget).length ?? 1, def?.outputs.length ?? 1);
-  return [320, 46 + 22 * slots + 26 * widgetCount];
+  if (!def) return [320, 46 + 26 * widgetCount];
+  const slots = Math.max(def.inputs.filter((i) => !i.widget).length, def.outputs.length, 1);
+  const widgets = widgetCount + def.inputs.filter((i) => i.options.multiline).length * 3;
+  return [320, 30 + 22 * slots + 24 * widgets];
 }
 
 function buildNode(key, entry, def, controlMode) {

@@ -1,0 +1,43 @@
+/**
+ * Entry point: build the API client and the app, register the built-in extensions, mount
+ * the panels and start. The one app instance lives here, at the edge, and is exposed as
+ * `window.comfyApp` for plugins loaded outside the module graph and for debugging.
+ */
+import { LiteGraph, LGraph, LGraphCanvas, LGraphNode } from "@comfyorg/litegraph";
+import { ApiClient } from "./api/client.js";
+import { ComfyApp } from "./core/comfy_app.js";
+import { valueControlExtension } from "./extensions/core/value_control.js";
+import { virtualNodesExtension } from "./extensions/core/virtual_nodes.js";
+import { createExecutionViewExtension } from "./extensions/core/execution_view.js";
+import { mountToolbar } from "./ui/toolbar.js";
+import { mountStatusBar } from "./ui/status_bar.js";
+import { mountQueuePanel } from "./ui/queue_panel.js";
+import { mountErrorDialog } from "./ui/error_dialog.js";
+
+async function main() {
+  const api = new ApiClient({ storage: window.sessionStorage });
+  const app = new ComfyApp({
+    lib: { LiteGraph, LGraph, LGraphCanvas, LGraphNode },
+    api,
+    canvasElement: document.getElementById("graph-canvas"),
+    overlay: document.getElementById("dom-widgets"),
+    storage: window.localStorage,
+  });
+  window.comfyApp = app;
+  for (const extension of [virtualNodesExtension, valueControlExtension, createExecutionViewExtension()]) {
+    app.registerExtension(extension);
+  }
+  mountToolbar(document.getElementById("toolbar"), app);
+  mountStatusBar(document.getElementById("status-bar"), app);
+  mountErrorDialog(document.getElementById("error-dialog"), app);
+  await app.start();
+  mountQueuePanel(document.getElementById("queue-panel"), app);
+  document.body.dataset.ready = "true";
+}
+
+main().catch((error) => {
+  console.error("the editor failed to start:", error);
+  const banner = document.getElementById("startup-error");
+  banner.textContent = `The editor failed to start: ${error.message}`;
+  banner.hidden = false;
+});

@@ -1,0 +1,226 @@
+/**
+ * The editor application: owns the litegraph graph and canvas, the node definitions, the
+ * store and the extension manager, and wires the API client's events into the store.
+ * Everything else (panels, canvas decorations, seed control, Reroute, Note) plugs in as an
+ * extension or a panel that reads the store; the conversions it calls are pure modules.
+ */
+import { normaliseObjectInfo } from "../graph/node_defs.js";
+import { workflowToPrompt, buildPromptRequest } from "../graph/to_prompt.js";
+import { promptToWorkflow } from "../graph/from_prompt.js";
+import { defaultWorkflow } from "../graph/default_workflow.js";
+import { checkWorkflow, compactWidgetInputs, isApiPrompt } from "../graph/workflow_format.js";
+import { BUILTIN_WIDGET_FACTORIES, DomWidgetLayer } from "../graph/canvas_widgets.js";
+import { registerNodeTypes, restoreWidgetSlots } from "../graph/node_types.js";
+import { ExtensionManager } from "../extensions/manager.js";
+import { Store } from "../state/store.js";
+import { EXECUTION_EVENTS, initialExecutionState, nodeErrorMessages, reduceExecution } from "../state/execution_state.js";
+import { loadSavedWorkflow, saveWorkflow } from "../state/persistence.js";
+import { PromptError } from "../api/client.js";
+
+const AUTOSAVE_MS = 1000;
+
+export class ComfyApp {
+  /**
+   * @param {{lib: object, api: import("../api/client.js").ApiClient, canvasElement: HTMLCanvasElement,
+   *          overlay: HTMLElement, storage: Storage, logger?: Console}} opts
+   *   lib = {LiteGraph, LGraph, LGraphCanvas, LGraphNode} from @comfyorg/litegraph
+   */
+  constructor(opts) {
+    this.lib = opts.lib;
+    this.api = opts.api;
+    this.canvasElement = opts.canvasElement;
+    this.overlay = opts.overlay;
+    this.storage = opts.storage;
+    this.logger = opts.logger ?? console;
+    this.extensions = new ExtensionManager(this.logger);
+    this.widgetFactories = { ...BUILTIN_WIDGET_FACTORIES };
+    this.defs = {};
+    this.store = new Store({
+      execution: initialExecutionState(), queue: { running: [], pending: [] }, history: {},
+      systemStats: null, nodeErrors: {}, promptError: null, notice: null,
+    });
+    this.graph = null;
+    this.canvas = null;
+    this.domWidgets = null;
+    this._savedVersion = -1;
+  }
+
+  /** Register an extension (built-in or plugin); see extensions/manager.js for hooks. */
+  registerExtension(extension) {
+    this.extensions.register(extension);
+  }
+
+  /** Start the editor: plugins, node types, canvas, saved graph, websocket. */
+  async start() {
+    await this.extensions.loadPlugins(await this._pluginUrls(), this);
+    await this.extensions.invoke("init", this);
+    for (const widgets of await this.extensions.invoke("getCustomWidgets", this)) {
+      Object.assign(this.widgetFactories, widgets);
+    }
+    const customWidgetTypes = Object.keys(this.widgetFactories);
+    this.defs = normaliseObjectInfo(await this.api.getObjectInfo(), { customWidgetTypes });
+    await this.extensions.invoke("addCustomNodeDefs", this.defs, this);
+    await registerNodeTypes(this, this.defs);
+    await this.extensions.invoke("registerCustomNodes", this);
+    this._createCanvas();
+    this._wireApiEvents();
+    this.loadWorkflow(loadSavedWorkflow(this.storage, this.logger) ?? defaultWorkflow(this.defs), { quiet: true });
+    this.api.connect();
+    setInterval(() => this._autosave(), AUTOSAVE_MS);
+    await this.extensions.invoke("setup", this);
+  }
+
+  async _pluginUrls() {
+    try {
+      return await this.api.getExtensions();
+    } catch (error) {
+      this.logger.warn(`no plugin list from the server: ${error.message}`);
+      return [];
+    }
+  }
+
+  _createCanvas() {
+    const { LGraph, LGraphCanvas, LiteGraph } = this.lib;
+    LiteGraph.release_link_on_empty_shows_menu = true;
+    this.graph = new LGraph();
+    this.canvas = new LGraphCanvas(this.canvasElement, this.graph);
+    this.canvas.allow_searchbox = true;
+    this.canvas.show_info = false;
+    this.domWidgets = new DomWidgetLayer(this.overlay, this.canvas);
+    const drawForeground = this.canvas.onDrawForeground;
+    this.canvas.onDrawForeground = (ctx, area) => {
+      drawForeground?.call(this.canvas, ctx, area);
+      this.extensions.invokeSync("drawForeground", ctx, this);
+      this.domWidgets.endFrame();
+    };
+    const app = this;
+    const { onNodeAdded } = this.graph;
+    this.graph.onNodeAdded = function (node) {
+      onNodeAdded?.call(this, node);
+      app.extensions.invokeSync("nodeCreated", node, app);
+    };
+    const resize = () => {
+      const rect = this.canvasElement.parentElement.getBoundingClientRect();
+      this.canvas.resize(Math.floor(rect.width), Math.floor(rect.height));
+      this.markDirty();
+    };
+    new ResizeObserver(resize).observe(this.canvasElement.parentElement);
+    resize();
+  }
+
+  _wireApiEvents() {
+    for (const type of [...EXECUTION_EVENTS, "reconnecting", "reconnected"]) {
+      this.api.addEventListener(type, (event) => {
+        this.store.update((s) => ({ ...s, execution: reduceExecution(s.execution, type, event.detail) }));
+        this.markDirty();
+      });
+    }
+  }
+
+  /** Ask the canvas to redraw (foreground and background). */
+  markDirty() {
+    this.canvas?.setDirty(true, true);
+  }
+
+  /**
+   * Replace the graph by a UI workflow or an API prompt.
+   * @throws {Error} naming what is wrong when `json` is neither
+   */
+  loadWorkflow(json, opts = {}) {
+    const workflow = isApiPrompt(json) ? promptToWorkflow(json, this.defs) : checkWorkflow(json);
+    this.graph.clear();
+    this.domWidgets.prune(this.graph);
+    this.graph.configure(structuredClone(workflow));
+    for (const node of this.graph._nodes ?? this.graph.nodes ?? []) {
+      restoreWidgetSlots(node);
+      this.extensions.invokeSync("loadedGraphNode", node, this);
+    }
+    const ds = workflow.extra?.ds;
+    if (ds?.offset && ds.scale) {
+      this.canvas.ds.offset = [...ds.offset];
+      this.canvas.ds.scale = ds.scale;
+    }
+    this.store.update({ nodeErrors: {}, promptError: null });
+    this.extensions.invoke("afterConfigureGraph", workflow, this);
+    if (!opts.quiet) this.notify(`Loaded workflow with ${workflow.nodes.length} nodes`);
+    this.markDirty();
+  }
+
+  /** The current graph as a UI workflow (schema 0.4, compact widget slots, view state). */
+  serializeWorkflow() {
+    const workflow = this.graph.serialize();
+    workflow.extra = { ...(workflow.extra ?? {}), ds: { scale: this.canvas.ds.scale, offset: [...this.canvas.ds.offset] } };
+    return compactWidgetInputs(workflow);
+  }
+
+  /** The current graph as an API prompt (COMPAT 3.4). */
+  graphToPrompt(opts = {}) {
+    const workflow = this.serializeWorkflow();
+    return { workflow, prompt: workflowToPrompt(workflow, this.defs, opts) };
+  }
+
+  /**
+   * Queue the graph: build the prompt, POST it, then run the value controls. Validation
+   * errors are stored (nodeErrors, promptError) for the canvas and the error dialog.
+   * @returns {Promise<object|null>} the server's answer, or null when refused
+   */
+  async queuePrompt(opts = {}) {
+    await this.extensions.invoke("beforeQueue", this);
+    let request;
+    try {
+      const { workflow, prompt } = this.graphToPrompt({ outputTargets: opts.targets });
+      request = buildPromptRequest({ clientId: this.api.clientId, prompt, workflow, front: opts.front, targets: opts.targets });
+    } catch (error) {
+      this.store.update({ promptError: { message: error.message, details: "" }, nodeErrors: {} });
+      return null;
+    }
+    try {
+      const result = await this.api.queuePrompt(request);
+      this.store.update({ nodeErrors: nodeErrorMessages(result.node_errors), promptError: null });
+      await this.extensions.invoke("afterQueued", result, this);
+      return result;
+    } catch (error) {
+      const refusal = error instanceof PromptError ? error.response : null;
+      this.store.update({
+        nodeErrors: nodeErrorMessages(refusal?.node_errors),
+        promptError: refusal?.error ?? { message: error.message, details: "" },
+      });
+      return null;
+    } finally {
+      this.markDirty();
+    }
+  }
+
+  /** Show a short message in the status bar. */
+  notify(message) {
+    this.store.update({ notice: { message, at: Date.now() } });
+  }
+
+  /** Let the user pick an image, upload it to the input folder and select it in `combo`. */
+  pickAndUpload(node, combo) {
+    const picker = document.createElement("input");
+    picker.type = "file";
+    picker.accept = "image/png,image/jpeg,image/webp";
+    picker.addEventListener("change", async () => {
+      const file = picker.files?.[0];
+      if (!file) return;
+      try {
+        const uploaded = await this.api.uploadImage(file);
+        const name = uploaded.subfolder ? `${uploaded.subfolder}/${uploaded.name}` : uploaded.name;
+        if (!combo.options.values.includes(name)) combo.options.values.push(name);
+        combo.value = name;
+        combo.callback?.(name);
+        this.markDirty();
+      } catch (error) {
+        this.notify(`Upload failed: ${error.message}`);
+      }
+    });
+    picker.click();
+  }
+
+  _autosave() {
+    if (!this.graph || this.graph._version === this._savedVersion) return;
+    this._savedVersion = this.graph._version;
+    saveWorkflow(this.storage, this.serializeWorkflow(), this.logger);
+  }
+}

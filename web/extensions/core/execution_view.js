@@ -1,0 +1,137 @@
+/**
+ * What execution looks like on the canvas: the running node outlined with a progress bar,
+ * live previews (binary frames) and output images (executed events) drawn inside their
+ * nodes, and validation or execution errors marked on the offending nodes.
+ */
+import { outputImages } from "../../state/execution_state.js";
+
+const RUNNING_COLOUR = "#3fbf5f";
+const ERROR_TEXT_COLOUR = "#ff6b6b";
+const MIN_IMAGE_AREA = 220;
+
+function loadImage(url, onload) {
+  const img = new Image();
+  img.onload = onload;
+  img.src = url;
+  return img;
+}
+
+/** Top of the free area under a node's slots and widgets, node-local. */
+function contentBottom(node) {
+  let bottom = node.computeSize()[1];
+  for (const w of node.widgets ?? []) {
+    if (w.y !== undefined) bottom = Math.max(bottom, w.y + (w.computedHeight ?? 24));
+  }
+  return bottom + 6;
+}
+
+/** Draw `images` in a grid filling the free area of `node`. */
+function drawImages(ctx, node, images) {
+  const ready = images.filter((img) => img.complete && img.naturalWidth > 0);
+  if (!ready.length) return;
+  const top = contentBottom(node);
+  if (node.size[1] - top < MIN_IMAGE_AREA) node.setSize([node.size[0], top + MIN_IMAGE_AREA + 36]);
+  const cols = Math.ceil(Math.sqrt(ready.length));
+  const rows = Math.ceil(ready.length / cols);
+  const cellW = (node.size[0] - 20) / cols;
+  const cellH = (node.size[1] - top - 10) / rows;
+  ready.forEach((img, i) => {
+    const scale = Math.min(cellW / img.naturalWidth, cellH / img.naturalHeight);
+    const w = img.naturalWidth * scale;
+    const h = img.naturalHeight * scale;
+    const x = 10 + (i % cols) * cellW + (cellW - w) / 2;
+    const y = top + Math.floor(i / cols) * cellH + (cellH - h) / 2;
+    ctx.drawImage(img, x, y, w, h);
+  });
+}
+
+function nodeBounds(node, LiteGraph) {
+  const title = LiteGraph.NODE_TITLE_HEIGHT;
+  return [node.pos[0], node.pos[1] - title, node.size[0], node.size[1] + title];
+}
+
+function drawRunning(ctx, app, execution) {
+  const node = execution.runningNode ? app.graph.getNodeById(execution.runningNode) : null;
+  if (!node) return;
+  const [x, y, w, h] = nodeBounds(node, app.lib.LiteGraph);
+  ctx.save();
+  ctx.strokeStyle = RUNNING_COLOUR;
+  ctx.lineWidth = 3;
+  ctx.strokeRect(x - 5, y - 5, w + 10, h + 10);
+  const p = execution.progress;
+  if (p && p.max > 0 && p.node === String(node.id)) {
+    ctx.fillStyle = RUNNING_COLOUR;
+    ctx.fillRect(x, y - 12, (w * p.value) / p.max, 5);
+  }
+  ctx.restore();
+}
+
+function drawErrors(ctx, app, nodeErrors) {
+  ctx.save();
+  ctx.fillStyle = ERROR_TEXT_COLOUR;
+  ctx.font = "13px sans-serif";
+  for (const [id, messages] of Object.entries(nodeErrors)) {
+    const node = app.graph.getNodeById(id);
+    if (!node) continue;
+    messages.forEach((message, i) => {
+      ctx.fillText(message, node.pos[0], node.pos[1] + node.size[1] + 18 + 16 * i, Math.max(node.size[0], 360));
+    });
+  }
+  ctx.restore();
+}
+
+/** Merge validation errors and the last execution error into `{node_id: [message]}`. */
+export function errorsByNode(state) {
+  const out = { ...state.nodeErrors };
+  const err = state.execution.error;
+  if (err?.node_id != null) {
+    const id = String(err.node_id);
+    out[id] = [...(out[id] ?? []), `${err.exception_type}: ${err.exception_message}`];
+  }
+  return out;
+}
+
+export function createExecutionViewExtension() {
+  const outputs = new Map();
+  const previews = new Map();
+  return {
+    name: "core.execution_view",
+    setup(app) {
+      app.api.addEventListener("executed", (e) => {
+        const id = String(e.detail.display_node ?? e.detail.node);
+        const bust = Date.now();
+        outputs.set(id, outputImages(e.detail.output).map((im) => loadImage(app.api.viewURL(im, { bust }), () => app.markDirty())));
+        previews.delete(id);
+        app.markDirty();
+      });
+      app.api.addEventListener("b_preview", (e) => {
+        const meta = e.detail.meta;
+        const id = String(meta?.display_node_id ?? meta?.node_id ?? app.store.state.execution.runningNode);
+        const old = previews.get(id);
+        if (old) URL.revokeObjectURL(old.src);
+        const img = loadImage(URL.createObjectURL(e.detail.blob), () => app.markDirty());
+        previews.set(id, img);
+      });
+      app.api.addEventListener("execution_start", () => previews.clear());
+      app.store.subscribe((state) => {
+        const errors = errorsByNode(state);
+        for (const node of app.graph._nodes) node.has_errors = String(node.id) in errors;
+      });
+    },
+    nodeCreated(node) {
+      node.onDrawBackground = function (ctx) {
+        if (this.flags?.collapsed) return;
+        const id = String(this.id);
+        const preview = previews.get(id);
+        const images = preview ? [preview] : outputs.get(id);
+        if (images?.length) drawImages(ctx, this, images);
+      };
+      node.imagesFor = () => outputs.get(String(node.id)) ?? [];
+    },
+    drawForeground(ctx, app) {
+      const state = app.store.state;
+      drawRunning(ctx, app, state.execution);
+      drawErrors(ctx, app, errorsByNode(state));
+    },
+  };
+}

@@ -27,11 +27,11 @@ export function mountErrorDialog(root, app) {
   app.store.subscribe((s) => {
     if (s.promptError && s.promptError !== shownPrompt) {
       shownPrompt = s.promptError;
-      body.replaceChildren(...promptErrorBody(s));
+      body.replaceChildren(...promptErrorBody(s).filter(Boolean));
       root.hidden = false;
     } else if (s.execution.error && s.execution.error !== shownExec) {
       shownExec = s.execution.error;
-      body.replaceChildren(...executionErrorBody(s.execution.error));
+      body.replaceChildren(...executionErrorBody(s.execution.error).filter(Boolean));
       root.hidden = false;
     }
   });

@@ -1,0 +1,92 @@
+"""Import direction and size rules of DESIGN.md, checked on the source tree."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PKG = ROOT / "comfy_core"
+ENGINE = ("settings", "services", "files", "graph", "execution", "jobs", "registry", "api", "runtime")
+MODEL_SIDE = ("memory", "models", "loading", "sampling", "text", "images")
+MAX_LINES = 500
+
+
+def engine_files() -> list[Path]:
+    files = []
+    for name in ENGINE:
+        if (PKG / f"{name}.py").is_file():
+            files.append(PKG / f"{name}.py")
+        if (PKG / name).is_dir():
+            files += sorted((PKG / name).rglob("*.py"))
+    return files
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Absolute names of everything a file imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            mod = ".".join(base + ([node.module] if node.module else []))
+            found.add(mod)
+            found.update(f"{mod}.{alias.name}" for alias in node.names)
+    return found
+
+
+def violates(name: str, forbidden: tuple[str, ...]) -> bool:
+    return any(name == f or name.startswith(f + ".") for f in forbidden)
+
+
+def test_engine_half_imports_without_torch():
+    modules = sorted({module_name(p) for p in engine_files()})
+    assert "comfy_core.graph.validate" in modules and "comfy_core.execution.executor" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "    if 'torch' in sys.modules:\n"
+        "        sys.exit('torch imported by ' + name)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_engine_half_never_imports_model_side_or_nodes():
+    forbidden = ("torch", "nodes", "custom_nodes") + tuple(f"comfy_core.{m}" for m in MODEL_SIDE)
+    bad = [f"{p.relative_to(ROOT)} imports {name}"
+           for p in engine_files() for name in sorted(imported_modules(p)) if violates(name, forbidden)]
+    assert not bad, "\n".join(bad)
+
+
+def test_sampling_and_memory_do_not_import_models():
+    bad = []
+    for pkg in ("sampling", "memory"):
+        for path in sorted((PKG / pkg).rglob("*.py")):
+            bad += [f"{path.relative_to(ROOT)} imports {n}" for n in sorted(imported_modules(path))
+                    if violates(n, ("comfy_core.models",))]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_python_file_is_too_long():
+    long = []
+    for base in (PKG, ROOT / "nodes"):
+        for path in sorted(base.rglob("*.py")):
+            lines = len(path.read_text(encoding="utf-8").splitlines())
+            if lines > MAX_LINES:
+                long.append(f"{path.relative_to(ROOT)}: {lines} lines")
+    assert not long, "\n".join(long)

@@ -1,0 +1,31 @@
+"""GET /api/jobs and /api/jobs/{job_id} (COMPAT 1.7; declared with the /api prefix)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from comfy_core.api.keys import SERVICES
+from comfy_core.jobs import JobQueryError, get_job, list_jobs, parse_job_query
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/jobs")
+async def jobs(request: web.Request) -> web.Response:
+    try:
+        query = parse_job_query(request.query)
+    except JobQueryError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    body = await asyncio.to_thread(list_jobs, request.app[SERVICES].store, query)
+    return web.json_response(body)
+
+
+@routes.get("/api/jobs/{job_id}")
+async def job(request: web.Request) -> web.Response:
+    found = await asyncio.to_thread(get_job, request.app[SERVICES].store,
+                                    request.match_info["job_id"])
+    if found is None:
+        return web.json_response({"error": "Job not found"}, status=404)
+    return web.json_response(found)

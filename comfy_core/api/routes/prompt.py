@@ -1,0 +1,157 @@
+"""POST/GET /prompt, /queue, /history, /interrupt and /free (COMPAT 1.3-1.4, 4.5-4.6)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import uuid
+
+from aiohttp import web
+
+from comfy_core.api import protocol
+from comfy_core.api.errors import bad_request, int_query, prompt_error, read_json
+from comfy_core.api.keys import HUB, SERVICES, WORKER
+from comfy_core.graph.validate import validate_prompt
+from comfy_core.jobs import DuplicatePromptError
+from comfy_core.jobs.records import now_ms
+from comfy_core.jobs.worker import FreeRequest
+
+routes = web.RouteTableDef()
+_PROMPT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+
+
+def broadcast_status(app: web.Application) -> None:
+    """Send the queue size to every socket (after any queue change)."""
+    remaining = app[SERVICES].store.remaining()
+    app[HUB].publish("status", protocol.status_data(remaining), routed=False)
+
+
+def _request_fields(body: dict) -> tuple[str, list | None, float | int | None, dict]:
+    """(prompt_id, partial targets, number, extra_data) or a 400 naming the bad field."""
+    prompt_id = body.get("prompt_id") or str(uuid.uuid4())
+    if not isinstance(prompt_id, str) or not _PROMPT_ID.match(prompt_id):
+        raise bad_request("invalid_prompt_id", "prompt_id must be 1-128 letters, digits or "
+                          "'_.:-'", repr(prompt_id)[:200])
+    targets = body.get("partial_execution_targets")
+    if targets is not None and (not isinstance(targets, list)
+                                or not all(isinstance(t, str) for t in targets)):
+        raise bad_request("invalid_partial_execution_targets",
+                          "partial_execution_targets must be a list of node id strings")
+    number = body.get("number")
+    if number is not None and (isinstance(number, bool) or not isinstance(number, (int, float))
+                               or not math.isfinite(number)):
+        raise bad_request("invalid_number", "number must be a finite number", repr(number))
+    extra = body.get("extra_data", {})
+    if not isinstance(extra, dict):
+        raise bad_request("invalid_extra_data", "extra_data must be an object")
+    client_id = body.get("client_id")
+    if client_id is not None:
+        if not isinstance(client_id, str):
+            raise bad_request("invalid_client_id", "client_id must be a string")
+        extra = {**extra, "client_id": client_id}
+    return prompt_id, targets, number, extra
+
+
+@routes.get("/prompt")
+async def get_prompt(request: web.Request) -> web.Response:
+    remaining = request.app[SERVICES].store.remaining()
+    return web.json_response({"exec_info": {"queue_remaining": remaining}})
+
+
+@routes.post("/prompt")
+async def post_prompt(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        return prompt_error("invalid_request", "request body must be a JSON object")
+    if "prompt" not in body:
+        return prompt_error("no_prompt", "No prompt provided", "No prompt provided")
+    prompt_id, targets, number, extra = _request_fields(body)
+    services = request.app[SERVICES]
+    result = await asyncio.to_thread(validate_prompt, services.registry, body["prompt"], targets)
+    if not result.ok:
+        return web.json_response({"error": result.error, "node_errors": result.node_errors},
+                                 status=400)
+    extra = {**extra, "create_time": now_ms()}
+    try:
+        job = services.store.submit(prompt_id, result.prompt or body["prompt"], extra,
+                                    result.outputs, number=number, front=bool(body.get("front")))
+    except DuplicatePromptError as exc:
+        return prompt_error("duplicate_prompt_id", str(exc), prompt_id)
+    broadcast_status(request.app)
+    return web.json_response({"prompt_id": prompt_id, "number": job.number,
+                              "node_errors": result.node_errors})
+
+
+def _ids(body: dict) -> list[str]:
+    ids = body.get("delete", [])
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise bad_request("invalid_delete", "delete must be a list of prompt id strings")
+    return ids
+
+
+@routes.get("/queue")
+async def get_queue(request: web.Request) -> web.Response:
+    running, pending = request.app[SERVICES].store.queue()
+    return web.json_response({"queue_running": running, "queue_pending": pending})
+
+
+@routes.post("/queue")
+async def post_queue(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise bad_request("invalid_request", "body must be an object with clear and/or delete")
+    store = request.app[SERVICES].store
+    if body.get("clear"):
+        store.clear_pending()
+    store.delete_pending(_ids(body))
+    broadcast_status(request.app)
+    return web.Response()
+
+
+@routes.get("/history")
+async def get_history(request: web.Request) -> web.Response:
+    max_items = int_query(request, "max_items")
+    offset = int_query(request, "offset", -1)
+    store = request.app[SERVICES].store
+    history = await asyncio.to_thread(store.history, max_items, offset)
+    return web.json_response(history)
+
+
+@routes.get("/history/{prompt_id}")
+async def get_history_item(request: web.Request) -> web.Response:
+    prompt_id = request.match_info["prompt_id"]
+    record = request.app[SERVICES].store.history_item(prompt_id)
+    return web.json_response({prompt_id: record} if record is not None else {})
+
+
+@routes.post("/history")
+async def post_history(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise bad_request("invalid_request", "body must be an object with clear and/or delete")
+    store = request.app[SERVICES].store
+    if body.get("clear"):
+        store.clear_history()
+    store.delete_history(_ids(body))
+    return web.Response()
+
+
+@routes.post("/interrupt")
+async def post_interrupt(request: web.Request) -> web.Response:
+    body = await read_json(request, default={}, allow_empty=True)
+    prompt_id = body.get("prompt_id") if isinstance(body, dict) else None
+    if prompt_id is not None and not isinstance(prompt_id, str):
+        raise bad_request("invalid_prompt_id", "prompt_id must be a string")
+    request.app[WORKER].interrupt(prompt_id)
+    return web.Response()
+
+
+@routes.post("/free")
+async def post_free(request: web.Request) -> web.Response:
+    body = await read_json(request, default={}, allow_empty=True)
+    if not isinstance(body, dict):
+        raise bad_request("invalid_request", "body must be an object")
+    request.app[WORKER].request_free(FreeRequest(bool(body.get("unload_models")),
+                                                 bool(body.get("free_memory"))))
+    return web.Response()

@@ -1,0 +1,73 @@
+"""/system_stats, /features and /extensions."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+from urllib.parse import quote
+
+import psutil
+from aiohttp import web
+
+from comfy_core.api import protocol
+from comfy_core.api.keys import SERVICES
+
+routes = web.RouteTableDef()
+COMFYUI_VERSION = "0.8.0"
+
+
+def _package_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_device() -> dict:
+    ram = psutil.virtual_memory()
+    return {"name": "cpu", "type": "cpu", "index": None, "vram_total": ram.total,
+            "vram_free": ram.available, "torch_vram_total": ram.total,
+            "torch_vram_free": ram.available}
+
+
+@routes.get("/system_stats")
+async def system_stats(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    ram = psutil.virtual_memory()
+    devices = services.device_stats() if services.device_stats else [_cpu_device()]
+    system = {"os": os.name, "ram_total": ram.total,
+              "ram_free": ram.available, "comfyui_version": COMFYUI_VERSION,
+              "required_frontend_version": "", "installed_templates_version": None,
+              "required_templates_version": None, "python_version": sys.version,
+              "pytorch_version": _package_version("torch"), "embedded_python": False,
+              "argv": sys.argv, "platform": platform.platform()}
+    return web.json_response({"system": system, "devices": devices})
+
+
+@routes.get("/features")
+async def features(request: web.Request) -> web.Response:
+    settings = request.app[SERVICES].settings
+    return web.json_response(protocol.server_feature_flags(settings.max_upload_bytes))
+
+
+def extension_urls(services) -> list[str]:
+    """JS files of the editor's core extensions and of every plugin's web directory."""
+    urls: list[str] = []
+    web_root = services.web_root
+    core = web_root / "extensions" / "core" if web_root is not None else None
+    if core is not None and core.is_dir():
+        urls += [f"/extensions/core/{p.relative_to(core).as_posix()}"
+                 for p in sorted(core.rglob("*.js"))]
+    for plugin in services.plugins:
+        if plugin.web_dir is None or not plugin.web_dir.is_dir():
+            continue
+        urls += [f"/extensions/{quote(plugin.name)}/{p.relative_to(plugin.web_dir).as_posix()}"
+                 for p in sorted(plugin.web_dir.rglob("*.js"))]
+    return urls
+
+
+@routes.get("/extensions")
+async def extensions(request: web.Request) -> web.Response:
+    return web.json_response(extension_urls(request.app[SERVICES]))

@@ -1,0 +1,61 @@
+"""GET /ws: the websocket handshake and receive loop (COMPAT 2.1, 2.4)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+
+from aiohttp import WSMsgType, web
+
+from comfy_core.api import protocol
+from comfy_core.api.keys import HUB, SERVICES
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+
+
+@routes.get("/ws")
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    client_id = request.query.get("clientId") or uuid.uuid4().hex
+    if not _CLIENT_ID.match(client_id):
+        raise web.HTTPBadRequest(reason="clientId must be 1-128 letters, digits, '_' or '-'")
+    ws = web.WebSocketResponse(max_msg_size=1 << 20, heartbeat=30.0)
+    await ws.prepare(request)
+    hub = request.app[HUB]
+    services = request.app[SERVICES]
+    # The status with the sid must be the first message, so it goes out before the socket
+    # is registered for events.
+    await ws.send_str(protocol.json_message(
+        "status", protocol.status_data(services.store.remaining(), sid=client_id)))
+    running = hub.running
+    if running is not None and running[0] == client_id:
+        await ws.send_str(protocol.json_message("executing", {"node": running[1]}))
+    client = await hub.connect(client_id, ws)
+    try:
+        first = True
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT and first:
+                first = False
+                await _first_message(ws, client, msg.data, services.settings.max_upload_bytes)
+            elif msg.type == WSMsgType.ERROR:
+                log.debug("websocket %s error: %s", client_id, ws.exception())
+    finally:
+        hub.disconnect(client)
+    return ws
+
+
+async def _first_message(ws: web.WebSocketResponse, client, raw: str, max_upload: int) -> None:
+    """Store the client's feature flags and answer with the server's (only the first
+    text message counts; anything else is ignored)."""
+    try:
+        msg = json.loads(raw)
+    except json.JSONDecodeError:
+        return
+    if (isinstance(msg, dict) and msg.get("type") == "feature_flags"
+            and isinstance(msg.get("data"), dict)):
+        client.feature_flags = msg["data"]
+        await ws.send_str(protocol.json_message("feature_flags",
+                                                protocol.server_feature_flags(max_upload)))

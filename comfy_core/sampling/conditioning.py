@@ -1,0 +1,187 @@
+"""Typed conditioning inside sampling.
+
+Nodes keep ComfyUI's CONDITIONING shape, a list of `[cross_attn [1,T,D], {options}]`, for
+plugin compatibility; `from_comfy` turns it into frozen `CondEntry` values once, and
+`resolve` fixes everything that depends on the latent and the model (area in latent
+units, mask at latent size, σ range, the SDXL ADM vector `y`, COMPAT 9.8).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from comfy_core.sampling.model_sampling import ModelSampling
+
+Area = tuple[int, int, int, int]  # (h, w, y, x) in latent units
+ADM_KINDS = (None, "sdxl", "sdxl_refiner")
+_SIZE_KEYS = ("width", "height", "crop_w", "crop_h", "target_width", "target_height", "aesthetic_score")
+
+
+@dataclass(frozen=True)
+class CondEntry:
+    """One conditioning entry. `sizes` holds the SDXL size/score options that were set."""
+
+    cross_attn: torch.Tensor  # [1|B, T, D]
+    pooled: torch.Tensor | None = None  # [1|B, P]
+    area: tuple | None = None  # (h, w, y, x) latent units, or ("percentage", h, w, y, x)
+    mask: torch.Tensor | None = None  # [1|B, H, W] or [H, W], any resolution
+    mask_strength: float = 1.0
+    set_area_to_bounds: bool = False
+    strength: float = 1.0
+    start_percent: float = 0.0
+    end_percent: float = 1.0
+    sizes: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class ResolvedCond:
+    """A CondEntry made concrete for one latent: what the guider batches."""
+
+    cross_attn: torch.Tensor  # [1|B, T, D]
+    y: torch.Tensor | None  # [1|B, adm]
+    area: Area | None
+    mask: torch.Tensor | None  # [1|B, h, w] at latent size
+    mask_strength: float
+    strength: float
+    sigma_start: float  # skip when σ > sigma_start
+    sigma_end: float  # skip when σ < sigma_end
+
+
+def from_comfy(conditioning: Sequence[Sequence[Any]]) -> list[CondEntry]:
+    """ComfyUI CONDITIONING (list of [tensor, dict]) -> CondEntry list."""
+    out = []
+    for k, item in enumerate(conditioning):
+        if len(item) != 2 or not isinstance(item[1], dict) or not torch.is_tensor(item[0]):
+            raise ValueError(f"conditioning entry {k} is not [tensor, dict]: {type(item).__name__}")
+        tensor, opts = item
+        sizes = tuple((key, float(opts[key])) for key in _SIZE_KEYS if opts.get(key) is not None)
+        out.append(
+            CondEntry(
+                cross_attn=tensor,
+                pooled=opts.get("pooled_output"),
+                area=tuple(opts["area"]) if opts.get("area") is not None else None,
+                mask=opts.get("mask"),
+                mask_strength=float(opts.get("mask_strength", 1.0)),
+                set_area_to_bounds=bool(opts.get("set_area_to_bounds", False)),
+                strength=float(opts.get("strength", 1.0)),
+                start_percent=float(opts.get("start_percent", 0.0)),
+                end_percent=float(opts.get("end_percent", 1.0)),
+                sizes=sizes,
+            )
+        )
+    return out
+
+
+def timestep_embedding(values: Sequence[float], dim: int = 256) -> torch.Tensor:
+    """Sinusoidal embedding [n, dim] = [cos(v·f_k), sin(v·f_k)], f_k = 10000^(−k/(dim/2))
+    (Vaswani et al. 2017; SDXL size conditioning, Podell et al. 2023)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000) * torch.arange(0, half, dtype=torch.float32) / half)
+    args = torch.tensor(values, dtype=torch.float32)[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def adm_vector(
+    pooled: torch.Tensor, sizes: dict[str, float], kind: str, negative: bool, latent_hw: tuple[int, int]
+) -> torch.Tensor:
+    """SDXL `y` [B, 2816] (or refiner [B, 2560]) from the pooled vector and size options;
+    width/height default to the latent size × 8 (COMPAT 9.8)."""
+    width = sizes.get("width", latent_hw[1] * 8)
+    height = sizes.get("height", latent_hw[0] * 8)
+    crop_w, crop_h = sizes.get("crop_w", 0), sizes.get("crop_h", 0)
+    if kind == "sdxl":
+        values = [height, width, crop_h, crop_w, sizes.get("target_height", height), sizes.get("target_width", width)]
+    elif kind == "sdxl_refiner":
+        values = [height, width, crop_h, crop_w, sizes.get("aesthetic_score", 2.5 if negative else 6.0)]
+    else:
+        raise ValueError(f"unknown adm kind {kind!r}; expected one of {ADM_KINDS}")
+    flat = timestep_embedding(values).flatten().unsqueeze(0).repeat(pooled.shape[0], 1)
+    return torch.cat([pooled.to(flat), flat], dim=1)
+
+
+def _mask_bounds(mask: torch.Tensor) -> Area:
+    """Bounding box of the non-zero mask pixels as an area, at least 8×8."""
+    bounds = mask.abs().max(dim=0).values  # [h, w]
+    if not bool((bounds != 0).any()):
+        return (8, 8, 0, 0)
+    ys, xs = torch.where(bounds != 0)
+    y0, x0, y1, x1 = int(ys.min()), int(xs.min()), int(ys.max()), int(xs.max())
+    return (max(8, y1 - y0 + 1), max(8, x1 - x0 + 1), y0, x0)
+
+
+def _resolve_area(area: tuple | None, hw: tuple[int, int]) -> Area | None:
+    if area is None:
+        return None
+    if area[0] == "percentage":
+        h, w, y, x = (float(v) for v in area[1:])
+        return (max(1, round(h * hw[0])), max(1, round(w * hw[1])), round(y * hw[0]), round(x * hw[1]))
+    return tuple(int(v) for v in area)  # type: ignore[return-value]
+
+
+def resolve(
+    entries: Sequence[CondEntry],
+    latent_shape: Sequence[int],
+    ms: ModelSampling,
+    adm: str | None = None,
+    negative: bool = False,
+) -> list[ResolvedCond]:
+    """Make entries concrete for a latent [B,C,h,w]: latent-size masks, areas, σ ranges, y."""
+    hw = (int(latent_shape[-2]), int(latent_shape[-1]))
+    out = []
+    for e in entries:
+        area, mask = _resolve_area(e.area, hw), None
+        if e.mask is not None:
+            mask = e.mask.float()
+            mask = mask.unsqueeze(0) if mask.ndim == 2 else mask
+            if tuple(mask.shape[1:]) != hw:
+                mask = F.interpolate(mask.unsqueeze(1), size=hw, mode="bilinear", align_corners=False).squeeze(1)
+            if e.set_area_to_bounds:
+                area = _mask_bounds(mask)
+        y = None
+        if adm is not None:
+            if e.pooled is None:
+                raise ValueError("SDXL conditioning needs 'pooled_output'; this entry has none")
+            y = adm_vector(e.pooled, dict(e.sizes), adm, negative, hw)
+        out.append(
+            ResolvedCond(
+                cross_attn=e.cross_attn, y=y, area=area, mask=mask, mask_strength=e.mask_strength,
+                strength=e.strength, sigma_start=ms.percent_to_sigma(e.start_percent),
+                sigma_end=ms.percent_to_sigma(e.end_percent),
+            )
+        )
+    return out
+
+
+def _inside(a: Area, outer: Area) -> bool:
+    return (
+        a[0] + a[2] <= outer[0] + outer[2] and a[1] + a[3] <= outer[1] + outer[3]
+        and a[2] >= outer[2] and a[3] >= outer[3]
+    )
+
+
+def mirror_areas(side: list[ResolvedCond], other: list[ResolvedCond]) -> list[ResolvedCond]:
+    """For each area entry on `other`, add to `side` a copy with the same area whose tokens
+    come from `side`'s smallest entry enclosing it (or any area-less entry), unless an entry
+    with exactly that area exists. Keeps area prompts from being guided against nothing."""
+    result = list(side)
+    for c in other:
+        if c.area is None:
+            continue
+        smallest = None
+        for cand in result:
+            if cand.area is None:
+                smallest = cand if smallest is None else smallest
+            elif _inside(c.area, cand.area):
+                if smallest is None or smallest.area is None:
+                    smallest = cand
+                elif smallest.area[0] * smallest.area[1] > cand.area[0] * cand.area[1]:
+                    smallest = cand
+        if smallest is None or smallest.area == c.area:
+            continue
+        result.append(replace(c, cross_attn=smallest.cross_attn, y=smallest.y))
+    return result

@@ -1,0 +1,157 @@
+"""Classifier-free guidance (Ho & Salimans 2022) around a raw UNet callable, with
+ComfyUI's batching rules (COMPAT 9.4): all compatible entries of both sides in one
+batched call ordered [negative, positive], area/mask/strength weights, σ ranges,
+cross-attention length LCM repeat, and no unconditional pass at cfg == 1."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+
+from comfy_core.sampling.conditioning import ResolvedCond
+from comfy_core.sampling.model_sampling import ModelSampling
+from comfy_core.sampling.sampler_base import Guided
+
+# unet(x_in [B,C,h,w], timestep [B], context [B,T,D], y [B,adm] | None) -> eps or v [B,C,h,w]
+UNet = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
+
+MAX_CROSS_ATTN_REPEAT = 4  # longest/shortest token-length ratio that may share a batch
+AREA_FUZZ = 8  # latent pixels of linear feathering at inner area edges
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One entry's share of a model call: cropped input, weights and conditioning."""
+
+    x: torch.Tensor  # [B, C, ah, aw]
+    mult: torch.Tensor  # [B, C, ah, aw]
+    area: tuple[int, int, int, int] | None
+    cross_attn: torch.Tensor  # [B, T, D]
+    y: torch.Tensor | None  # [B, adm]
+    side: int  # 0 = positive, 1 = negative
+
+
+def _to_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
+    if t.shape[0] > batch:
+        return t[:batch]
+    if t.shape[0] < batch:
+        return t.repeat([math.ceil(batch / t.shape[0])] + [1] * (t.ndim - 1))[:batch]
+    return t
+
+
+def _feather(mult: torch.Tensor, area: tuple[int, int, int, int], full_hw: tuple[int, int]) -> None:
+    """Ramp the weights linearly over up to 8 pixels at area edges inside the latent."""
+    for dim in range(2):
+        size, offset = area[dim], area[2 + dim]
+        rr = min(AREA_FUZZ, mult.shape[2 + dim] // 4)
+        for t in range(rr):
+            if offset != 0:
+                mult.narrow(2 + dim, t, 1).mul_((1.0 / rr) * (t + 1))
+            if size + offset < full_hw[dim]:
+                mult.narrow(2 + dim, size - 1 - t, 1).mul_((1.0 / rr) * (t + 1))
+
+
+def _job(c: ResolvedCond, x: torch.Tensor, sigma: torch.Tensor, side: int) -> _Job | None:
+    """The entry's input crop and weights at this σ, or None when σ is outside its range."""
+    s = float(sigma[0])
+    if s > c.sigma_start or s < c.sigma_end:
+        return None
+    batch, hw = x.shape[0], (x.shape[2], x.shape[3])
+    area, crop = None, x
+    if c.area is not None:
+        h = min(hw[0] - c.area[2], c.area[0])
+        w = min(hw[1] - c.area[3], c.area[1])
+        area = (h, w, c.area[2], c.area[3])
+        crop = x[:, :, area[2] : area[2] + h, area[3] : area[3] + w]
+    if c.mask is not None:
+        mask = c.mask[:batch].to(x)
+        if area is not None:
+            mask = mask[:, area[2] : area[2] + area[0], area[3] : area[3] + area[1]]
+        mask = (mask * c.mask_strength).unsqueeze(1)
+        mult = mask.repeat(batch // mask.shape[0], x.shape[1], 1, 1) * c.strength
+    else:
+        mult = torch.ones_like(crop) * c.strength
+        if area is not None:
+            _feather(mult, area, hw)
+    y = None if c.y is None else _to_batch(c.y, batch).to(x)
+    return _Job(crop, mult, area, _to_batch(c.cross_attn, batch).to(x), y, side)
+
+
+def _concatenable(a: _Job, b: _Job) -> bool:
+    if a.x.shape != b.x.shape or (a.y is None) != (b.y is None):
+        return False
+    if a.y is not None and a.y.shape != b.y.shape:
+        return False
+    s1, s2 = a.cross_attn.shape, b.cross_attn.shape
+    if s1 != s2:
+        if s1[0] != s2[0] or s1[2] != s2[2]:
+            return False
+        if math.lcm(s1[1], s2[1]) // min(s1[1], s2[1]) > MAX_CROSS_ATTN_REPEAT:
+            return False
+    return True
+
+
+def _cat_cross_attn(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Concatenate on the batch axis, repeating shorter token sequences up to the LCM length."""
+    length = math.lcm(*(t.shape[1] for t in tensors))
+    return torch.cat([t.repeat(1, length // t.shape[1], 1) if t.shape[1] < length else t for t in tensors])
+
+
+class CFGGuider:
+    """Denoiser D(x, σ) = uncond + (cond − uncond)·cfg over a raw UNet."""
+
+    def __init__(
+        self,
+        unet: UNet,
+        model_sampling: ModelSampling,
+        positive: Sequence[ResolvedCond],
+        negative: Sequence[ResolvedCond],
+        cfg: float,
+    ) -> None:
+        self.unet, self.ms = unet, model_sampling
+        self.positive, self.negative, self.cfg = list(positive), list(negative), float(cfg)
+
+    def denoise_raw(
+        self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, y: torch.Tensor | None
+    ) -> torch.Tensor:
+        """One UNet call -> denoised (float32): c_in scaling, integer timestep, eps/v out."""
+        x_in = self.ms.calculate_input(sigma, x)
+        out = self.unet(x_in, self.ms.timestep(sigma), context, y).float()
+        return self.ms.calculate_denoised(sigma, out, x)
+
+    def predictions(self, x: torch.Tensor, sigma: torch.Tensor, sides: int) -> list[torch.Tensor]:
+        """Weighted-average denoised prediction for each side ([positive] or [pos, neg])."""
+        conds = [self.positive, self.negative][:sides]
+        outs = [torch.zeros_like(x) for _ in conds]
+        counts = [torch.ones_like(x) * 1e-37 for _ in conds]
+        pending = [j for side, entries in enumerate(conds) for c in entries if (j := _job(c, x, sigma, side))]
+        while pending:
+            idxs = [k for k, j in enumerate(pending) if _concatenable(j, pending[0])][::-1]
+            batch = [pending.pop(k) for k in idxs]
+            y = torch.cat([j.y for j in batch]) if batch[0].y is not None else None
+            denoised = self.denoise_raw(
+                torch.cat([j.x for j in batch]), torch.cat([sigma] * len(batch)),
+                _cat_cross_attn([j.cross_attn for j in batch]), y,
+            ).chunk(len(batch))
+            for j, d in zip(batch, denoised):
+                out, cnt = outs[j.side], counts[j.side]
+                if j.area is not None:
+                    h, w, top, left = j.area
+                    out, cnt = out[:, :, top : top + h, left : left + w], cnt[:, :, top : top + h, left : left + w]
+                out += d * j.mult
+                cnt += j.mult
+        return [o / c for o, c in zip(outs, counts)]
+
+    def guided(self, x: torch.Tensor, sigma: torch.Tensor) -> Guided:
+        if math.isclose(self.cfg, 1.0):
+            cond = self.predictions(x, sigma, sides=1)[0]
+            uncond = torch.zeros_like(cond)
+        else:
+            cond, uncond = self.predictions(x, sigma, sides=2)
+        return Guided(uncond + (cond - uncond) * self.cfg, uncond)
+
+    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return self.guided(x, sigma).denoised

@@ -1,0 +1,191 @@
+"""Sampler update rules of COMPAT 9.6 written out step by step, registry contents, seeded
+repeatability, and pinned golden numbers of fixed-seed runs on a toy denoiser."""
+
+import math
+
+import pytest
+import torch
+
+from comfy_core.sampling.noise import BrownianNoise, GaussianNoise, brownian_noise, prepare_noise
+from comfy_core.sampling.sampler_base import Guided, SamplerExtra
+from comfy_core.sampling.samplers import SAMPLER_NAMES, SAMPLERS, get_sampler
+
+SHAPE = (1, 2, 4, 4)
+MU = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
+
+
+def toy(x, sigma):
+    s = sigma.reshape(-1, 1, 1, 1) ** 2
+    return (0.25 * x + s * MU) / (0.25 + s)
+
+
+def x_start(sigma0=14.6):
+    return torch.randn(SHAPE, generator=torch.Generator().manual_seed(1)) * sigma0
+
+
+SIG = torch.tensor([14.6146, 3.1686, 0.4469, 0.0292, 0.0])
+
+COMPAT_ORDER = (
+    "euler euler_cfg_pp euler_ancestral euler_ancestral_cfg_pp heun heunpp2 exp_heun_2_x0 "
+    "exp_heun_2_x0_sde dpm_2 dpm_2_ancestral lms dpm_fast dpm_adaptive dpmpp_2s_ancestral "
+    "dpmpp_2s_ancestral_cfg_pp dpmpp_sde dpmpp_sde_gpu dpmpp_2m dpmpp_2m_cfg_pp dpmpp_2m_sde "
+    "dpmpp_2m_sde_gpu dpmpp_2m_sde_heun dpmpp_2m_sde_heun_gpu dpmpp_3m_sde dpmpp_3m_sde_gpu ddpm "
+    "lcm ipndm ipndm_v deis res_multistep res_multistep_cfg_pp res_multistep_ancestral "
+    "res_multistep_ancestral_cfg_pp gradient_estimation gradient_estimation_cfg_pp er_sde seeds_2 "
+    "seeds_3 sa_solver sa_solver_pece ddim uni_pc uni_pc_bh2"
+).split()
+
+
+def test_names_follow_compat_order_and_all_run():
+    assert [n for n in COMPAT_ORDER if n in SAMPLERS] == list(SAMPLER_NAMES)
+    required = "euler euler_ancestral heun dpm_2 dpm_2_ancestral lms dpmpp_2s_ancestral dpmpp_sde dpmpp_2m dpmpp_2m_sde dpmpp_2m_sde_heun dpmpp_3m_sde ddpm lcm ddim uni_pc uni_pc_bh2"
+    assert set(required.split()) <= set(SAMPLER_NAMES)
+    for name in SAMPLER_NAMES:
+        out = SAMPLERS[name](toy, x_start(), SIG, extra=SamplerExtra(seed=3))
+        assert out.shape == SHAPE and torch.isfinite(out).all(), name
+    with pytest.raises(ValueError, match="unknown sampler 'nope'"):
+        get_sampler("nope")
+
+
+def test_dpm_2_step_rule():
+    sig = SIG[:3]
+    x = x_start()
+    got = SAMPLERS["dpm_2"](toy, x, sig)
+    for i in range(2):
+        s, sn = sig[i], sig[i + 1]
+        d = (x - toy(x, s.reshape(1))) / s
+        sm = math.exp(0.5 * (math.log(s) + math.log(sn)))
+        x2 = x + d * (sm - s)
+        d2 = (x2 - toy(x2, torch.tensor([sm]))) / sm
+        x = x + d2 * (sn - s)
+    torch.testing.assert_close(got, x)
+
+
+def test_euler_ancestral_rule_and_final_step_is_denoised():
+    zs = [torch.randn(SHAPE, generator=torch.Generator().manual_seed(20 + i)) for i in range(4)]
+    it = iter(zs)
+    got = SAMPLERS["euler_ancestral"](toy, x_start(), SIG, noise=lambda a, b: next(it))
+    x = x_start()
+    for i in range(4):
+        s, sn = float(SIG[i]), float(SIG[i + 1])
+        den = toy(x, torch.tensor([s]))
+        up = min(sn, math.sqrt(sn**2 * (s**2 - sn**2) / s**2))
+        down = math.sqrt(sn**2 - up**2)
+        x = den if down == 0 else x + (x - den) / s * (down - s) + zs[i] * up
+    torch.testing.assert_close(got, x, atol=1e-5, rtol=1e-5)
+    assert next(it, None) is not None  # the last step (σ_down = 0) draws no noise
+
+
+def test_lcm_and_ddpm_rules():
+    z = torch.randn(SHAPE, generator=torch.Generator().manual_seed(7))
+    sig = SIG[:2]
+    got = SAMPLERS["lcm"](toy, x_start(), sig, noise=lambda a, b: z)
+    torch.testing.assert_close(got, toy(x_start(), sig[:1]) + sig[1] * z)
+    got = SAMPLERS["ddpm"](toy, x_start(), sig, noise=lambda a, b: z)
+    s, sp = float(sig[0]), float(sig[1])
+    ab, abp = 1 / (s * s + 1), 1 / (sp * sp + 1)
+    a = ab / abp
+    eps = (x_start() - toy(x_start(), sig[:1])) / s
+    mu = (1 / a) ** 0.5 * (x_start() / math.sqrt(1 + s * s) - (1 - a) * eps / math.sqrt(1 - ab))
+    mu = mu + math.sqrt((1 - a) * (1 - abp) / (1 - ab)) * z
+    torch.testing.assert_close(got, mu * math.sqrt(1 + sp * sp), atol=1e-4, rtol=1e-5)
+
+
+def test_ddim_equals_euler_and_3m_sde_eta0_is_deterministic():
+    torch.testing.assert_close(SAMPLERS["ddim"](toy, x_start(), SIG), SAMPLERS["euler"](toy, x_start(), SIG))
+    a = SAMPLERS["dpmpp_3m_sde"](toy, x_start(), SIG, extra=SamplerExtra(seed=1, eta=0.0))
+    b = SAMPLERS["dpmpp_3m_sde"](toy, x_start(), SIG, extra=SamplerExtra(seed=2, eta=0.0))
+    torch.testing.assert_close(a, b)
+
+
+def test_cfg_pp_with_plain_denoiser_equals_base_sampler_and_uses_uncond():
+    torch.testing.assert_close(SAMPLERS["euler_cfg_pp"](toy, x_start(), SIG), SAMPLERS["euler"](toy, x_start(), SIG))
+
+    class Fixed:
+        def __call__(self, x, s):
+            return self.guided(x, s).denoised
+
+        def guided(self, x, s):
+            return Guided(toy(x, s), torch.zeros_like(x))
+
+    got = SAMPLERS["euler_cfg_pp"](Fixed(), x_start(), SIG[:2])
+    torch.testing.assert_close(got, toy(x_start(), SIG[:1]) + x_start() / SIG[0] * SIG[1])
+
+
+@pytest.mark.parametrize("name", ["euler_ancestral", "dpmpp_2m_sde", "dpmpp_sde", "ddpm"])
+def test_same_seed_repeats_and_other_seed_differs(name):
+    run = lambda seed: SAMPLERS[name](toy, x_start(), SIG, extra=SamplerExtra(seed=seed))
+    torch.testing.assert_close(run(5), run(5), atol=0, rtol=0)
+    assert not torch.allclose(run(5), run(6))
+
+
+def test_gaussian_noise_seed_plus_one_on_cpu():
+    x = torch.zeros(SHAPE)
+    z = GaussianNoise(x, 42)(torch.tensor(1.0), torch.tensor(0.5))
+    torch.testing.assert_close(z, torch.randn(SHAPE, generator=torch.Generator().manual_seed(43)))
+
+
+def test_brownian_noise_is_unit_normal_and_consistent():
+    x = torch.zeros(4000)
+    tree = BrownianNoise(x, torch.tensor(0.1), torch.tensor(10.0), seed=3)
+    z = tree(torch.tensor(5.0), torch.tensor(2.0))
+    assert abs(float(z.std()) - 1) < 0.05 and abs(float(z.mean())) < 0.05
+    again = BrownianNoise(x, torch.tensor(0.1), torch.tensor(10.0), seed=3)(torch.tensor(5.0), torch.tensor(2.0))
+    torch.testing.assert_close(z, again, atol=0, rtol=0)
+    # W(5,2)·√3 = W(5,3.5)·√1.5 + W(3.5,2)·√1.5: increments add up.
+    a, b = tree(torch.tensor(5.0), torch.tensor(3.5)), tree(torch.tensor(3.5), torch.tensor(2.0))
+    torch.testing.assert_close(z * 3**0.5, (a + b) * 1.5**0.5, atol=1e-4, rtol=1e-4)
+    assert brownian_noise(x, torch.tensor([3.0, 1.0, 0.0]), 1)(torch.tensor(3.0), torch.tensor(1.0)).shape == x.shape
+
+
+def test_prepare_noise_batch_index_rule():
+    lat = torch.zeros(3, 4, 2, 2)  # C·h·w = 16: slicing a full draw gives the same numbers
+    full = prepare_noise(torch.zeros(6, 4, 2, 2), 9)
+    got = prepare_noise(lat, 9, [4, 1, 4])
+    torch.testing.assert_close(got, full[[4, 1, 4]])
+    ref = torch.randn(lat.shape, generator=torch.manual_seed(9))  # the global-generator semantics
+    torch.testing.assert_close(prepare_noise(lat, 9), ref, atol=0, rtol=0)
+    odd = torch.zeros(2, 1, 3, 3)
+    g = torch.Generator().manual_seed(9)
+    draws = [torch.randn((1, 1, 3, 3), generator=g) for _ in range(3)]
+    torch.testing.assert_close(prepare_noise(odd, 9, [2, 0]), torch.cat([draws[2], draws[0]]))
+    assert prepare_noise(lat, 2**64 - 1).shape == lat.shape
+
+
+# Pinned: sum and first element of a fixed-seed run per sampler (catches silent changes).
+GOLDEN = {
+    "euler": (-3.11491, -1.56042),
+    "euler_cfg_pp": (-3.11491, -1.56042),
+    "euler_ancestral": (0.52515, -1.33915),
+    "euler_ancestral_cfg_pp": (0.52515, -1.33915),
+    "heun": (-10.02101, -2.46280),
+    "heunpp2": (-3.29003, -1.58330),
+    "dpm_2": (-7.28411, -2.10518),
+    "dpm_2_ancestral": (-11.63904, -3.41644),
+    "lms": (-3.35842, -1.59223),
+    "dpmpp_2s_ancestral": (-0.43070, -1.50218),
+    "dpmpp_sde": (3.70096, -1.29268),
+    "dpmpp_sde_gpu": (3.70096, -1.29268),
+    "dpmpp_2m": (-4.96326, -1.80193),
+    "dpmpp_2m_cfg_pp": (-4.96327, -1.80193),
+    "dpmpp_2m_sde": (3.87367, -1.36271),
+    "dpmpp_2m_sde_gpu": (3.87367, -1.36271),
+    "dpmpp_2m_sde_heun": (4.85201, -1.42247),
+    "dpmpp_2m_sde_heun_gpu": (4.85201, -1.42247),
+    "dpmpp_3m_sde": (7.37257, -1.50322),
+    "dpmpp_3m_sde_gpu": (7.37257, -1.50322),
+    "ddpm": (0.52514, -1.33915),
+    "lcm": (0.89334, -1.28495),
+    "ddim": (-3.11491, -1.56042),
+    "uni_pc": (-8.96426, -2.32472),
+    "uni_pc_bh2": (-5.04971, -1.81323),
+}
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_outputs(name):
+    out = SAMPLERS[name](toy, x_start(), SIG, extra=SamplerExtra(seed=3))
+    total, first = GOLDEN[name]
+    assert float(out.sum()) == pytest.approx(total, abs=2e-3)
+    assert float(out.flatten()[0]) == pytest.approx(first, abs=2e-4)

@@ -1,0 +1,195 @@
+"""load_checkpoint / load_unet / load_vae / load_clip: weight files -> handles.
+
+Modules are built on the meta device (no random init) and take the file's tensors with
+`load_state_dict(assign=True)`; missing weights are an error naming the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence, TypeVar
+
+import torch
+from torch import nn
+
+from comfy_core.loading import keymaps as km
+from comfy_core.loading.detect import DetectionError, detect_family, vae_config
+from comfy_core.loading.safetensors_io import CheckpointError, load_state_dict
+from comfy_core.models.clip import ClipConfig, TextEncoder
+from comfy_core.models.family import ModelFamily, TextEncoderSpec
+from comfy_core.models.patcher import ClipHandle, ModelHandle, VAEHandle
+from comfy_core.models.unet import UNetModel
+from comfy_core.models.vae import AutoencoderKL
+from comfy_core.models.weights import ManagedWeights
+
+log = logging.getLogger(__name__)
+M = TypeVar("M", bound=nn.Module)
+Tensors = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What CheckpointLoaderSimple outputs, plus the detected family."""
+
+    model: ModelHandle
+    clip: ClipHandle | None
+    vae: VAEHandle | None
+    family: ModelFamily
+
+
+def _file_dtype(state: Tensors) -> torch.dtype:
+    counts = Counter(t.dtype for t in state.values() if t.is_floating_point())
+    return counts.most_common(1)[0][0] if counts else torch.float32
+
+
+def materialize(factory: Callable[[], M], state: Tensors, dtype: torch.dtype | None, what: str) -> M:
+    """Build `factory()` without initialising weights and load `state` into it."""
+    dtype = dtype or _file_dtype(state)
+    with torch.device("meta"):
+        module = factory()
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    missing, unexpected = module.load_state_dict(state, strict=False, assign=True)
+    if missing:
+        raise CheckpointError(f"{what}: {len(missing)} weights missing, e.g. {missing[:3]}")
+    if unexpected:
+        log.warning("%s: %d unused weights, e.g. %s", what, len(unexpected), unexpected[:3])
+    if hasattr(module, "init_buffers"):
+        module.init_buffers()
+    if any(t.is_meta for t in list(module.parameters()) + list(module.buffers())):
+        raise CheckpointError(f"{what}: some tensors were not loaded")
+    return module.eval().requires_grad_(False)
+
+
+def _unet_handle(state: Tensors, keys: set[str], dtype: torch.dtype | None, device: torch.device, what: str) -> ModelHandle:
+    try:
+        family = detect_family(state, keys)
+    except DetectionError as exc:
+        raise CheckpointError(f"Could not detect model type of: {what} ({exc})") from exc
+    unet = materialize(lambda: UNetModel(family.unet), state, dtype, f"{what} (UNet)")
+    return ModelHandle(unet, family, ManagedWeights(unet, offload_device=device))
+
+
+def _vae_handle(state: Tensors, dtype: torch.dtype | None, device: torch.device, what: str) -> VAEHandle:
+    if km.is_diffusers_vae(state):
+        state = km.diffusers_vae_to_ldm(state)
+    try:
+        cfg = vae_config(state)
+    except DetectionError as exc:
+        raise CheckpointError(f"{what}: {exc}") from exc
+    state = {k: v for k, v in state.items() if not k.startswith(("loss.", "model_ema."))}
+    vae = materialize(lambda: AutoencoderKL(cfg), state, dtype, f"{what} (VAE)")
+    return VAEHandle(vae, ManagedWeights(vae, offload_device=device))
+
+
+def clip_config(state: Tensors, spec: TextEncoderSpec) -> ClipConfig:
+    """Shape of an HF-layout text encoder; heads are hidden/64 as in every SD CLIP."""
+    hidden = state["text_model.embeddings.token_embedding.weight"].shape
+    proj = state.get("text_projection.weight")
+    layers = {k.split(".")[3] for k in state if k.startswith("text_model.encoder.layers.")}
+    return ClipConfig(
+        vocab_size=int(hidden[0]),
+        hidden_size=int(hidden[1]),
+        intermediate_size=int(state["text_model.encoder.layers.0.mlp.fc1.weight"].shape[0]),
+        num_layers=len(layers),
+        num_heads=max(1, int(hidden[1]) // 64),
+        max_positions=int(state["text_model.embeddings.position_embedding.weight"].shape[0]),
+        hidden_act="gelu" if spec.open_clip else "quick_gelu",
+        projection_dim=None if proj is None else int(proj.shape[0]),
+    )
+
+
+def _text_encoder(state: Tensors, spec: TextEncoderSpec, dtype: torch.dtype | None, what: str) -> TextEncoder:
+    state = km.openclip_to_hf(state) if km.is_openclip(state) else km.clip_to_hf(state)
+    if "text_model.embeddings.token_embedding.weight" not in state:
+        raise CheckpointError(f"{what}: no CLIP token embedding for {spec.name}")
+    cfg = clip_config(state, spec)
+    return materialize(lambda: TextEncoder(cfg), state, dtype, f"{what} ({spec.name})")
+
+
+def _checkpoint_clip(state: Tensors, family: ModelFamily, dtype: torch.dtype | None, device: torch.device, what: str) -> ClipHandle | None:
+    prefixes = {
+        "sdxl": {"clip_l": km.SDXL_CLIP_L_PREFIX, "clip_g": km.SDXL_CLIP_G_PREFIX},
+        "sdxl_refiner": {"clip_g": km.REFINER_CLIP_G_PREFIX},
+    }.get(family.adm, {"clip_l": km.CLIP_L_PREFIX, "clip_h": km.CLIP_H_PREFIX})
+    encoders = {}
+    for spec in family.text_encoders:
+        part = km.strip_prefix(state, prefixes[spec.name])
+        if part:
+            encoders[spec.name] = _text_encoder(part, spec, dtype, what)
+    if not encoders:
+        return None
+    if len(encoders) != len(family.text_encoders):
+        raise CheckpointError(f"{what}: found text encoders {sorted(encoders)}, {family.name} needs "
+                              f"{[s.name for s in family.text_encoders]}")
+    width = sum(e.config.hidden_size for e in encoders.values())
+    if width != family.unet.context_dim:
+        raise CheckpointError(f"{what}: text encoders give {width} features, the UNet expects {family.unet.context_dim}")
+    return _clip_handle(encoders, family, device)
+
+
+def _clip_handle(encoders: dict[str, TextEncoder], family: ModelFamily, device: torch.device) -> ClipHandle:
+    module = nn.ModuleDict(encoders)
+    return ClipHandle(module, family, ManagedWeights(module, offload_device=device, compute_dtype=torch.float32))
+
+
+def load_checkpoint(
+    path: str | Path,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    clip_dtype: torch.dtype | None = None,
+    vae_dtype: torch.dtype | None = None,
+) -> Checkpoint:
+    """Load a single-file SD1/SD2/SDXL checkpoint. `dtype` is the UNet storage dtype (None:
+    as in the file), `device` where weights rest when not in use (default CPU)."""
+    path = Path(path)
+    state = load_state_dict(path)
+    device = torch.device(device or "cpu")
+    prefix = km.unet_prefix(list(state))
+    if prefix is None:
+        raise CheckpointError(f"Could not detect model type of: {path.name} (expected UNet keys such as "
+                              f"'model.diffusion_model.input_blocks.0.0.weight')")
+    model = _unet_handle(km.strip_prefix(state, prefix), set(state), dtype, device, path.name)
+    vae_state = km.strip_prefix(state, km.VAE_PREFIX)
+    vae = _vae_handle(vae_state, vae_dtype, device, path.name) if vae_state else None
+    clip = _checkpoint_clip(state, model.family, clip_dtype, device, path.name)
+    return Checkpoint(model=model, clip=clip, vae=vae, family=model.family)
+
+
+def load_unet(path: str | Path, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> ModelHandle:
+    """A diffusion-model-only file (keys with or without the LDM prefix)."""
+    path = Path(path)
+    state = load_state_dict(path)
+    prefix = km.unet_prefix(list(state))
+    unet_state = km.strip_prefix(state, prefix) if prefix else state
+    return _unet_handle(unet_state, set(state), dtype, torch.device(device or "cpu"), path.name)
+
+
+def load_vae(path: str | Path, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> VAEHandle:
+    """A VAE file in LDM (optionally `first_stage_model.`-prefixed) or diffusers layout."""
+    path = Path(path)
+    state = load_state_dict(path)
+    if any(k.startswith(km.VAE_PREFIX) for k in state):
+        state = km.strip_prefix(state, km.VAE_PREFIX)
+    return _vae_handle(state, dtype, torch.device(device or "cpu"), path.name)
+
+
+def load_clip(
+    paths: Sequence[str | Path],
+    family: ModelFamily,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+) -> ClipHandle:
+    """Text-encoder files (HF `text_model.*` or OpenCLIP layout), one per encoder of
+    `family`, in the family's order (clip_l before clip_g for SDXL)."""
+    if len(paths) != len(family.text_encoders):
+        raise CheckpointError(f"{family.name} needs {len(family.text_encoders)} text encoder file(s), got {len(paths)}")
+    encoders = {}
+    for p, spec in zip(paths, family.text_encoders):
+        p = Path(p)
+        encoders[spec.name] = _text_encoder(load_state_dict(p), spec, dtype, p.name)
+    return _clip_handle(encoders, family, torch.device(device or "cpu"))

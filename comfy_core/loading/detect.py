@@ -1,0 +1,111 @@
+"""Which family a checkpoint is, from key names and tensor shapes only (COMPAT 10.1).
+
+Every size is read from the weights, so a tiny random test checkpoint and a real one take
+the same path. Family rules use structure, not absolute widths: an ADM input means SDXL
+(refiner when its deepest level has no attention), linear transformer projections mean SD2
+(v-prediction by the norm-bias heuristic), otherwise SD1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import torch
+
+from comfy_core.models.family import SD2_EPS, SD2_V, SD15, SDXL, SDXL_REFINER, ModelFamily, UNetConfig
+from comfy_core.models.vae import VAEConfig
+
+V_PRED_STD = 0.09
+
+
+class DetectionError(ValueError):
+    """The weights do not look like any supported model part."""
+
+
+def _count(state: dict[str, torch.Tensor], pattern: str) -> int:
+    """Number of distinct values of the single group in `pattern` over the keys."""
+    rx = re.compile(pattern)
+    return len({m.group(1) for k in state if (m := rx.match(k))})
+
+
+def _attn_depth(state: dict[str, torch.Tensor], block: str) -> int:
+    return _count(state, re.escape(block) + r"\.1\.transformer_blocks\.(\d+)\.")
+
+
+def unet_config(state: dict[str, torch.Tensor], heads: UNetConfig) -> UNetConfig:
+    """Read a UNet config from `state` (prefix removed); head settings come from `heads`."""
+    if "input_blocks.0.0.weight" not in state:
+        raise DetectionError("no 'input_blocks.0.0.weight': not an LDM UNet")
+    mc, in_ch = state["input_blocks.0.0.weight"].shape[:2]
+    n_in = _count(state, r"input_blocks\.(\d+)\.")
+    levels: list[list[int]] = [[]]
+    for i in range(1, n_in):
+        if f"input_blocks.{i}.0.op.weight" in state:
+            levels.append([])
+        else:
+            levels[-1].append(i)
+    mult = tuple(state[f"input_blocks.{lv[0]}.0.in_layers.2.weight"].shape[0] // mc for lv in levels)
+    ctx_keys = [k for k in state if k.endswith("transformer_blocks.0.attn2.to_k.weight")]
+    proj = [k for k in state if k.endswith(".proj_in.weight")]
+    adm = state.get("label_emb.0.0.weight")
+    return dataclasses.replace(
+        heads,
+        in_channels=int(in_ch),
+        out_channels=int(state["out.2.weight"].shape[0]),
+        model_channels=int(mc),
+        channel_mult=mult,
+        num_res_blocks=tuple(len(lv) for lv in levels),
+        transformer_depth=tuple(_attn_depth(state, f"input_blocks.{i}") for lv in levels for i in lv),
+        transformer_depth_output=tuple(
+            _attn_depth(state, f"output_blocks.{i}") for i in range(_count(state, r"output_blocks\.(\d+)\."))
+        ),
+        transformer_depth_middle=_attn_depth(state, "middle_block"),
+        context_dim=int(state[ctx_keys[0]].shape[1]) if ctx_keys else heads.context_dim,
+        use_linear_in_transformer=bool(proj) and state[proj[0]].ndim == 2,
+        adm_in_channels=None if adm is None else int(adm.shape[1]),
+    )
+
+
+def _is_v_prediction(state: dict[str, torch.Tensor], cfg: UNetConfig) -> bool:
+    """SD2 768-v vs 512-base: the spread of the last output attention's norm1 bias."""
+    last = max((i for i, d in enumerate(cfg.transformer_depth_output) if d > 0), default=None)
+    bias = state.get(f"output_blocks.{last}.1.transformer_blocks.0.norm1.bias")
+    return cfg.in_channels == 4 and bias is not None and float(bias.float().std()) > V_PRED_STD
+
+
+def detect_family(unet_state: dict[str, torch.Tensor], all_keys: set[str] | None = None) -> ModelFamily:
+    """Family of a UNet state dict (prefix removed). `all_keys` (the whole file's keys)
+    lets SDXL `v_pred` / `ztsnr` marker keys switch the prediction type."""
+    probe = unet_config(unet_state, SD15.unet)
+    all_keys = all_keys or set()
+    if probe.adm_in_channels is not None:
+        deepest = probe.transformer_depth[-probe.num_res_blocks[-1] :]
+        base = SDXL_REFINER if not any(deepest) else SDXL
+        family = dataclasses.replace(base, prediction="v" if "v_pred" in all_keys else "eps", zsnr="ztsnr" in all_keys)
+    elif probe.use_linear_in_transformer:
+        family = SD2_EPS
+    else:
+        family = SD15
+    cfg = unet_config(unet_state, family.unet)
+    if family is SD2_EPS and _is_v_prediction(unet_state, cfg):
+        family = SD2_V
+    return dataclasses.replace(family, unet=cfg)
+
+
+def vae_config(state: dict[str, torch.Tensor]) -> VAEConfig:
+    """Read an LDM-layout VAE config from `state` (prefix removed)."""
+    if "encoder.conv_in.weight" not in state or "decoder.conv_in.weight" not in state:
+        raise DetectionError("no 'encoder.conv_in.weight'/'decoder.conv_in.weight': not a KL VAE")
+    ch, in_ch = state["encoder.conv_in.weight"].shape[:2]
+    n_levels = _count(state, r"encoder\.down\.(\d+)\.")
+    mult = tuple(state[f"encoder.down.{i}.block.0.conv1.weight"].shape[0] // ch for i in range(n_levels))
+    return VAEConfig(
+        ch=int(ch),
+        ch_mult=mult,
+        num_res_blocks=_count(state, r"encoder\.down\.0\.block\.(\d+)\."),
+        z_channels=int(state["decoder.conv_in.weight"].shape[1]),
+        embed_dim=int(state["post_quant_conv.weight"].shape[1]),
+        in_channels=int(in_ch),
+        out_channels=int(state["decoder.conv_out.weight"].shape[0]),
+    )

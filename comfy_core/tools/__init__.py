@@ -1,0 +1,1 @@
+"""Command-line tools (run with `python -m comfy_core.tools.<name>`)."""

@@ -56,6 +56,7 @@ class PromptRun:
         self._announced: set[str] = set()
         self._expansions: dict[str, list[CallResult]] = {}
         self._defs: dict[str, dict[str, InputDef]] = {}
+        self._output_flags: dict[str, bool] = {}
         self.job: JobContext | None = None  # installed by the Executor; node_id follows the run
 
     # --- lookups -------------------------------------------------------------------
@@ -72,8 +73,11 @@ class PromptRun:
         return self._defs[schema.name]
 
     def is_output(self, node_id: str) -> bool:
-        schema = self.registry.get(self.dyn.get_node(node_id).get("class_type"))
-        return schema is not None and schema.output_node
+        flag = self._output_flags.get(node_id)
+        if flag is None:
+            schema = self.registry.get(self.dyn.get_node(node_id).get("class_type"))
+            flag = self._output_flags[node_id] = schema is not None and schema.output_node
+        return flag
 
     def available(self, node_id: str) -> bool:
         """Outputs known for this run, taking a cache hit into `values` when there is one."""

@@ -1,0 +1,193 @@
+"""LoRA (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large Language Models") as weight
+patches: W' = W + strength * (alpha / rank) * (up @ down) (COMPAT 10.2).
+
+Names understood: kohya (`lora_unet_*`, `lora_te_*`, `lora_te1_*`, `lora_te2_*`, LoCon convs
+with `lora_mid`), LyCORIS `lycoris_*`, diffusers / PEFT module paths (optionally `unet.` /
+`text_encoder.` / `text_encoder_2.` prefixed, `.processor.to_q`), and the generic
+`diffusion_model.<path>` / `text_encoders.<name>.transformer.<path>` forms.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+import torch
+
+from comfy_core.models.family import UNetConfig
+from comfy_core.models.patcher import ClipHandle, ModelHandle
+
+log = logging.getLogger(__name__)
+
+UP_DOWN_SUFFIXES = (
+    (".lora_up.weight", ".lora_down.weight"),
+    ("_lora.up.weight", "_lora.down.weight"),
+    (".lora_B.weight", ".lora_A.weight"),
+    (".lora.up.weight", ".lora.down.weight"),
+    (".lora_linear_layer.up.weight", ".lora_linear_layer.down.weight"),
+    (".lora_B.default.weight", ".lora_A.default.weight"),
+)
+_RESNET_PARTS = (("in_layers.0", "norm1"), ("in_layers.2", "conv1"), ("emb_layers.1", "time_emb_proj"),
+                 ("out_layers.0", "norm2"), ("out_layers.3", "conv2"), ("skip_connection", "conv_shortcut"))
+_TOP_LEVEL = {"time_embed.0": "time_embedding.linear_1", "time_embed.2": "time_embedding.linear_2",
+              "label_emb.0.0": "add_embedding.linear_1", "label_emb.0.2": "add_embedding.linear_2",
+              "input_blocks.0.0": "conv_in", "out.0": "conv_norm_out", "out.2": "conv_out"}
+
+
+@dataclass(frozen=True, eq=False)
+class LoraDelta:
+    """One adapted weight: up (out, r[, 1, 1]), down (r, in[, kh, kw]), optional Tucker
+    core `mid` (r, r, kh, kw) of LoCon, and alpha (None: scale 1)."""
+
+    up: torch.Tensor
+    down: torch.Tensor
+    alpha: float | None = None
+    mid: torch.Tensor | None = None
+
+    def numel(self) -> int:
+        kernel = self.mid.shape[2:].numel() if self.mid is not None else self.down.shape[2:].numel()
+        return self.up.shape[0] * self.down.shape[1] * kernel
+
+    def delta(self, weight: torch.Tensor) -> torch.Tensor:
+        up = self.up.to(weight.device, torch.float32).flatten(1)  # (out, r)
+        down = self.down.to(weight.device, torch.float32)
+        if self.mid is not None:
+            mid = self.mid.to(weight.device, torch.float32)
+            down = torch.einsum("rskl,si->rikl", mid, down.flatten(1))  # (r, in, kh, kw)
+        scale = 1.0 if self.alpha is None else self.alpha / self.down.shape[0]
+        return (up @ down.flatten(1)).reshape(weight.shape) * scale
+
+
+def _diffusers_blocks(cfg: UNetConfig) -> dict[str, tuple[str, bool]]:
+    """LDM block path -> (diffusers path, is_resnet) for every UNet block."""
+    table: dict[str, tuple[str, bool]] = {}
+    levels, idx = len(cfg.channel_mult), 1
+    for lv in range(levels):
+        for j in range(cfg.num_res_blocks[lv]):
+            table[f"input_blocks.{idx}.0"] = (f"down_blocks.{lv}.resnets.{j}", True)
+            table[f"input_blocks.{idx}.1"] = (f"down_blocks.{lv}.attentions.{j}", False)
+            idx += 1
+        if lv != levels - 1:
+            table[f"input_blocks.{idx}.0.op"] = (f"down_blocks.{lv}.downsamplers.0.conv", False)
+            idx += 1
+    table["middle_block.0"] = ("mid_block.resnets.0", True)
+    table["middle_block.1"] = ("mid_block.attentions.0", False)
+    table["middle_block.2"] = ("mid_block.resnets.1", True)
+    idx = 0
+    for u, lv in enumerate(reversed(range(levels))):
+        for j in range(cfg.num_res_blocks[lv] + 1):
+            table[f"output_blocks.{idx}.0"] = (f"up_blocks.{u}.resnets.{j}", True)
+            has_attn = cfg.transformer_depth_output[idx] > 0
+            if has_attn:
+                table[f"output_blocks.{idx}.1"] = (f"up_blocks.{u}.attentions.{j}", False)
+            if lv and j == cfg.num_res_blocks[lv]:
+                table[f"output_blocks.{idx}.{2 if has_attn else 1}.conv"] = (f"up_blocks.{u}.upsamplers.0.conv", False)
+            idx += 1
+    return table
+
+
+def _to_diffusers(path: str, blocks: dict[str, tuple[str, bool]]) -> str | None:
+    if path in _TOP_LEVEL:
+        return _TOP_LEVEL[path]
+    m = re.match(r"((?:input|output)_blocks\.\d+\.\d+(?:\.op|\.conv)?|middle_block\.\d+)(?:\.(.*))?$", path)
+    if not m or m.group(1) not in blocks:
+        return None
+    base, resnet = blocks[m.group(1)]
+    rest = m.group(2) or ""
+    if resnet:
+        rest = next((new + rest[len(old):] for old, new in _RESNET_PARTS if rest.startswith(old)), rest)
+    return f"{base}.{rest}" if rest else base
+
+
+def unet_key_map(model: ModelHandle) -> dict[str, str]:
+    """LoRA base names -> UNet parameter keys."""
+    out: dict[str, str] = {}
+    blocks = _diffusers_blocks(model.family.unet)
+    for key in model.patchable_keys():
+        if not key.endswith(".weight"):
+            continue
+        path = key[: -len(".weight")]
+        flat = path.replace(".", "_")
+        out.update({f"lora_unet_{flat}": key, f"lycoris_{flat}": key, f"diffusion_model.{path}": key})
+        d = _to_diffusers(path, blocks)
+        if d is None:
+            continue
+        out.update({f"lora_unet_{d.replace('.', '_')}": key, d: key, f"unet.{d}": key})
+        m = re.match(r"(.*\.attn[12])\.(to_[qkv]|to_out\.0)$", d)
+        if m:
+            proc = f"{m.group(1)}.processor.{m.group(2).removesuffix('.0')}"
+            out.update({proc: key, f"unet.{proc}": key, d.removesuffix(".0"): key})
+    return out
+
+
+def clip_key_map(clip: ClipHandle) -> dict[str, str]:
+    """LoRA base names -> text-encoder parameter keys (`<encoder>.text_model....weight`)."""
+    out: dict[str, str] = {}
+    sdxl = clip.family.adm == "sdxl"
+    for name in clip.encoders:
+        kohya = ("lora_te1" if name == "clip_l" else "lora_te2") if sdxl else "lora_te"
+        diffusers = "text_encoder_2" if sdxl and name == "clip_g" else "text_encoder"
+        for key in clip.patchable_keys():
+            if not key.startswith(name + ".") or not key.endswith(".weight"):
+                continue
+            path = key[len(name) + 1 : -len(".weight")]
+            out.update({f"{kohya}_{path.replace('.', '_')}": key, f"{diffusers}.{path}": key,
+                        f"text_encoders.{name}.transformer.{path}": key})
+    return out
+
+
+def parse_lora(state: Mapping[str, torch.Tensor], key_map: Mapping[str, str]) -> tuple[dict[str, LoraDelta], list[str]]:
+    """Deltas by target key for the LoRA pairs whose names are in `key_map`, and the
+    file's keys that matched nothing."""
+    deltas: dict[str, LoraDelta] = {}
+    used: set[str] = set()
+    for key in state:
+        for up_suffix, down_suffix in UP_DOWN_SUFFIXES:
+            if not key.endswith(up_suffix):
+                continue
+            base = key[: -len(up_suffix)]
+            target, down = key_map.get(base), state.get(base + down_suffix)
+            if target is not None and down is not None:
+                alpha = state.get(base + ".alpha")
+                deltas[target] = LoraDelta(state[key], down, None if alpha is None else float(alpha),
+                                           state.get(base + ".lora_mid.weight"))
+                used |= {key, base + down_suffix, base + ".alpha", base + ".lora_mid.weight"}
+            break
+    return deltas, [k for k in state if k not in used]
+
+
+def _check_shapes(deltas: dict[str, LoraDelta], params: dict[str, torch.Tensor]) -> None:
+    for key, d in deltas.items():
+        if d.numel() != params[key].numel():
+            raise ValueError(f"LoRA weight for {key} has the wrong size for {tuple(params[key].shape)}")
+
+
+def apply_lora(
+    model: ModelHandle | None,
+    clip: ClipHandle | None,
+    state: Mapping[str, torch.Tensor],
+    strength_model: float = 1.0,
+    strength_clip: float = 1.0,
+) -> tuple[ModelHandle | None, ClipHandle | None, list[str]]:
+    """LoraLoader: clones of `model`/`clip` with the LoRA added, and the unmatched keys."""
+    key_map: dict[str, str] = {}
+    if model is not None:
+        key_map.update({k: "model:" + v for k, v in unet_key_map(model).items()})
+    if clip is not None:
+        key_map.update({k: "clip:" + v for k, v in clip_key_map(clip).items()})
+    deltas, unmatched = parse_lora(state, key_map)
+    for key in unmatched:
+        log.warning("lora key not loaded: %s", key)
+    outputs: list = []
+    for handle, tag, strength in ((model, "model:", strength_model), (clip, "clip:", strength_clip)):
+        if handle is None:
+            outputs.append(None)
+            continue
+        mine = {k[len(tag):]: d for k, d in deltas.items() if k.startswith(tag)}
+        _check_shapes(mine, dict(handle.weights.module.named_parameters()))
+        twin = handle.clone()
+        twin.add_patches(mine, strength)
+        outputs.append(twin)
+    return outputs[0], outputs[1], unmatched

@@ -45,9 +45,12 @@ def build_registry(settings: Settings, folders: FolderPaths,
     registry = NodeRegistry()
     for module_name in builtin_modules:
         module = importlib.import_module(module_name)
-        registry.register_mappings(getattr(module, "NODE_CLASS_MAPPINGS", {}),
-                                   getattr(module, "NODE_DISPLAY_NAME_MAPPINGS", {}),
-                                   module_name)
+        grouped = getattr(module, "mappings_by_python_module", None)
+        groups = grouped() if callable(grouped) else {
+            module_name: (getattr(module, "NODE_CLASS_MAPPINGS", {}),
+                          getattr(module, "NODE_DISPLAY_NAME_MAPPINGS", {}))}
+        for python_module, (classes, names) in groups.items():
+            registry.register_mappings(classes, names, python_module)
     dirs = [p for p in folders.get_folder_paths("custom_nodes") if p.is_dir()]
     reports = load_custom_nodes(registry, dirs, disable_all=settings.disable_all_custom_nodes,
                                 allow=settings.whitelist_custom_nodes)

@@ -205,8 +205,12 @@ def parse_settings(
     environ: Mapping[str, str],
     *,
     token_factory: Callable[[], str] = lambda: secrets.token_urlsafe(24),
+    default_base: Path | None = None,
 ) -> Settings:
     """Build Settings from command-line arguments and the environment.
+
+    `default_base` is the base directory when --base-directory is absent (server.py passes
+    its own folder); without it the current directory is used.
 
     Raises SystemExit (argparse) on malformed flags, with the usage message."""
     parser = build_parser()
@@ -225,7 +229,7 @@ def parse_settings(
     settings = Settings(
         listen=listen, port=ns.port, tls_keyfile=ns.tls_keyfile, tls_certfile=ns.tls_certfile,
         cors_origin=ns.enable_cors_header, max_upload_size_mb=ns.max_upload_size,
-        base_directory=(ns.base_directory or Path.cwd()).resolve(),
+        base_directory=(ns.base_directory or default_base or Path.cwd()).resolve(),
         input_directory=ns.input_directory, output_directory=ns.output_directory,
         temp_directory=ns.temp_directory, user_directory=ns.user_directory,
         extra_model_paths_config=tuple(ns.extra_model_paths_config),

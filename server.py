@@ -1,0 +1,75 @@
+"""Start the server: flags -> Settings -> Services -> aiohttp app -> run."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import ssl
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from comfy_core.api import create_app
+from comfy_core.api.logbuffer import LogBuffer
+from comfy_core.files import FolderPaths
+from comfy_core.services import Services, build_services
+from comfy_core.settings import Settings, parse_settings
+
+log = logging.getLogger("comfy_core.server")
+ROOT = Path(__file__).resolve().parent
+
+
+def _setup_logging(verbose: bool) -> LogBuffer:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    buffer = LogBuffer()
+    logging.getLogger().addHandler(buffer)
+    return buffer
+
+
+def _report(services: Services) -> None:
+    for plugin in services.plugins:
+        state = " (IMPORT FAILED)" if plugin.error else ""
+        log.info("custom nodes %s: %.1f s, %d node(s)%s", plugin.name, plugin.seconds,
+                 len(plugin.node_names), state)
+    log.info("%d node types registered", len(services.registry))
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_certfile is None or settings.tls_keyfile is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_certfile, settings.tls_keyfile)
+    return context
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ,
+                              default_base=ROOT)
+    logs = _setup_logging(settings.verbose)
+    if settings.auth_token_generated:
+        print(f"Generated auth token (send 'Authorization: Bearer <token>' or open "
+              f"/?token=<token>): {settings.auth_token}", flush=True)
+    temp_dir = FolderPaths.from_settings(settings).temp_dir
+    shutil.rmtree(temp_dir, ignore_errors=True)
+    services = build_services(settings, web_root=ROOT / "web", logs=logs)
+    _report(services)
+    app = create_app(services)
+    context = _ssl_context(settings)
+    scheme = "https" if context else "http"
+    for host in settings.listen:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        log.info("To see the GUI go to: %s://%s:%d", scheme, shown, settings.port)
+    try:
+        web.run_app(app, host=list(settings.listen), port=settings.port, ssl_context=context,
+                    print=None, access_log=None, handle_signals=True)
+    finally:
+        services.store.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -145,7 +145,7 @@ class VAEHandle(ManagedHandle):
         with torch.no_grad():
             try:
                 out = self._decode(latent).float()
-            except torch.OutOfMemoryError:
+            except torch.cuda.OutOfMemoryError:
                 return self.decode_tiled(latent)
         return _to_image(out)
 
@@ -163,7 +163,7 @@ class VAEHandle(ManagedHandle):
         with torch.no_grad():
             try:
                 return self._encode(x).float().cpu()
-            except torch.OutOfMemoryError:
+            except torch.cuda.OutOfMemoryError:
                 return self.encode_tiled(image)
 
     def encode_tiled(self, image: torch.Tensor, tile: int = 512, overlap: int = 64) -> torch.Tensor:

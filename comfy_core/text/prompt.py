@@ -94,7 +94,6 @@ class TokenizedPrompt:
     pad_token: int = EOS_ID
 
 
-Token = "int | torch.Tensor"  # a token id, or an embedding vector [dim]
 
 
 def _segment_tokens(

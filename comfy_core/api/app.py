@@ -15,7 +15,7 @@ from comfy_core.api.routes import files, jobs, models, prompt, system, userdata,
 from comfy_core.api.routes.internal import LOG_SUBSCRIBERS, TERMINAL_SIZE, create_internal_app
 from comfy_core.api.security import check_can_listen, middlewares_for
 from comfy_core.jobs.worker import Worker
-from comfy_core.runtime import AppContext
+from comfy_core.runtime import AppContext, use_app
 from comfy_core.services import Services
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,9 @@ def create_app(services: Services) -> web.Application:
     """Build the app for `services`; the worker starts and stops with the app."""
     settings = services.settings
     check_can_listen(settings)
+    context = AppContext(folders=services.folders, settings=settings, memory=services.memory)
     app = web.Application(client_max_size=settings.max_upload_bytes,
-                          middlewares=middlewares_for(settings))
+                          middlewares=[_with_app_context(context), *middlewares_for(settings)])
     app[SERVICES] = services
     app[HUB] = hub = WebSocketHub()
     app[LOG_SUBSCRIBERS] = set()
@@ -37,8 +38,7 @@ def create_app(services: Services) -> web.Application:
         services.store, services.executor,
         lambda kind, data, binary, client_id: hub.publish(kind, data, binary=binary,
                                                           client_id=client_id),
-        status_changed=lambda: prompt.broadcast_status(app),
-        app=AppContext(folders=services.folders, settings=settings, memory=services.memory),
+        status_changed=lambda: prompt.broadcast_status(app), app=context,
         memory=services.memory)
     setup_routes(app)
     app.cleanup_ctx.append(_hub_ctx)
@@ -46,6 +46,18 @@ def create_app(services: Services) -> web.Application:
     app.cleanup_ctx.append(_log_ctx)
     app.on_shutdown.append(_close_sockets)
     return app
+
+
+def _with_app_context(context: AppContext):
+    """Handlers (and threads they start) see the app context: node INPUT_TYPES and
+    validation read folders through comfy_core.runtime."""
+
+    @web.middleware
+    async def app_context(request: web.Request, handler):
+        with use_app(context):
+            return await handler(request)
+
+    return app_context
 
 
 def setup_routes(app: web.Application) -> None:

@@ -55,6 +55,8 @@ async def test_prompt_over_websocket_and_png_metadata(server):
         assert img.size == (16, 8)
         assert json.loads(img.text["prompt"]) == IMAGE_PROMPT
         assert json.loads(img.text["workflow"]) == WORKFLOW
+        info = await (await http.get("/api/object_info")).json()
+        assert "LoadImage" in info and "E2ESlow" in info
         jobs = await (await http.get("/api/jobs", params={"workflow_id": "wf-e2e"})).json()
         assert jobs["jobs"][0]["preview_output"]["filename"] == "e2e_00001_.png"
         await ws.close()

@@ -1,0 +1,50 @@
+"""`python -m comfy_core run` on a UI workflow file and on a bad prompt."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW = {
+    "last_node_id": 3, "last_link_id": 1, "version": 0.4,
+    "nodes": [
+        {"id": 1, "type": "EmptyImage", "mode": 0, "inputs": [],
+         "outputs": [{"name": "IMAGE", "type": "IMAGE", "links": [1]}],
+         "widgets_values": [8, 4, 1, 0]},
+        {"id": 2, "type": "SaveImage", "mode": 0,
+         "inputs": [{"name": "images", "type": "IMAGE", "link": 1}], "outputs": [],
+         "widgets_values": ["cli"]},
+        {"id": 3, "type": "Note", "mode": 0, "widgets_values": ["hello"]},
+    ],
+    "links": [[1, 1, 0, 2, 0, "IMAGE"]],
+}
+
+
+def run_cli(path: Path, base: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "comfy_core", "run", str(path),
+                           "--base-directory", str(base), "--output-directory",
+                           str(base / "out")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_cli_runs_ui_workflow(tmp_path):
+    wf = tmp_path / "wf.json"
+    wf.write_text(json.dumps(WORKFLOW))
+    done = run_cli(wf, tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = Path(done.stdout.strip().splitlines()[-1])
+    assert out == tmp_path / "out" / "cli_00001_.png"
+    img = Image.open(out)
+    assert img.size == (8, 4) and json.loads(img.text["workflow"]) == WORKFLOW
+    assert json.loads(img.text["prompt"])["2"]["class_type"] == "SaveImage"
+
+
+def test_cli_reports_structured_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"1": {"class_type": "Nope", "inputs": {}}}))
+    done = run_cli(bad, tmp_path)
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["error"]["type"] == "invalid_prompt"

@@ -1,0 +1,78 @@
+"""UI workflow -> API prompt: widgets_values mapping, links, reroutes, mute/bypass, primitives."""
+
+import pytest
+
+from comfy_core.graph.workflow_convert import WorkflowError, widget_slots, workflow_to_prompt
+
+INFO = {
+    "KSampler": {"input": {"required": {
+        "model": ["MODEL"], "seed": ["INT", {"default": 0}], "steps": ["INT", {}],
+        "cfg": ["FLOAT", {}], "sampler_name": [["euler", "ddim"]], "scheduler": [["normal"]],
+        "positive": ["CONDITIONING"], "latent_image": ["LATENT"],
+        "denoise": ["FLOAT", {}]}},
+        "input_order": {"required": ["model", "seed", "steps", "cfg", "sampler_name",
+                                     "scheduler", "positive", "latent_image", "denoise"]},
+        "display_name": "KSampler"},
+    "LoadImage": {"input": {"required": {"image": [["a.png"], {"image_upload": True}]}},
+                  "input_order": {"required": ["image"]}, "display_name": "Load Image"},
+    "Src": {"input": {"required": {"text": ["STRING", {"forceInput": True}]}},
+            "input_order": {"required": ["text"]}, "display_name": "Src"},
+    "Pass": {"input": {"required": {"model": ["MODEL"]}}, "input_order": {"required": ["model"]},
+             "display_name": "Pass"},
+}
+
+
+def node(nid, kind, widgets=None, inputs=(), outputs=(), mode=0, title=None):
+    n = {"id": nid, "type": kind, "mode": mode, "inputs": list(inputs),
+         "outputs": list(outputs), "widgets_values": widgets or []}
+    if title:
+        n["title"] = title
+    return n
+
+
+def test_widget_slots_skip_editor_entries():
+    assert widget_slots(INFO["KSampler"]) == ["seed", None, "steps", "cfg", "sampler_name",
+                                              "scheduler", "denoise"]
+    assert widget_slots(INFO["LoadImage"]) == ["image", None]
+    assert widget_slots(INFO["Src"]) == []
+
+
+def test_convert_links_reroute_bypass_mute_primitive():
+    wf = {"nodes": [
+        node(1, "Pass", outputs=[{"name": "MODEL", "type": "MODEL", "links": [1]}]),
+        node(2, "Reroute", inputs=[{"name": "", "type": "*", "link": 1}],
+             outputs=[{"name": "", "type": "MODEL", "links": [2]}]),
+        node(3, "Pass", inputs=[{"name": "model", "type": "MODEL", "link": 2}],
+             outputs=[{"name": "MODEL", "type": "MODEL", "links": [3]}], mode=4),
+        node(4, "KSampler", [42, "randomize", 20, 7.5, "ddim", "normal", 0.5],
+             inputs=[{"name": "model", "type": "MODEL", "link": 3},
+                     {"name": "steps", "type": "INT", "link": 4, "widget": {"name": "steps"}},
+                     {"name": "positive", "type": "CONDITIONING", "link": 5}],
+             title="My sampler"),
+        node(5, "PrimitiveNode", [33], outputs=[{"name": "INT", "type": "INT", "links": [4]}]),
+        node(6, "Src", outputs=[{"name": "C", "type": "CONDITIONING", "links": [5]}], mode=2),
+        node(7, "LoadImage", ["a.png", "image"]),
+        node(8, "Note", ["text"]),
+    ], "links": [[1, 1, 0, 2, 0, "MODEL"], [2, 2, 0, 3, 0, "MODEL"], [3, 3, 0, 4, 0, "MODEL"],
+                 [4, 5, 0, 4, 1, "INT"], [5, 6, 0, 4, 2, "CONDITIONING"]]}
+    prompt = workflow_to_prompt(wf, INFO)
+    assert set(prompt) == {"1", "4", "7"}
+    assert prompt["4"] == {"class_type": "KSampler", "_meta": {"title": "My sampler"},
+                           "inputs": {"seed": 42, "steps": 33, "cfg": 7.5,
+                                      "sampler_name": "ddim", "scheduler": "normal",
+                                      "denoise": 0.5, "model": ["1", 0]}}
+    assert prompt["7"]["inputs"] == {"image": "a.png"}
+    assert prompt["7"]["_meta"]["title"] == "Load Image"
+
+
+def test_schema1_object_links_and_errors():
+    wf = {"version": 1, "nodes": [
+        node(1, "Pass", outputs=[{"name": "MODEL", "type": "MODEL", "links": [9]}]),
+        node(2, "Pass", inputs=[{"name": "model", "type": "MODEL", "link": 9}])],
+        "links": [{"id": 9, "origin_id": 1, "origin_slot": 0, "target_id": 2,
+                   "target_slot": 0, "type": "MODEL"}]}
+    assert workflow_to_prompt(wf, INFO)["2"]["inputs"] == {"model": ["1", 0]}
+    with pytest.raises(WorkflowError, match="unknown type 'Mystery'"):
+        workflow_to_prompt({"nodes": [node(1, "Mystery")], "links": []}, INFO)
+    with pytest.raises(WorkflowError, match="not a UI workflow"):
+        workflow_to_prompt({"1": {}}, INFO)

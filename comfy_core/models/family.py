@@ -13,7 +13,7 @@ from types import MappingProxyType
 from typing import Literal
 
 Prediction = Literal["eps", "v"]
-AdmKind = Literal["none", "sdxl", "sdxl_refiner"]
+AdmKind = Literal["sdxl", "sdxl_refiner"] | None
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class ModelFamily:
     latent: LatentFormat
     prediction: Prediction
     text_encoders: tuple[TextEncoderSpec, ...]
-    adm: AdmKind = "none"
+    adm: AdmKind = None
     zsnr: bool = False
 
     @property

@@ -32,7 +32,7 @@ def test_tiny_checkpoint_detected(family: str, tmp_path: Path) -> None:
     assert ckpt.family.name == name
     assert ckpt.family.prediction == prediction
     assert sorted(ckpt.clip.encoders) == encoders
-    assert ckpt.family.adm == (adm or "none")
+    assert ckpt.family.adm == adm
     assert ckpt.vae is not None and ckpt.vae.downscale == 8
     want_scale = 0.13025 if adm else 0.18215
     assert ckpt.family.latent.scale_factor == want_scale

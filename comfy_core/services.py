@@ -71,21 +71,12 @@ def build_memory(settings: Settings) -> tuple[Any, Callable[[], list[dict]] | No
     model stack cannot be imported."""
     try:
         memory_pkg = importlib.import_module("comfy_core.memory")
-        devices = importlib.import_module("comfy_core.memory.devices")
     except ImportError as exc:
         log.warning("memory manager unavailable (%s); running without model support", exc)
         return None, None
     options = memory_pkg.MemoryOptions.from_settings(settings.memory)
     manager = memory_pkg.MemoryManager(options)
-
-    def device_stats() -> list[dict]:
-        info = manager.memory_info()
-        device = manager.device
-        return [{"name": devices.device_name(device), "type": device.type,
-                 "index": device.index, "vram_total": info.total, "vram_free": info.free,
-                 "torch_vram_total": info.torch_total, "torch_vram_free": info.torch_free}]
-
-    return manager, device_stats
+    return manager, manager.stats
 
 
 def build_services(settings: Settings, *, builtin_modules: tuple[str, ...] = ("nodes",),

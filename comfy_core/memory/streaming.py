@@ -4,7 +4,9 @@ Layers (modules that own parameters or buffers directly) are split by a byte bud
 resident ones, moved to the device once, and streamed ones, whose weights stay in host
 memory and are copied to the device by a forward pre-hook just for that layer's forward,
 then dropped by a forward hook. Same idea as ComfyUI's low-VRAM mode and accelerate's
-CPU offload hooks. Limitation: weights used outside their own module's forward (e.g.
+CPU offload hooks. With a `compute_dtype`, weights stored in another float dtype (e.g.
+fp16 text encoders computed in fp32, COMPAT 10.3 "manual cast") are cast per forward the
+same way, resident layers included; storage is never changed. Limitation: weights used outside their own module's forward (e.g.
 `F.linear(x, self.child.weight)` in a parent) must end up resident; give a budget large
 enough or keep such modules small enough to be planned resident.
 """
@@ -140,9 +142,11 @@ class LayerStreaming:
     def streamed_bytes(self) -> int:
         return sum(l.nbytes for l in self.streamed)
 
-    def undo(self) -> None:
-        """Remove hooks, put streamed weights back to their host copies and move resident
-        weights to the offload device. Safe to call twice."""
+    def undo(self, offload: bool = True) -> None:
+        """Remove hooks, put streamed weights back to their host copies and (with
+        `offload`) move resident weights to the offload device. Safe to call twice.
+        `offload=False` leaves resident weights where they are, for a re-plan that keeps
+        most of them on the device."""
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
@@ -150,7 +154,7 @@ class LayerStreaming:
             for attr, is_param in layer.tensors:
                 _set(layer, attr, is_param, self._host[(id(layer), attr)])
         self._host.clear()
-        for layer in self.resident:
+        for layer in self.resident if offload else ():
             for attr, is_param in layer.tensors:
                 _set(layer, attr, is_param, _get(layer, attr, is_param).to(self.offload_device))
         self.resident = []
@@ -159,28 +163,34 @@ class LayerStreaming:
 
 def stream_layers(
     module: nn.Module,
-    device: torch.device,
-    budget_bytes: int,
+    device: torch.device | str,
+    budget_bytes: int | None,
     *,
     order: Order = "largest",
     pin_memory: bool = False,
     on_fetch: FetchFn | None = None,
-    offload_device: torch.device = torch.device("cpu"),
+    offload_device: torch.device | str = "cpu",
+    compute_dtype: torch.dtype | None = None,
 ) -> LayerStreaming:
-    """Keep up to `budget_bytes` of `module`'s layers on `device`; stream the rest.
+    """Keep up to `budget_bytes` (None: all) of `module`'s layers on `device`; stream the rest.
 
     `pin_memory` pins streamed host copies (CUDA only) so fetches are non_blocking copies.
-    `on_fetch` transforms each streamed tensor after it reaches the device. For inference:
-    weights fetched for a forward are dropped when that forward returns.
+    `compute_dtype` casts floating weights stored in another dtype for each forward.
+    `on_fetch` transforms each streamed tensor after it reaches the device (and is cast).
+    For inference: weights fetched for a forward are dropped when that forward returns.
     """
-    if budget_bytes < 0:
+    if budget_bytes is not None and budget_bytes < 0:
         raise ValueError(f"budget_bytes must be >= 0, got {budget_bytes}")
-    resident, streamed = plan_residency(find_layers(module), budget_bytes, order)
+    layers = find_layers(module)
+    budget = sum(l.nbytes for l in layers) if budget_bytes is None else budget_bytes
+    resident, streamed = plan_residency(layers, budget, order)
     handle = LayerStreaming(torch.device(device), torch.device(offload_device), resident, streamed)
-    pin = pin_memory and handle.device.type == "cuda"
+    pin = pin_memory and handle.device.type == "cuda" and handle.offload_device.type == "cpu"
     for layer in resident:
         for attr, is_param in layer.tensors:
             _set(layer, attr, is_param, _get(layer, attr, is_param).to(handle.device))
+        if _needs_cast(layer, compute_dtype):
+            _install_cast_hooks(handle, layer, compute_dtype)
     for layer in streamed:
         for attr, is_param in layer.tensors:
             host = _get(layer, attr, is_param).to(handle.offload_device)
@@ -188,7 +198,7 @@ def stream_layers(
                 host = host.pin_memory()
             handle._host[(id(layer), attr)] = host
             _set(layer, attr, is_param, host)
-        _install_hooks(handle, layer, pin, on_fetch)
+        _install_hooks(handle, layer, pin, on_fetch, compute_dtype)
     log.debug(
         "streaming %s: %d layers resident (%d bytes), %d streamed (%d bytes) on %s",
         type(module).__name__, len(resident), handle.resident_bytes,
@@ -197,14 +207,46 @@ def stream_layers(
     return handle
 
 
-def _install_hooks(handle: LayerStreaming, layer: Layer, pin: bool, on_fetch: FetchFn | None) -> None:
+def _cast_to(t: torch.Tensor, dtype: torch.dtype | None) -> torch.dtype:
+    """The dtype `t` computes in: `dtype` for floating tensors, else its own."""
+    return dtype if dtype is not None and t.is_floating_point() else t.dtype
+
+
+def _needs_cast(layer: Layer, dtype: torch.dtype | None) -> bool:
+    tensors = (_get(layer, attr, is_param) for attr, is_param in layer.tensors)
+    return dtype is not None and any(_cast_to(t, dtype) != t.dtype for t in tensors)
+
+
+def _install_cast_hooks(handle: LayerStreaming, layer: Layer, dtype: torch.dtype | None) -> None:
+    """A resident layer stored in another dtype: cast copies for the forward, then drop them."""
+    stash: dict[str, torch.Tensor] = {}
+
+    def cast(module: nn.Module, args: tuple) -> None:
+        for attr, is_param in layer.tensors:
+            t = _get(layer, attr, is_param)
+            stash[attr] = t
+            _set(layer, attr, is_param, t.to(_cast_to(t, dtype)))
+
+    def restore(module: nn.Module, args: tuple, output: object) -> None:
+        for attr, is_param in layer.tensors:
+            if attr in stash:
+                _set(layer, attr, is_param, stash.pop(attr))
+
+    handle._handles.append(layer.module.register_forward_pre_hook(cast))
+    handle._handles.append(layer.module.register_forward_hook(restore, always_call=True))
+
+
+def _install_hooks(
+    handle: LayerStreaming, layer: Layer, pin: bool, on_fetch: FetchFn | None, dtype: torch.dtype | None
+) -> None:
     host = handle._host
     key = id(layer)
     prefix = f"{layer.name}." if layer.name else ""
 
     def fetch(module: nn.Module, args: tuple) -> None:
         for attr, is_param in layer.tensors:
-            t = host[(key, attr)].to(handle.device, non_blocking=pin)
+            stored = host[(key, attr)]
+            t = stored.to(handle.device, _cast_to(stored, dtype), non_blocking=pin)
             if on_fetch is not None:
                 t = on_fetch(prefix + attr, t)
             _set(layer, attr, is_param, t)

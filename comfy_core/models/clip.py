@@ -86,9 +86,9 @@ class TextEncoder(nn.Module):
         layer k; None = last), optionally through the final LayerNorm, and the pooled
         output at the first EOS of the final normed layer, projected when the model has a
         projection. `inputs_embeds` (N, 77, hidden) replaces the token lookup (textual
-        inversion); `token_ids` still locate EOS. Returns float32 tensors."""
-        device = self.text_model.embeddings.position_ids.device
-        token_ids = token_ids.to(device)
+        inversion); `token_ids` still locate EOS. Runs on `token_ids`' device: the weights'
+        own device is no guide when layers are streamed. Returns float32 tensors."""
+        device = token_ids.device
         layers = self.text_model.encoder.layers
         k = len(layers) - 1 if layer_idx is None else layer_idx
         k = k + len(layers) if k < 0 else k

@@ -20,6 +20,7 @@ from comfy_core.models.family import ModelFamily
 from comfy_core.models.vae import AutoencoderKL
 from comfy_core.models.vae_tiled import tiled_apply
 from comfy_core.models.weights import ManagedWeights, PatchSet, WeightDelta
+from comfy_core.text.tokenizer import ClipTokenizer
 
 
 class ManagedHandle:
@@ -104,6 +105,14 @@ class ClipHandle(ManagedHandle):
         super().__init__(weights or ManagedWeights(self.encoders, compute_dtype=torch.float32))
         self.family = family
         self.layer_idx: int | None = None
+        self._shared: dict[str, Any] = {}  # clones keep the reference: one tokenizer for all
+
+    @property
+    def tokenizer(self) -> ClipTokenizer:
+        """The CLIP BPE tokenizer, built on first use (a quarter second) and shared by clones."""
+        if "tokenizer" not in self._shared:
+            self._shared["tokenizer"] = ClipTokenizer()
+        return self._shared["tokenizer"]
 
     def set_last_layer(self, layer_idx: int) -> None:
         """CLIPSetLastLayer: -1 last, -2 penultimate, ... for every encoder."""
@@ -119,7 +128,8 @@ class ClipHandle(ManagedHandle):
         spec = self.family.encoder(name)
         layer = self.layer_idx if self.layer_idx is not None else spec.default_layer
         with torch.no_grad():
-            hidden, pooled = self.encoders[name].encode_tokens(token_ids, layer, spec.final_norm, inputs_embeds)
+            ids = token_ids.to(self.device)
+            hidden, pooled = self.encoders[name].encode_tokens(ids, layer, spec.final_norm, inputs_embeds)
         return hidden.cpu(), None if pooled is None else pooled.cpu()
 
 

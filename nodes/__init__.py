@@ -7,9 +7,9 @@ only through the registry.
 
 from __future__ import annotations
 
-from nodes import conditioning, image, latent, mask, primitives, vae
+from nodes import conditioning, image, latent, loaders, mask, primitives, sampling, text_encode, vae
 
-_MODULES = (latent, conditioning, vae, image, mask, primitives)
+_MODULES = (sampling, loaders, text_encode, latent, conditioning, vae, image, mask, primitives)
 
 NODE_CLASS_MAPPINGS: dict[str, type] = {
     name: cls for module in _MODULES for name, cls in module.NODE_CLASS_MAPPINGS.items()

@@ -1,0 +1,77 @@
+"""KSampler and KSamplerAdvanced: denoise a LATENT with a MODEL and CONDITIONING."""
+
+from __future__ import annotations
+
+from comfy_core.sampling.model_call import sample_model, working_memory
+from comfy_core.sampling.samplers import SAMPLER_NAMES
+from comfy_core.sampling.schedules import SCHEDULER_NAMES
+from nodes.common import check_interrupt, ensure_loaded, sampler_progress
+
+_SEED = {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True}
+_STEPS = {"default": 20, "min": 1, "max": 10000}
+_CFG = {"default": 8.0, "min": 0.0, "max": 100.0, "step": 0.1, "round": 0.01}
+
+
+def _common_inputs(seed_name: str) -> dict:
+    return {"model": ("MODEL",), seed_name: ("INT", dict(_SEED)), "steps": ("INT", dict(_STEPS)),
+            "cfg": ("FLOAT", dict(_CFG)), "sampler_name": (list(SAMPLER_NAMES),),
+            "scheduler": (list(SCHEDULER_NAMES),), "positive": ("CONDITIONING",),
+            "negative": ("CONDITIONING",), "latent_image": ("LATENT",)}
+
+
+def run_ksampler(model, positive, negative, latent_image, *, steps: int, cfg: float, **options) -> dict:
+    """Load the model, then sample with per-step progress, previews and interrupts."""
+    check_interrupt()
+    ensure_loaded([model], working_memory(model, latent_image["samples"].shape, cfg))
+    progress = sampler_progress(model, steps)
+
+    def callback(step: int, total: int, x0) -> None:
+        progress(step - 1, x0, None, total)
+
+    return sample_model(model, positive, negative, latent_image, steps=steps, cfg=cfg,
+                        callback=callback, **options)
+
+
+class KSampler:
+    CATEGORY = "sampling"
+    RETURN_TYPES = ("LATENT",)
+    FUNCTION = "sample"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {**_common_inputs("seed"), "denoise": (
+            "FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01})}}
+
+    def sample(self, model, seed, steps, cfg, sampler_name, scheduler, positive, negative,
+               latent_image, denoise=1.0):
+        return (run_ksampler(model, positive, negative, latent_image, steps=steps, cfg=cfg, seed=seed,
+                             sampler_name=sampler_name, scheduler=scheduler, denoise=denoise),)
+
+
+class KSamplerAdvanced:
+    CATEGORY = "sampling"
+    RETURN_TYPES = ("LATENT",)
+    FUNCTION = "sample"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        common = _common_inputs("noise_seed")
+        return {"required": {
+            "model": common.pop("model"), "add_noise": (["enable", "disable"],), **common,
+            "start_at_step": ("INT", {"default": 0, "min": 0, "max": 10000}),
+            "end_at_step": ("INT", {"default": 10000, "min": 0, "max": 10000}),
+            "return_with_leftover_noise": (["disable", "enable"],)}}
+
+    def sample(self, model, add_noise, noise_seed, steps, cfg, sampler_name, scheduler, positive,
+               negative, latent_image, start_at_step, end_at_step, return_with_leftover_noise,
+               denoise=1.0):
+        return (run_ksampler(
+            model, positive, negative, latent_image, steps=steps, cfg=cfg, seed=noise_seed,
+            sampler_name=sampler_name, scheduler=scheduler, denoise=denoise,
+            start_step=start_at_step, last_step=end_at_step,
+            force_full_denoise=return_with_leftover_noise != "enable",
+            add_noise=add_noise != "disable"),)
+
+
+NODE_CLASS_MAPPINGS = {"KSampler": KSampler, "KSamplerAdvanced": KSamplerAdvanced}
+NODE_DISPLAY_NAME_MAPPINGS = {"KSampler": "KSampler", "KSamplerAdvanced": "KSampler (Advanced)"}

@@ -14,6 +14,11 @@ import { mountStatusBar } from "./ui/status_bar.js";
 import { mountQueuePanel } from "./ui/queue_panel.js";
 import { mountErrorDialog } from "./ui/error_dialog.js";
 import { mountSearchBox } from "./ui/search_box.js";
+import { mountTabsBar } from "./ui/tabs_bar.js";
+import { mountWorkflowsPanel } from "./ui/workflows_panel.js";
+import { mountImageViewer } from "./ui/image_viewer.js";
+import { installFileDrop } from "./ui/file_open.js";
+import { imageUploadExtension } from "./extensions/core/image_upload.js";
 import { createUndoExtension } from "./extensions/core/undo.js";
 import { nodeModesExtension } from "./extensions/core/node_modes.js";
 import { appearanceExtension } from "./extensions/core/appearance.js";
@@ -29,16 +34,20 @@ async function main() {
   });
   window.comfyApp = app;
   const builtins = [virtualNodesExtension, valueControlExtension, createExecutionViewExtension(),
-    appearanceExtension, nodeModesExtension, createUndoExtension()];
+    appearanceExtension, nodeModesExtension, createUndoExtension(), imageUploadExtension];
   for (const extension of builtins) {
     app.registerExtension(extension);
   }
   mountToolbar(document.getElementById("toolbar"), app);
   mountStatusBar(document.getElementById("status-bar"), app);
   mountErrorDialog(document.getElementById("error-dialog"), app);
+  mountImageViewer(document.getElementById("image-viewer"), app);
   await app.start();
   installSearchBox(app, mountSearchBox(document.getElementById("node-search"), app));
   mountQueuePanel(document.getElementById("queue-panel"), app);
+  mountTabsBar(document.getElementById("tabs-bar"), app);
+  mountWorkflowsPanel(document.getElementById("workflows-panel"), app);
+  installFileDrop(app, (file, event) => app.dropOnNode(file, event));
   document.body.dataset.ready = "true";
 }
 

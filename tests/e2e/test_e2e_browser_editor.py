@@ -18,8 +18,10 @@ SHOTS = ROOT / "test-output"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-# A 400 answer to POST /prompt is logged by Chromium itself as a failed resource load.
-EXPECTED_REFUSAL = "the server responded with a status of 400"
+# Chromium logs every 4xx answer as a console error without its URL; those are checked
+# through the responses instead: listing saved workflows before the first save is a 404.
+RESOURCE_ERROR = "Failed to load resource"
+EXPECTED_FAILURES = {(404, "/api/userdata?dir=workflows")}
 
 
 @pytest.fixture(scope="module")
@@ -46,12 +48,18 @@ class Editor:
         self.page = page
         self.url = url
         self.errors: list[str] = []
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.failures: set[tuple[int, str]] = set()
+        page.on("console", lambda m: m.type == "error" and RESOURCE_ERROR not in m.text and self.errors.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("response", lambda r: r.status >= 400 and self.failures.add((r.status, r.url[len(url):])))
 
     def open(self) -> None:
         self.page.goto(self.url + "/")
         self.page.wait_for_selector("body[data-ready=true]", timeout=15000)
+
+    def unexpected_problems(self, *allowed: tuple[int, str]) -> list:
+        """Console errors, plus HTTP failures that neither the test nor EXPECTED_FAILURES allow."""
+        return self.errors + sorted(self.failures - EXPECTED_FAILURES - set(allowed))
 
     def js(self, expression: str, arg=None):
         return self.page.evaluate(expression, arg)
@@ -68,9 +76,15 @@ class Editor:
 
     def add_node_by_search(self, query: str, x: int, y: int) -> int:
         """Double-click the empty canvas, type into the search box, press Enter."""
-        self.page.mouse.dblclick(x, y)
         box = self.page.locator("#node-search input")
-        box.wait_for(state="visible", timeout=5000)
+        for attempt in range(3):  # litegraph times double-clicks; a loaded CI machine can miss one
+            self.page.mouse.dblclick(x, y)
+            try:
+                box.wait_for(state="visible", timeout=2000)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
         box.fill(query)
         self.page.keyboard.press("Enter")
         return self.js("window.comfyApp.graph._nodes.at(-1).id")
@@ -123,7 +137,7 @@ def test_page_loads_with_default_graph_and_no_console_errors(editor):
                             "CLIPTextEncode", "VAEDecode", "SaveImage"])
     assert editor.page.locator("#status-connection").inner_text().endswith("connected")
     editor.shot("default_graph")
-    assert editor.errors == []
+    assert editor.unexpected_problems() == []
 
 
 def test_build_queue_and_see_the_image_on_save_image(editor):
@@ -136,7 +150,7 @@ def test_build_queue_and_see_the_image_on_save_image(editor):
     assert "browser_build_00001_.png" in src
     editor.page.wait_for_selector("#history-list .history-item.success img", timeout=10000)
     editor.shot("queued_image")
-    assert editor.errors == []
+    assert editor.unexpected_problems() == []
 
 
 def test_validation_error_is_shown_on_the_offending_node(editor):
@@ -150,7 +164,7 @@ def test_validation_error_is_shown_on_the_offending_node(editor):
     assert editor.js("(id) => window.comfyApp.graph.getNodeById(id).has_errors", sink) is True
     assert "Required input is missing" in editor.page.locator("#error-dialog").inner_text()
     editor.shot("validation_error")
-    assert [e for e in editor.errors if EXPECTED_REFUSAL not in e] == []
+    assert editor.unexpected_problems((400, "/api/prompt")) == []
 
 
 def test_queue_panel_cancels_pending_and_running_jobs(editor, server):
@@ -171,4 +185,81 @@ def test_queue_panel_cancels_pending_and_running_jobs(editor, server):
     assert queue == {"queue_running": [], "queue_pending": []}
     editor.page.wait_for_selector("#history-list .history-item.error", timeout=10000)
     editor.shot("queue_cancelled")
-    assert editor.errors == []
+    assert editor.unexpected_problems() == []
+
+
+def drop_file(ed: Editor, name: str, mime: str, data: bytes, x: int = 600, y: int = 400) -> None:
+    """Dispatch a real drop event carrying `data` as a File at canvas point (x, y)."""
+    ed.js("""([name, mime, b64, x, y]) => {
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], name, {type: mime}));
+        const target = document.elementFromPoint(x, y);
+        target.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true, clientX: x, clientY: y}));
+    }""", [name, mime, base64.b64encode(data).decode(), x, y])
+
+
+def test_save_reload_and_png_drop_give_the_same_graph(editor, server):
+    _, sink = build_image_graph(editor, "browser_roundtrip")
+    built = editor.workflow_shape()
+    editor.page.once("dialog", lambda d: d.accept("roundtrip"))
+    editor.page.keyboard.press("Control+s")
+    editor.page.wait_for_selector('#saved-workflows [data-path="workflows/roundtrip.json"]', timeout=10000)
+    with urllib.request.urlopen(server.url + "/api/userdata/workflows%2Froundtrip.json") as resp:
+        assert len(json.load(resp)["nodes"]) == 2
+    editor.page.click("#queue-button")
+    editor.page.wait_for_function("(id) => window.comfyApp.graph.getNodeById(id).imagesFor().length", arg=sink, timeout=20000)
+    image = editor.js("(id) => window.comfyApp.graph.getNodeById(id).imagesFor()[0].src", sink)
+    png = urllib.request.urlopen(image).read()
+    editor.page.wait_for_timeout(1200)  # one autosave tick
+    editor.page.reload()
+    editor.page.wait_for_selector("body[data-ready=true]")
+    assert editor.workflow_shape() == built
+    assert editor.page.locator("#tabs-bar .tab.active .name").inner_text() == "roundtrip"
+    editor.clear_graph()
+    drop_file(editor, "result.png", "image/png", png)
+    editor.page.wait_for_selector("#tabs-bar .tab.active:has-text('result')", timeout=10000)
+    assert editor.workflow_shape() == built
+    editor.page.click("#tabs-bar .tab:has-text('roundtrip')")
+    assert editor.node_types() == []
+    editor.page.click("#tabs-bar .tab:has-text('roundtrip') button.close")
+    assert editor.page.locator("#tabs-bar .tab .name").all_inner_texts() == ["result"]
+    editor.page.click('#saved-workflows [data-path="workflows/roundtrip.json"]')
+    editor.page.wait_for_selector("#tabs-bar .tab.active:has-text('roundtrip')", timeout=10000)
+    assert editor.workflow_shape() == built
+    editor.shot("png_drop_roundtrip")
+    assert editor.unexpected_problems() == []
+
+
+def test_undo_and_redo_of_adding_and_moving_nodes(editor):
+    editor.clear_graph()
+    editor.js("window.comfyApp.checkpoint()")
+    node = editor.add_node_by_search("emptyimage", 300, 300)
+    editor.page.mouse.click(900, 700)
+    editor.page.wait_for_timeout(50)
+    before = editor.js("(id) => [...window.comfyApp.graph.getNodeById(id).pos]", node)
+    title = editor.js("""(id) => { const app = window.comfyApp; const n = app.graph.getNodeById(id);
+        const [x, y] = app.canvas.ds.convertOffsetToCanvas([n.pos[0] + 40, n.pos[1] - 15]);
+        const r = app.canvasElement.getBoundingClientRect(); return [x + r.left, y + r.top]; }""", node)
+    editor.page.mouse.move(*title)
+    editor.page.mouse.down()
+    editor.page.mouse.move(title[0] + 150, title[1] + 90, steps=5)
+    editor.page.mouse.up()
+    editor.page.wait_for_timeout(50)
+    moved = editor.js("(id) => [...window.comfyApp.graph.getNodeById(id).pos]", node)
+    assert moved != before
+    editor.page.keyboard.press("Control+z")
+    assert editor.js("(id) => [...window.comfyApp.graph.getNodeById(id).pos]", node) == before
+    editor.page.keyboard.press("Control+z")
+    assert editor.node_types() == []
+    editor.page.keyboard.press("Control+y")
+    editor.page.keyboard.press("Control+y")
+    assert editor.node_types() == ["EmptyImage"]
+    assert editor.js("(id) => [...window.comfyApp.graph.getNodeById(id).pos]", node) == moved
+    editor.page.mouse.click(title[0] + 150, title[1] + 90)
+    editor.page.keyboard.press("Control+b")
+    assert editor.js("(id) => window.comfyApp.graph.getNodeById(id).mode", node) == 4
+    editor.page.keyboard.press("Control+z")
+    assert editor.js("(id) => window.comfyApp.graph.getNodeById(id).mode", node) == 0
+    editor.shot("undo_redo")
+    assert editor.unexpected_problems() == []

@@ -131,6 +131,30 @@ export class ApiClient extends EventTarget {
     return this._json("/upload/image", { method: "POST", body: form });
   }
 
+  /** File names under the user's `dir` (GET /userdata?dir=); [] when the folder does not exist. */
+  async listUserData(dir) {
+    const res = await this.fetchApi(`/userdata?dir=${encodeURIComponent(dir)}`);
+    if (res.status === 404) return [];
+    if (!res.ok) throw new Error(`listing user data in ${dir} failed with HTTP ${res.status}`);
+    return res.json();
+  }
+
+  /** The JSON content of the user file `path` ("workflows/a.json"). */
+  getUserData(path) { return this._json(`/userdata/${encodeURIComponent(path)}`); }
+
+  /** Write `data` as JSON to the user file `path`, replacing it unless overwrite is false. */
+  async storeUserData(path, data, { overwrite = true } = {}) {
+    const res = await this.fetchApi(`/userdata/${encodeURIComponent(path)}?overwrite=${overwrite}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(data),
+    });
+    if (!res.ok) throw new Error(`saving ${path} failed with HTTP ${res.status}`);
+  }
+
+  async deleteUserData(path) {
+    const res = await this.fetchApi(`/userdata/${encodeURIComponent(path)}`, { method: "DELETE" });
+    if (!res.ok) throw new Error(`deleting ${path} failed with HTTP ${res.status}`);
+  }
+
   _socketUrl() {
     if (this._wsUrl) return this._wsUrl;
     const loc = globalThis.location;

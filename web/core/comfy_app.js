@@ -14,7 +14,9 @@ import { registerNodeTypes, restoreWidgetSlots } from "../graph/node_types.js";
 import { ExtensionManager } from "../extensions/manager.js";
 import { Store } from "../state/store.js";
 import { EXECUTION_EVENTS, initialExecutionState, nodeErrorMessages, reduceExecution } from "../state/execution_state.js";
-import { loadSavedWorkflow, saveWorkflow } from "../state/persistence.js";
+import { loadSavedWorkflow, saveWorkflow, loadSavedTabs, saveTabs } from "../state/persistence.js";
+import { activeTab } from "../state/workflow_tabs.js";
+import { WorkflowManager } from "./workflows.js";
 import { PromptError } from "../api/client.js";
 
 const AUTOSAVE_MS = 1000;
@@ -37,8 +39,9 @@ export class ComfyApp {
     this.defs = {};
     this.store = new Store({
       execution: initialExecutionState(), queue: { running: [], pending: [] }, history: {},
-      systemStats: null, nodeErrors: {}, promptError: null, notice: null,
+      systemStats: null, nodeErrors: {}, promptError: null, notice: null, tabs: null, savedWorkflowsVersion: 0,
     });
+    this.workflows = new WorkflowManager(this);
     this.graph = null;
     this.canvas = null;
     this.domWidgets = null;
@@ -64,7 +67,10 @@ export class ComfyApp {
     await this.extensions.invoke("registerCustomNodes", this);
     this._createCanvas();
     this._wireApiEvents();
-    this.loadWorkflow(loadSavedWorkflow(this.storage, this.logger) ?? defaultWorkflow(this.defs), { quiet: true });
+    const tabs = loadSavedTabs(this.storage, this.logger);
+    const first = (tabs && activeTab(tabs).workflow) ?? loadSavedWorkflow(this.storage, this.logger) ?? defaultWorkflow(this.defs);
+    this.loadWorkflow(first, { quiet: true });
+    this.workflows.init(tabs);
     this.api.connect();
     setInterval(() => this._autosave(), AUTOSAVE_MS);
     await this.extensions.invoke("setup", this);
@@ -209,29 +215,24 @@ export class ComfyApp {
     }
   }
 
+  /** Open a UI workflow or API prompt in a new tab (file drop, history, saved list). */
+  openWorkflow(json, opts) {
+    this.workflows.open(json, opts);
+  }
+
   /** Show a short message in the status bar. */
   notify(message) {
     this.store.update({ notice: { message, at: Date.now() } });
   }
 
-  /** Let the user pick an image, upload it to the input folder and select it in `combo`. */
-  pickAndUpload(node, combo) {
+  /** Let the user pick an image and upload it into `node` (extensions/core/image_upload.js). */
+  pickAndUpload(node) {
     const picker = document.createElement("input");
     picker.type = "file";
     picker.accept = "image/png,image/jpeg,image/webp";
-    picker.addEventListener("change", async () => {
+    picker.addEventListener("change", () => {
       const file = picker.files?.[0];
-      if (!file) return;
-      try {
-        const uploaded = await this.api.uploadImage(file);
-        const name = uploaded.subfolder ? `${uploaded.subfolder}/${uploaded.name}` : uploaded.name;
-        if (!combo.options.values.includes(name)) combo.options.values.push(name);
-        combo.value = name;
-        combo.callback?.(name);
-        this.markDirty();
-      } catch (error) {
-        this.notify(`Upload failed: ${error.message}`);
-      }
+      if (file) this.uploadToNode?.(node, file);
     });
     picker.click();
   }
@@ -240,5 +241,6 @@ export class ComfyApp {
     if (!this.graph || this.graph._version === this._savedVersion) return;
     this._savedVersion = this.graph._version;
     saveWorkflow(this.storage, this.serializeWorkflow(), this.logger);
+    saveTabs(this.storage, this.workflows.snapshot(), this.logger);
   }
 }

@@ -26,7 +26,7 @@ function historyRow(app, promptId, record) {
   const image = firstImage(record);
   const workflow = record.prompt?.[3]?.extra_pnginfo?.workflow;
   return h("li", { class: `history-item ${status}`, title: "Click to load this workflow",
-    onclick: () => workflow && app.loadWorkflow(workflow) },
+    onclick: () => workflow && app.openWorkflow(workflow, { name: `job ${promptId.slice(0, 8)}` }) },
   image ? h("img", { src: app.api.viewURL(image, { preview: "webp;50" }), alt: "" }) : null,
   h("span", { class: "tag" }, status), h("span", { class: "id" }, promptId.slice(0, 8)));
 }
@@ -64,5 +64,12 @@ export function mountQueuePanel(root, app) {
   for (const type of ["status", "executing", "execution_error", "execution_interrupted"]) {
     app.api.addEventListener(type, refresh);
   }
+  // The socket came back: read the queue again and forget a run that ended meanwhile.
+  app.api.addEventListener("reconnected", async () => {
+    await refresh();
+    if (!app.store.state.queue.running.length) {
+      app.store.update((s) => ({ ...s, execution: { ...s.execution, runningNode: null, progress: null } }));
+    }
+  });
   refresh();
 }

@@ -66,7 +66,8 @@ export function mountSearchBox(root, app) {
     e.preventDefault();
     render();
   });
-  input.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== input) close(); }, 150));
+  // Close on a press elsewhere (not on blur: the canvas takes focus back on pointerup).
+  document.addEventListener("pointerdown", (e) => { if (!root.hidden && !root.contains(e.target)) close(); }, true);
 
   return {
     open({ clientX, clientY, link }) {
@@ -79,6 +80,7 @@ export function mountSearchBox(root, app) {
       active = 0;
       render();
       input.focus();
+      setTimeout(() => input.focus(), 0);
     },
     close,
   };

@@ -1,12 +1,14 @@
 /**
- * The top bar: Queue (also Ctrl+Enter; Ctrl+Shift+Enter queues in front), Interrupt,
- * Save and Load of workflow JSON, Clear and the default graph.
+ * The top bar: Queue with a batch count (also Ctrl+Enter; Ctrl+Shift+Enter queues in
+ * front), Interrupt, Save to the server (Ctrl+S), Open (JSON or PNG), Export of the UI
+ * workflow and of the API prompt, Clear and the default graph.
  */
 import { h } from "./dom.js";
 import { defaultWorkflow } from "../graph/default_workflow.js";
+import { openGraphFile } from "./file_open.js";
 
-function download(name, text) {
-  const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+function download(name, data) {
+  const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
   const a = h("a", { href: url, download: name });
   document.body.append(a);
   a.click();
@@ -14,43 +16,55 @@ function download(name, text) {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-async function loadFile(app, file) {
-  try {
-    app.loadWorkflow(JSON.parse(await file.text()));
-  } catch (error) {
-    app.store.update({ promptError: { message: `Could not load ${file.name}`, details: error.message } });
+async function queueBatch(app, count, front) {
+  for (let i = 0; i < count; i += 1) {
+    if (!(await app.queuePrompt({ front }))) break;
   }
 }
 
-/** Build the toolbar into `root` and install the keyboard shortcuts and file drop. */
+function exportButtons(app) {
+  const name = () => app.store.state.tabs?.tabs.find((t) => t.id === app.store.state.tabs.activeId)?.name ?? "workflow";
+  return [
+    h("button", { id: "export-button", title: "Download the workflow JSON", onclick: () => download(`${name()}.json`, app.serializeWorkflow()) }, "Export"),
+    h("button", { id: "export-api-button", title: "Download the API prompt", onclick: () => {
+      try { download(`${name()}_api.json`, app.graphToPrompt().prompt); } catch (error) { app.notify(error.message); }
+    } }, "Export API"),
+  ];
+}
+
+/** Build the toolbar into `root` and install the keyboard shortcuts. */
 export function mountToolbar(root, app) {
-  const picker = h("input", { type: "file", accept: ".json,application/json", hidden: true,
-    onchange: () => { if (picker.files[0]) loadFile(app, picker.files[0]); picker.value = ""; } });
-  const queue = h("button", { class: "primary", id: "queue-button", title: "Queue the graph (Ctrl+Enter)",
-    onclick: () => app.queuePrompt() }, "Queue");
+  const picker = h("input", { type: "file", accept: ".json,.png,application/json,image/png", hidden: true,
+    onchange: () => { if (picker.files[0]) openGraphFile(app, picker.files[0]); picker.value = ""; } });
+  const batch = h("input", { id: "batch-count", type: "number", min: "1", max: "100", value: "1", title: "Batch count" });
+  const count = () => Math.max(1, Math.min(100, Number.parseInt(batch.value, 10) || 1));
   root.append(
     h("span", { class: "brand" }, "comfy-core"),
-    queue,
+    h("button", { class: "primary", id: "queue-button", title: "Queue the graph (Ctrl+Enter)",
+      onclick: () => queueBatch(app, count(), false) }, "Queue"),
+    batch,
     h("button", { id: "interrupt-button", title: "Stop the running prompt", onclick: () => app.api.interrupt() }, "Interrupt"),
     h("span", { class: "sep" }),
-    h("button", { id: "save-button", onclick: () => download("workflow.json", JSON.stringify(app.serializeWorkflow(), null, 2)) }, "Save"),
-    h("button", { id: "load-button", onclick: () => picker.click() }, "Load"),
+    h("button", { id: "save-button", title: "Save to the server (Ctrl+S)", onclick: () => app.workflows.save() }, "Save"),
+    h("button", { id: "save-as-button", onclick: () => app.workflows.save({ saveAs: true }) }, "Save as"),
+    h("button", { id: "load-button", title: "Open a workflow JSON or a PNG made by this app", onclick: () => picker.click() }, "Open"),
+    ...exportButtons(app),
+    h("span", { class: "sep" }),
     h("button", { id: "clear-button", onclick: () => { if (confirm("Clear the graph?")) app.loadWorkflow({ nodes: [], links: [] }, { quiet: true }); } }, "Clear"),
     h("button", { id: "default-button", onclick: () => app.loadWorkflow(defaultWorkflow(app.defs)) }, "Default graph"),
     picker,
   );
   window.addEventListener("keydown", (e) => {
-    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
+    if (!(e.ctrlKey || e.metaKey)) return;
+    if (e.key === "Enter") {
       e.preventDefault();
-      app.queuePrompt({ front: e.shiftKey });
-    }
-  });
-  window.addEventListener("dragover", (e) => e.preventDefault());
-  window.addEventListener("drop", (e) => {
-    const file = e.dataTransfer?.files?.[0];
-    if (file && (file.type === "application/json" || file.name.endsWith(".json"))) {
+      queueBatch(app, count(), e.shiftKey);
+    } else if (e.key.toLowerCase() === "s") {
       e.preventDefault();
-      loadFile(app, file);
+      app.workflows.save();
+    } else if (e.key.toLowerCase() === "o") {
+      e.preventDefault();
+      picker.click();
     }
   });
 }

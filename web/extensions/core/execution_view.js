@@ -8,6 +8,7 @@ import { outputImages } from "../../state/execution_state.js";
 const RUNNING_COLOUR = "#3fbf5f";
 const ERROR_TEXT_COLOUR = "#ff6b6b";
 const MIN_IMAGE_AREA = 220;
+const CACHED_COLOUR = "#6aa7ff";
 
 function loadImage(url, onload) {
   const img = new Image();
@@ -66,6 +67,25 @@ function drawRunning(ctx, app, execution) {
   ctx.restore();
 }
 
+/** A small "cached" tag over each node whose output came from the cache in the last run. */
+function drawCached(ctx, app, cached) {
+  if (!cached?.length) return;
+  const title = app.lib.LiteGraph.NODE_TITLE_HEIGHT;
+  ctx.save();
+  ctx.font = "11px sans-serif";
+  for (const id of cached) {
+    const node = app.graph.getNodeById(id);
+    if (!node) continue;
+    const x = node.pos[0] + node.size[0] - 52;
+    const y = node.pos[1] - title - 16;
+    ctx.fillStyle = CACHED_COLOUR;
+    ctx.fillRect(x, y, 50, 14);
+    ctx.fillStyle = "#10131a";
+    ctx.fillText("cached", x + 8, y + 11);
+  }
+  ctx.restore();
+}
+
 function drawErrors(ctx, app, nodeErrors) {
   ctx.save();
   ctx.fillStyle = ERROR_TEXT_COLOUR;
@@ -118,19 +138,26 @@ export function createExecutionViewExtension() {
         for (const node of app.graph._nodes) node.has_errors = String(node.id) in errors;
       });
     },
-    nodeCreated(node) {
+    nodeCreated(node, app) {
       node.onDrawBackground = function (ctx) {
         if (this.flags?.collapsed) return;
         const id = String(this.id);
         const preview = previews.get(id);
-        const images = preview ? [preview] : outputs.get(id);
+        const images = preview ? [preview] : (outputs.get(id) ?? this.inputPreviews);
         if (images?.length) drawImages(ctx, this, images);
       };
       node.imagesFor = () => outputs.get(String(node.id)) ?? [];
+      const onDblClick = node.onDblClick;
+      node.onDblClick = function (...args) {
+        const images = this.imagesFor().length ? this.imagesFor() : (this.inputPreviews ?? []);
+        if (images.length) app.showImages?.(images);
+        return onDblClick?.apply(this, args);
+      };
     },
     drawForeground(ctx, app) {
       const state = app.store.state;
       drawRunning(ctx, app, state.execution);
+      drawCached(ctx, app, state.execution.cached);
       drawErrors(ctx, app, errorsByNode(state));
     },
   };

@@ -16,9 +16,12 @@ from comfy_core.memory.manager import MemoryManager
 from comfy_core.memory.oom import is_oom
 from comfy_core.memory.options import MemoryOptions, VramState
 from comfy_core.memory.protocol import ManagedModel
+from comfy_core.memory.recovery import BatchSplitter, OomRecovery, retry_on_oom
 from comfy_core.memory.streaming import LayerStreaming, module_bytes, stream_layers
 
 __all__ = [
+    "BatchSplitter",
+    "OomRecovery",
     "DtypeChoice",
     "LayerStreaming",
     "ManagedModel",
@@ -34,6 +37,7 @@ __all__ = [
     "is_oom",
     "memory_info",
     "module_bytes",
+    "retry_on_oom",
     "stream_layers",
     "supports_bf16",
     "supports_fp16",

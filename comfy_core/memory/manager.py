@@ -21,7 +21,7 @@ import torch
 from comfy_core.memory import devices
 from comfy_core.memory.devices import DtypeChoice, MemoryInfo, ModelKind
 from comfy_core.memory.options import MemoryOptions, VramState
-from comfy_core.memory.oom import is_oom
+from comfy_core.memory.recovery import retry_on_oom
 from comfy_core.memory.protocol import ManagedModel
 
 log = logging.getLogger(__name__)
@@ -298,18 +298,44 @@ class MemoryManager:
     def device_for(self, kind: ModelKind) -> torch.device:
         return devices.device_for(kind, self.device, self.options)
 
-    def with_oom_retry(self, fn: Callable[[], T], fallbacks: Sequence[Callable[[], T]] = ()) -> T:
-        """Run `fn`; on out-of-memory free everything and try each cheaper fallback in turn
-        (e.g. tiled VAE decode with smaller tiles). Other errors, and the last OOM, propagate."""
-        attempts = [fn, *fallbacks]
-        for number, attempt in enumerate(attempts[:-1], start=1):
-            try:
-                return attempt()
-            except Exception as exc:
-                if not is_oom(exc):
-                    raise
-                log.warning("out of memory in attempt %d of %d (%s); freeing memory and retrying",
-                            number, len(attempts), exc)
-            # Outside the except block, so the failed attempt's frames and tensors are gone.
-            self.unload_all()
-        return attempts[-1]()
+    def with_oom_retry(
+        self,
+        fn: Callable[[], T],
+        fallbacks: Sequence[Callable[[], T]] = (),
+        *,
+        keep: Sequence[ManagedModel] = (),
+        what: str = "this step",
+    ) -> T:
+        """Run `fn`; on out-of-memory offload every model but `keep` and try each cheaper
+        fallback in turn (e.g. tiled VAE decode). Other errors propagate; when every
+        attempt ran out of memory, a torch.OutOfMemoryError names `what`."""
+        return retry_on_oom([fn, *fallbacks], lambda: self.release(keep), what)
+
+    def release(self, keep: Sequence[ManagedModel] = ()) -> None:
+        """After an out-of-memory error: offload every model except `keep` and return the
+        allocator's cached blocks to the driver."""
+        with self._lock:
+            keep_ids = {id(m) for m in keep}
+            for key, model in self._live():
+                if key not in keep_ids:
+                    log.info("offloading %s after running out of memory", type(model).__name__)
+                    model.offload()
+                    del self._entries[key]
+            devices.empty_cache(self.device)
+
+    def shrink(self, model: ManagedModel, fraction: float) -> int:
+        """Reload `model` keeping `fraction` of its resident bytes on the device and
+        streaming the rest (the OOM path's partial loading). Returns the new budget. The
+        next `ensure_loaded` grows it back when memory allows, so later jobs run normally."""
+        if not 0.0 <= fraction < 1.0:
+            raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+        with self._lock:
+            entry = self._entry(model)
+            resident = model.loaded_size() if entry is not None else 0
+            budget = int(resident * fraction)
+            model.load(self.device, budget)
+            devices.empty_cache(self.device)
+            log.info("reloaded %s with %d of %d bytes resident after running out of memory",
+                     type(model).__name__, model.loaded_size(), model.model_size())
+            self._entries[id(model)] = _Entry(weakref.ref(model), next(self._clock), budget)
+            return budget

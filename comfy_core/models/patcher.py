@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from comfy_core.memory.recovery import OomRecovery
 from comfy_core.models.clip import TextEncoder
 from comfy_core.models.family import ModelFamily
 from comfy_core.models.vae import AutoencoderKL
@@ -150,14 +151,18 @@ class VAEHandle(ManagedHandle):
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.vae.encode(x.to(self.device, self.compute_dtype))
 
-    def decode(self, latent: torch.Tensor) -> torch.Tensor:
-        """(B, 4, h, w) -> (B, 8h, 8w, 3) float32 CPU in [0, 1]; tiles when out of memory."""
-        with torch.no_grad():
-            try:
-                out = self._decode(latent).float()
-            except torch.cuda.OutOfMemoryError:
-                return self.decode_tiled(latent)
-        return _to_image(out)
+    def decode(self, latent: torch.Tensor, recovery: OomRecovery | None = None) -> torch.Tensor:
+        """(B, 4, h, w) -> (B, 8h, 8w, 3) float32 CPU in [0, 1]. Out of memory is recovered
+        from by `recovery` (default: no manager): other models are freed and the latent is
+        decoded in tiles of 64, then 32 latents."""
+        recovery = recovery or OomRecovery(None, keep=[self])
+
+        def whole() -> torch.Tensor:
+            with torch.no_grad():
+                return _to_image(self._decode(latent))
+
+        return recovery.run(whole, "VAE decode", [lambda: self.decode_tiled(latent, 64, 16),
+                                                  lambda: self.decode_tiled(latent, 32, 8)])
 
     def decode_tiled(self, latent: torch.Tensor, tile: int = 64, overlap: int = 16) -> torch.Tensor:
         """Decode in overlapping `tile`-latent squares blended over `overlap` latents."""
@@ -166,15 +171,18 @@ class VAEHandle(ManagedHandle):
                               scale=self.downscale, out_channels=3)
         return _to_image(out)
 
-    def encode(self, image: torch.Tensor) -> torch.Tensor:
+    def encode(self, image: torch.Tensor, recovery: OomRecovery | None = None) -> torch.Tensor:
         """(B, H, W, 3) in [0, 1] -> posterior mean (B, 4, H/8, W/8), float32 CPU; the image
-        is center-cropped to multiples of 8 first."""
+        is center-cropped to multiples of 8 first. Out of memory: tiles of 512, then 256 px."""
+        recovery = recovery or OomRecovery(None, keep=[self])
         x = _from_image(image, self.downscale)
-        with torch.no_grad():
-            try:
+
+        def whole() -> torch.Tensor:
+            with torch.no_grad():
                 return self._encode(x).float().cpu()
-            except torch.cuda.OutOfMemoryError:
-                return self.encode_tiled(image)
+
+        return recovery.run(whole, "VAE encode", [lambda: self.encode_tiled(image, 512, 64),
+                                                  lambda: self.encode_tiled(image, 256, 32)])
 
     def encode_tiled(self, image: torch.Tensor, tile: int = 512, overlap: int = 64) -> torch.Tensor:
         """Encode in overlapping `tile`-pixel squares (multiples of 8) blended over `overlap`."""

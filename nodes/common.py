@@ -6,6 +6,7 @@ from typing import Any
 
 from comfy_core import runtime
 from comfy_core.images import previews
+from comfy_core.memory import ModelKind
 
 MAX_RESOLUTION = 16384
 EXTRAS_PRIMITIVE = "comfy_extras.nodes_primitive"
@@ -24,15 +25,27 @@ def setting(name: str, default: Any) -> Any:
     return default if settings is None else getattr(settings, name, default)
 
 
-def ensure_loaded(models: list, extra_bytes: int = 0) -> None:
+def ensure_loaded(models: list, extra_bytes: int = 0, kind: str | None = None) -> None:
     """Put model handles on their compute device through the app's memory manager (or on
-    the CPU when the app has none, e.g. in tests)."""
+    the CPU when the app has none, e.g. in tests). `kind` ("unet", "vae", "text_encoder")
+    lets the manager send the models to that kind's device, e.g. text encoders to the CPU
+    in low-VRAM states (COMPAT 10.3)."""
     memory = runtime.app().memory
     if memory is None:
         for model in models:
             model.load("cpu")
-    else:
+    elif kind is None:
         memory.ensure_loaded(models, extra_bytes)
+    else:
+        memory.ensure_loaded(models, extra_bytes, device=memory.device_for(ModelKind(kind)))
+
+
+def oom_recovery(models: list) -> Any:
+    """How a node survives running out of memory while using `models`: the others are
+    offloaded, then cheaper modes are tried (`comfy_core.memory.OomRecovery`)."""
+    from comfy_core.memory.recovery import OomRecovery
+
+    return OomRecovery(runtime.app().memory, keep=models)
 
 
 def check_interrupt() -> None:

@@ -3,11 +3,14 @@ real nodes: image shapes, seed determinism, CFG, img2img and inpainting."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from nodes_models_helpers import FAMILIES, empty_latent, encode, ksample, load, models_app, run, same
 
 from comfy_core import runtime
+from comfy_core.memory import MemoryManager, MemoryOptions
 
 __all__ = ["models_app"]
 
@@ -118,3 +121,18 @@ def test_progress_reaches_the_job_and_interrupt_stops(handles):
     job.interrupt.set()
     with runtime.use_job(job), pytest.raises(runtime.Interrupted):
         ksample(model, pos, neg, empty_latent(), steps=3)
+
+
+def test_budgeted_memory_manager_streams_and_matches(models_app, handles):
+    """With a manager whose budget is smaller than the UNet, layers stream per call and
+    the result equals the unmanaged run (fp32 everywhere)."""
+    model, _, _, pos, neg = handles("sd15")
+    want = ksample(model, pos, neg, empty_latent(), seed=9, steps=1)["samples"]
+    options = MemoryOptions(reserve_bytes=0, min_inference_bytes=0, force_fp32=True)
+    manager = MemoryManager(options, "cpu", total_memory=6_500_000)
+    with runtime.use_app(dataclasses.replace(models_app, memory=manager)):
+        model2, clip2, _ = load("sd15")
+        pos2, neg2 = encode(clip2, "a photo of a cat"), encode(clip2, "blurry")
+        got = ksample(model2, pos2, neg2, empty_latent(), seed=9, steps=1)["samples"]
+        assert manager.is_partially_loaded(model2)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,1 @@
+"""The built-in demo model: procedural data set and training loops."""

@@ -25,15 +25,18 @@ def setting(name: str, default: Any) -> Any:
     return default if settings is None else getattr(settings, name, default)
 
 
-def ensure_loaded(models: list, extra_bytes: int = 0, kind: str | None = None) -> None:
+def ensure_loaded(models: list, extra_bytes: int = 0, kind: str | None = None,
+                  device: Any = None) -> None:
     """Put model handles on their compute device through the app's memory manager (or on
     the CPU when the app has none, e.g. in tests). `kind` ("unet", "vae", "text_encoder")
     lets the manager send the models to that kind's device, e.g. text encoders to the CPU
-    in low-VRAM states (COMPAT 10.3)."""
+    in low-VRAM states (COMPAT 10.3); `device` overrides both."""
     memory = runtime.app().memory
     if memory is None:
         for model in models:
             model.load("cpu")
+    elif device is not None:
+        memory.ensure_loaded(models, extra_bytes, device=device)
     elif kind is None:
         memory.ensure_loaded(models, extra_bytes)
     else:

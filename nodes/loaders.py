@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import torch
+
 from comfy_core import runtime
 from comfy_core.loading.checkpoint import Checkpoint, load_checkpoint, load_unet, load_vae
 from comfy_core.loading.clip_files import CLIP_TYPES, DUAL_CLIP_TYPES, load_clip_file, load_dual_clip
@@ -118,6 +120,13 @@ def _clip_kwargs(device: str) -> dict:
     return {"dtype": options.clip, "device": "cpu" if device == "cpu" else options.device}
 
 
+def _pin(clip, device: str):
+    """CLIPLoader's device="cpu": run this CLIP on the CPU whatever the manager prefers."""
+    if device == "cpu":
+        clip.load_device = torch.device("cpu")
+    return clip
+
+
 class CLIPLoader:
     CATEGORY = "advanced/loaders"
     RETURN_TYPES = ("CLIP",)
@@ -131,7 +140,7 @@ class CLIPLoader:
 
     def load_clip(self, clip_name, type="stable_diffusion", device="default"):  # noqa: A002 (input name)
         path = folders().get_full_path_or_raise("text_encoders", clip_name)
-        return (load_clip_file(path, type, **_clip_kwargs(device)),)
+        return (_pin(load_clip_file(path, type, **_clip_kwargs(device)), device),)
 
 
 class DualCLIPLoader:
@@ -148,7 +157,7 @@ class DualCLIPLoader:
 
     def load_clip(self, clip_name1, clip_name2, type, device="default"):  # noqa: A002 (input name)
         paths = [folders().get_full_path_or_raise("text_encoders", n) for n in (clip_name1, clip_name2)]
-        return (load_dual_clip(paths, type, **_clip_kwargs(device)),)
+        return (_pin(load_dual_clip(paths, type, **_clip_kwargs(device)), device),)
 
 
 def _lora(model, clip, lora_name: str, strength_model: float, strength_clip: float):

@@ -14,7 +14,7 @@ def _prepare(clip) -> list:
     if clip is None:
         raise ValueError("clip input is None: the checkpoint holds no text encoder; load one with "
                          "CLIPLoader or DualCLIPLoader")
-    ensure_loaded([clip], kind="text_encoder")
+    ensure_loaded([clip], kind="text_encoder", device=clip.load_device)
     return folders().get_folder_paths("embeddings")
 
 

@@ -106,6 +106,9 @@ class ClipHandle(ManagedHandle):
         super().__init__(weights or ManagedWeights(self.encoders, compute_dtype=torch.float32))
         self.family = family
         self.layer_idx: int | None = None
+        # Where to run regardless of the memory manager's text-encoder device (CLIPLoader
+        # device="cpu"); None lets the manager choose.
+        self.load_device: torch.device | None = None
         self._shared: dict[str, Any] = {}  # clones keep the reference: one tokenizer for all
 
     @property

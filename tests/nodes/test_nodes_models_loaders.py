@@ -3,14 +3,17 @@ and clear errors for choices that are listed but not supported."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import pytest
 import torch
 from nodes_models_helpers import LORA, empty_latent, encode, ksample, load, models_app, run, same
 
+from comfy_core import runtime
 from comfy_core.loading import keymaps as km
 from comfy_core.loading.safetensors_io import load_state_dict, save_state_dict
+from comfy_core.memory import MemoryManager, MemoryOptions
 from nodes.loaders import vae_choices
 
 __all__ = ["models_app"]
@@ -105,3 +108,14 @@ def test_lora_model_only_reports_text_encoder_keys(models_app, caplog):
         (patched,) = run("LoraLoaderModelOnly", model=model, lora_name=LORA, strength_model=0.5)
     assert "lora key not loaded: lora_te_" in caplog.text
     assert not same(_sample(patched, clip), base)
+
+
+def test_clip_loader_device_cpu_keeps_the_clip_on_the_cpu(models_app):
+    name = _split(models_app, "sd15", km.CLIP_L_PREFIX, "text_encoders", "clip_l3.safetensors")
+    # "meta" stands in for an accelerator; gpu_only would put text encoders on it.
+    options = MemoryOptions(reserve_bytes=0, min_inference_bytes=0, force_fp32=True, gpu_only=True)
+    manager = MemoryManager(options, "meta", total_memory=10**9)
+    with runtime.use_app(dataclasses.replace(models_app, memory=manager)):
+        (clip,) = run("CLIPLoader", clip_name=name, type="stable_diffusion", device="cpu")
+        cond = encode(clip, "a cat")[0][0]
+    assert clip.device.type == "cpu" and bool(torch.isfinite(cond).all())

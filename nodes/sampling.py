@@ -5,7 +5,7 @@ from __future__ import annotations
 from comfy_core.sampling.model_call import sample_model, working_memory
 from comfy_core.sampling.samplers import SAMPLER_NAMES
 from comfy_core.sampling.schedules import SCHEDULER_NAMES
-from nodes.common import check_interrupt, ensure_loaded, sampler_progress
+from nodes.common import check_interrupt, ensure_loaded, oom_recovery, sampler_progress
 
 _SEED = {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True}
 _STEPS = {"default": 20, "min": 1, "max": 10000}
@@ -28,8 +28,13 @@ def run_ksampler(model, positive, negative, latent_image, *, steps: int, cfg: fl
     def callback(step: int, total: int, x0) -> None:
         progress(step - 1, x0, None, total)
 
-    return sample_model(model, positive, negative, latent_image, steps=steps, cfg=cfg,
-                        callback=callback, **options)
+    recovery = oom_recovery([model])  # out of memory: smaller batches, then streamed weights
+
+    def attempt() -> dict:
+        return sample_model(model, positive, negative, latent_image, steps=steps, cfg=cfg,
+                            callback=callback, wrap_unet=recovery.splitter, **options)
+
+    return recovery.run_streaming(model, attempt, "sampling")
 
 
 class KSampler:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from comfy_core.images import masks
-from nodes.common import ensure_loaded
+from nodes.common import ensure_loaded, oom_recovery
 
 # Working memory per element, as ComfyUI estimates it for SD VAEs (bytes per dtype byte).
 _DECODE_BYTES_PER_LATENT_CELL = 2178 * 64
@@ -36,7 +36,7 @@ class VAEDecode:
 
     def decode(self, vae, samples):
         _load_for_decode(vae, samples["samples"])
-        return (vae.decode(samples["samples"]),)
+        return (vae.decode(samples["samples"], oom_recovery([vae])),)
 
 
 class VAEEncode:
@@ -50,7 +50,7 @@ class VAEEncode:
 
     def encode(self, vae, pixels):
         _load_for_encode(vae, pixels)
-        return ({"samples": vae.encode(pixels)},)
+        return ({"samples": vae.encode(pixels, oom_recovery([vae]))},)
 
 
 def _tile_inputs(step: int, overlap_step: int) -> dict:
@@ -117,7 +117,7 @@ class VAEEncodeForInpaint:
     def encode(self, vae, pixels, mask, grow_mask_by=6):
         pixels, noise_mask = masks.inpaint_inputs(pixels, mask, grow_mask_by, vae.downscale)
         _load_for_encode(vae, pixels)
-        return ({"samples": vae.encode(pixels), "noise_mask": noise_mask},)
+        return ({"samples": vae.encode(pixels, oom_recovery([vae])), "noise_mask": noise_mask},)
 
 
 NODE_CLASS_MAPPINGS = {

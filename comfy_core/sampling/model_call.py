@@ -8,7 +8,7 @@ memory manager) so `device` and `compute_dtype` say where the UNet runs.
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import torch
 
@@ -83,10 +83,13 @@ def sample_model(
     force_full_denoise: bool = False,
     add_noise: bool = True,
     callback: ProgressCallback | None = None,
+    wrap_unet: Callable[[UNet], UNet] | None = None,
 ) -> dict:
-    """KSampler / KSamplerAdvanced on a loaded MODEL; returns a new LATENT dict."""
+    """KSampler / KSamplerAdvanced on a loaded MODEL; returns a new LATENT dict.
+    `wrap_unet` wraps the raw UNet call (e.g. memory.BatchSplitter for OOM recovery)."""
+    unet = unet_callable(model)
     return sample(
-        unet_callable(model), model_sampling_of(model), positive, negative, latent,
+        unet if wrap_unet is None else wrap_unet(unet), model_sampling_of(model), positive, negative, latent,
         seed=seed, steps=steps, cfg=cfg, sampler_name=sampler_name, scheduler=scheduler,
         denoise=denoise, start_step=start_step, last_step=last_step,
         force_full_denoise=force_full_denoise, add_noise=add_noise,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from comfy_core.sampling.model_call import sample_model, working_memory
 from comfy_core.sampling.samplers import SAMPLER_NAMES
 from comfy_core.sampling.schedules import SCHEDULER_NAMES
-from nodes.common import check_interrupt, ensure_loaded, oom_recovery, sampler_progress
+from nodes.common import check_interrupt, ensure_loaded, folders, oom_recovery, sampler_progress, setting
 
 _SEED = {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True}
 _STEPS = {"default": 20, "min": 1, "max": 10000}
@@ -19,9 +19,19 @@ def _common_inputs(seed_name: str) -> dict:
             "negative": ("CONDITIONING",), "latent_image": ("LATENT",)}
 
 
+def _maybe_compile(model) -> None:
+    """--compile: route the UNet through torch.compile, caching kernels in the user dir."""
+    flags = setting("memory", None)
+    if flags is not None and getattr(flags, "compile", False):
+        from comfy_core.models.compile import CompileOptions, compile_unet
+
+        compile_unet(model, CompileOptions(cache_dir=folders().user_dir / "compile_cache"))
+
+
 def run_ksampler(model, positive, negative, latent_image, *, steps: int, cfg: float, **options) -> dict:
     """Load the model, then sample with per-step progress, previews and interrupts."""
     check_interrupt()
+    _maybe_compile(model)
     ensure_loaded([model], working_memory(model, latent_image["samples"].shape, cfg))
     progress = sampler_progress(model, steps)
 

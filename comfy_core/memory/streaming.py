@@ -142,6 +142,11 @@ class LayerStreaming:
     def streamed_bytes(self) -> int:
         return sum(l.nbytes for l in self.streamed)
 
+    @property
+    def hooked(self) -> bool:
+        """True when forwards run through hooks (streamed or per-forward cast layers)."""
+        return bool(self._handles)
+
     def undo(self, offload: bool = True) -> None:
         """Remove hooks, put streamed weights back to their host copies and (with
         `offload`) move resident weights to the offload device. Safe to call twice.

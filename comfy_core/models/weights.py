@@ -55,6 +55,11 @@ class ManagedWeights:
     def model_size(self) -> int:
         return module_bytes(self.module)
 
+    @property
+    def hooked(self) -> bool:
+        """True while forwards go through streaming or casting hooks (not compilable)."""
+        return self._streaming is not None and self._streaming.hooked
+
     def storage_dtype(self) -> torch.dtype:
         return next(self.module.parameters()).dtype
 

@@ -135,7 +135,7 @@ class SaveImage:
     RETURN_TYPES = ()
     FUNCTION = "save_images"
     OUTPUT_NODE = True
-    DESCRIPTION = "Saves the input images to your ComfyUI output directory."
+    DESCRIPTION = "Writes each image as a PNG into the output folder, with the prompt and workflow embedded."
     kind = "output"
     prefix_append = ""
     compress_level = png.SAVE_COMPRESS_LEVEL
@@ -144,11 +144,10 @@ class SaveImage:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "images": ("IMAGE", {"tooltip": "The images to save."}),
+                "images": ("IMAGE", {"tooltip": "Images to save."}),
                 "filename_prefix": ("STRING", {"default": "ComfyUI", "tooltip": (
-                    "The prefix for the file to save. This may include formatting information "
-                    "such as %date:yyyy-MM-dd% or %Empty Latent Image.width% to include values "
-                    "from nodes.")}),
+                    "Start of the file names; a '/' makes a subfolder of the output folder. "
+                    "%width%, %height%, %year% ... %second% are filled in.")}),
             },
             "hidden": {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO"},
         }

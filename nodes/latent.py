@@ -15,17 +15,17 @@ class _LatentNode:
 
 class EmptyLatentImage(_LatentNode):
     FUNCTION = "generate"
-    DESCRIPTION = "Create a new batch of empty latent images to be denoised via sampling."
-    OUTPUT_TOOLTIPS = ("The empty latent image batch.",)
+    DESCRIPTION = "A batch of all-zero latents: the starting point of text-to-image sampling."
+    OUTPUT_TOOLTIPS = ("Empty latent.",)
 
     @classmethod
     def INPUT_TYPES(cls):
         side = {"default": 512, "min": 16, "max": MAX_RESOLUTION, "step": 8}
         return {"required": {
-            "width": ("INT", {**side, "tooltip": "The width of the latent images in pixels."}),
-            "height": ("INT", {**side, "tooltip": "The height of the latent images in pixels."}),
+            "width": ("INT", {**side, "tooltip": "Width in pixels (the latent is 1/8 of it)."}),
+            "height": ("INT", {**side, "tooltip": "Height in pixels (the latent is 1/8 of it)."}),
             "batch_size": ("INT", {"default": 1, "min": 1, "max": 4096,
-                                   "tooltip": "The number of latent images in the batch."}),
+                                   "tooltip": "Images per batch."}),
         }}
 
     def generate(self, width, height, batch_size=1):

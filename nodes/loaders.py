@@ -34,11 +34,15 @@ def _checkpoint(ckpt_name: str) -> Checkpoint:
 class CheckpointLoaderSimple:
     CATEGORY = "loaders"
     RETURN_TYPES = ("MODEL", "CLIP", "VAE")
+    OUTPUT_TOOLTIPS = ("Denoising model (UNet).", "Text encoder.", "Latent autoencoder.")
     FUNCTION = "load_checkpoint"
+    DESCRIPTION = ("Loads a single-file .safetensors checkpoint (SD1.x, SD2.x, SDXL); the "
+                   "model family is read from the weights.")
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"ckpt_name": (folders().get_filename_list("checkpoints"),)}}
+        return {"required": {"ckpt_name": (folders().get_filename_list("checkpoints"),
+                                           {"tooltip": "File in models/checkpoints."})}}
 
     def load_checkpoint(self, ckpt_name):
         ckpt = _checkpoint(ckpt_name)

@@ -12,11 +12,23 @@ _STEPS = {"default": 20, "min": 1, "max": 10000}
 _CFG = {"default": 8.0, "min": 0.0, "max": 100.0, "step": 0.1, "round": 0.01}
 
 
+def _tip(text: str, **options) -> dict:
+    return {**options, "tooltip": text}
+
+
 def _common_inputs(seed_name: str) -> dict:
-    return {"model": ("MODEL",), seed_name: ("INT", dict(_SEED)), "steps": ("INT", dict(_STEPS)),
-            "cfg": ("FLOAT", dict(_CFG)), "sampler_name": (list(SAMPLER_NAMES),),
-            "scheduler": (list(SCHEDULER_NAMES),), "positive": ("CONDITIONING",),
-            "negative": ("CONDITIONING",), "latent_image": ("LATENT",)}
+    return {
+        "model": ("MODEL", _tip("Denoising model.")),
+        seed_name: ("INT", _tip("Seed of the initial noise.", **_SEED)),
+        "steps": ("INT", _tip("Number of denoising steps.", **_STEPS)),
+        "cfg": ("FLOAT", _tip("Classifier-free guidance scale: 1 ignores the negative prompt, "
+                              "higher follows the prompt more closely.", **_CFG)),
+        "sampler_name": (list(SAMPLER_NAMES), _tip("Sampling algorithm.")),
+        "scheduler": (list(SCHEDULER_NAMES), _tip("Noise schedule (how sigmas fall over the steps).")),
+        "positive": ("CONDITIONING", _tip("What the image should show.")),
+        "negative": ("CONDITIONING", _tip("What the image should avoid.")),
+        "latent_image": ("LATENT", _tip("Latent to denoise.")),
+    }
 
 
 def _maybe_compile(model) -> None:
@@ -50,12 +62,15 @@ def run_ksampler(model, positive, negative, latent_image, *, steps: int, cfg: fl
 class KSampler:
     CATEGORY = "sampling"
     RETURN_TYPES = ("LATENT",)
+    OUTPUT_TOOLTIPS = ("Denoised latent.",)
     FUNCTION = "sample"
+    DESCRIPTION = "Denoises a latent with the model, guided by the positive and negative prompts."
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {**_common_inputs("seed"), "denoise": (
-            "FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01})}}
+        return {"required": {**_common_inputs("seed"), "denoise": ("FLOAT", _tip(
+            "Fraction of the schedule to run: 1 for text-to-image, lower keeps more of the "
+            "input latent.", default=1.0, min=0.0, max=1.0, step=0.01))}}
 
     def sample(self, model, seed, steps, cfg, sampler_name, scheduler, positive, negative,
                latent_image, denoise=1.0):

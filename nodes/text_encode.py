@@ -21,11 +21,15 @@ def _prepare(clip) -> list:
 class CLIPTextEncode:
     CATEGORY = "conditioning"
     RETURN_TYPES = ("CONDITIONING",)
+    OUTPUT_TOOLTIPS = ("Conditioning for the sampler.",)
     FUNCTION = "encode"
+    DESCRIPTION = ("Encodes a prompt with the text encoder. (word:1.2) weights a part, "
+                   "embedding:NAME uses a textual inversion from models/embeddings.")
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"text": _TEXT, "clip": ("CLIP",)}}
+        return {"required": {"text": (_TEXT[0], {**_TEXT[1], "tooltip": "Text to encode."}),
+                             "clip": ("CLIP", {"tooltip": "Text encoder."})}}
 
     def encode(self, clip, text):
         cond, pooled = clip_encode.encode_text(clip, text, _prepare(clip))

@@ -24,15 +24,15 @@ def _load_for_encode(vae, pixels) -> None:
 class VAEDecode:
     CATEGORY = "latent"
     RETURN_TYPES = ("IMAGE",)
-    OUTPUT_TOOLTIPS = ("The decoded image.",)
+    OUTPUT_TOOLTIPS = ("Decoded image.",)
     FUNCTION = "decode"
-    DESCRIPTION = "Decodes latent images back into pixel space images."
+    DESCRIPTION = "Turns latents into RGB images with the VAE decoder."
 
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "samples": ("LATENT", {"tooltip": "The latent to be decoded."}),
-            "vae": ("VAE", {"tooltip": "The VAE model used for decoding the latent."})}}
+            "samples": ("LATENT", {"tooltip": "Latent to decode."}),
+            "vae": ("VAE", {"tooltip": "Autoencoder (the VAE output of a loader)."})}}
 
     def decode(self, vae, samples):
         _load_for_decode(vae, samples["samples"])
@@ -54,15 +54,14 @@ class VAEEncode:
 
 
 def _tile_inputs(step: int, overlap_step: int) -> dict:
-    frames = "Only used for video VAEs: Amount of frames to {} at a time."
     return {
         "tile_size": ("INT", {"default": 512, "min": 64, "max": 4096, "step": step}),
         "overlap": ("INT", {"default": 64, "min": 0, "max": 4096, "step": overlap_step}),
         "temporal_size": ("INT", {"default": 64, "min": 8, "max": 4096, "step": 4,
-                                  "tooltip": frames}),
+                                  "tooltip": "Video VAEs only: frames per tile."}),
         "temporal_overlap": ("INT", {"default": 8, "min": 4, "max": 4096, "step": 4,
-                                     "tooltip": "Only used for video VAEs: Amount of frames "
-                                                "to overlap."}),
+                                     "tooltip": "Video VAEs only: frames shared by "
+                                                "neighbouring tiles."}),
     }
 
 
@@ -74,8 +73,6 @@ class VAEDecodeTiled:
     @classmethod
     def INPUT_TYPES(cls):
         tiles = _tile_inputs(32, 32)
-        tiles["temporal_size"][1]["tooltip"] = tiles["temporal_size"][1]["tooltip"].format(
-            "decode")
         return {"required": {"samples": ("LATENT",), "vae": ("VAE",), **tiles}}
 
     def decode(self, vae, samples, tile_size, overlap=64, temporal_size=64, temporal_overlap=8):
@@ -94,8 +91,6 @@ class VAEEncodeTiled:
     @classmethod
     def INPUT_TYPES(cls):
         tiles = _tile_inputs(64, 32)
-        tiles["temporal_size"][1]["tooltip"] = tiles["temporal_size"][1]["tooltip"].format(
-            "encode")
         return {"required": {"pixels": ("IMAGE",), "vae": ("VAE",), **tiles}}
 
     def encode(self, vae, pixels, tile_size, overlap, temporal_size=64, temporal_overlap=8):

@@ -24,7 +24,7 @@ class _Model:
     family = SDXL
 
 
-@pytest.mark.parametrize("override,expect_preview", [(None, False), ("auto", True)])
+@pytest.mark.parametrize("override,expect_preview", [(None, True), ("none", False), ("auto", True)])
 def test_sampler_progress_reports_and_previews(app, override, expect_preview):
     seen = []
     extra = {} if override is None else {"preview_method": override}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -9,6 +11,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import aiohttp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,3 +97,16 @@ class ServerProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         self.log.close()
+
+
+async def next_json(ws, timeout: float = 120.0, binary: list[bytes] | None = None) -> dict:
+    """The next JSON websocket message; binary preview frames before it are skipped (or
+    collected into `binary`)."""
+    while True:
+        msg = await asyncio.wait_for(ws.receive(), timeout)
+        if msg.type == aiohttp.WSMsgType.TEXT:
+            return json.loads(msg.data)
+        if msg.type != aiohttp.WSMsgType.BINARY:
+            raise AssertionError(f"websocket ended: {msg.type} {msg.data!r}")
+        if binary is not None:
+            binary.append(msg.data)

@@ -11,7 +11,7 @@ import json
 
 import aiohttp
 import pytest
-from e2e_server import ServerProcess
+from e2e_server import ServerProcess, next_json
 from PIL import Image
 
 from comfy_core.graph.workflow_convert import workflow_to_prompt
@@ -74,12 +74,14 @@ async def _run(http, ws, prompt: dict, workflow: dict) -> tuple[str, list[dict]]
                                             "extra_data": {"extra_pnginfo": {"workflow": workflow}}})
     assert resp.status == 200, await resp.text()
     pid = (await resp.json())["prompt_id"]
-    messages = []
+    messages, previews = [], []
     while True:
-        msg = await asyncio.wait_for(ws.receive_json(), 120)
+        msg = await next_json(ws, binary=previews)
         messages.append(msg)
         assert msg["type"] != "execution_error", msg
         if msg["type"] == "executing" and msg["data"]["node"] is None and msg["data"]["prompt_id"] == pid:
+            # Live previews are on by default: type-1 frames holding a JPEG.
+            assert previews and all(f[:8] == b"\0\0\0\1\0\0\0\1" for f in previews)
             return pid, messages
 
 

@@ -5,7 +5,6 @@ with its prompt and workflow chunks read back."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 

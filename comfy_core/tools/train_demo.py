@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = ROOT / "models" / "checkpoints" / "demo" / "shapes-sd1-tiny.safetensors"
-QUICK = train.TrainConfig(scenes=48, vae_steps=3, vae_batch=4, vae_full_steps=1, unet_steps=3,
+QUICK = train.TrainConfig(scenes=48, vae_steps=3, vae_batch=4, unet_steps=3,
                           unet_batch=4, warmup=1)
 COMMAND = "python -m comfy_core.tools.train_demo"
 
@@ -84,6 +84,9 @@ def run(cfg: train.TrainConfig, out: Path, threads: int) -> dict[str, object]:
     bar, vae_losses, progress = _tracking(cfg.vae_steps, "vae")
     vae = train.train_vae(images, cfg, progress)
     bar.close()
+    held_out = make_scenes(64, cfg.seed + 1000)[1]
+    vae_l1 = train.reconstruction_error(vae, held_out)
+    log.info("VAE reconstruction L1 on held-out scenes: %.4f", vae_l1)
     latents, k = train.normalise_latent_scale(vae, train.encode_all(vae, images))
     x0 = latents * train.SCALE_FACTOR
     bar, unet_losses, progress = _tracking(cfg.unet_steps, "unet")
@@ -101,6 +104,7 @@ def run(cfg: train.TrainConfig, out: Path, threads: int) -> dict[str, object]:
         "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
         "seconds": round(time.monotonic() - start, 1),
         "vae_loss_last": round(sum(vae_losses[-tail:]) / len(vae_losses[-tail:]), 5),
+        "vae_heldout_l1": round(vae_l1, 4),
         "unet_loss_last": round(sum(unet_losses[-tail:]) / len(unet_losses[-tail:]), 5),
         "latent_rescale": round(k, 5),
         "latent_std_scaled": round(float(x0.std()), 4),

@@ -6,6 +6,7 @@ input (a seed, or the default prompt's colour) so the executor cannot answer fro
 
     python bench/memory_soak.py --launch --jobs 100                 # model-free default prompt
     python bench/memory_soak.py --launch --workflow sd15_api.json -- --cpu
+    python bench/memory_soak.py --launch --checkpoint sd15.safetensors --size 256 -- --cpu
     python bench/memory_soak.py --url http://127.0.0.1:8188 --pid 4242 --workflow w.json
 
 Prints one row per job (RSS of the server process, free device memory) and the growth
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -41,6 +43,22 @@ DEFAULT_PROMPT = {
 DEFAULT_VARY = ("1", "color")
 
 
+def txt2img_prompt(checkpoint: str, size: int, steps: int) -> dict:
+    """The default ComfyUI graph (load, encode twice, empty latent, KSampler, decode, save)."""
+    return {
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": checkpoint}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a red fox in the snow", "clip": ["4", 1]}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["4", 1]}},
+        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": size, "height": size, "batch_size": 1}},
+        "3": {"class_type": "KSampler", "inputs": {
+            "seed": 0, "steps": steps, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal",
+            "denoise": 1.0, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0],
+            "latent_image": ["5", 0]}},
+        "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+        "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "soak"}},
+    }
+
+
 def http_json(url: str, body: dict | None = None, timeout: float = 30.0) -> dict:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
@@ -55,9 +73,9 @@ def free_port() -> int:
 
 
 def launch_server(base_dir: Path, extra_args: list[str]) -> tuple[subprocess.Popen, str]:
-    """Start `python -m comfy_core` on a free loopback port and wait until it answers."""
+    """Start `python server.py` on a free loopback port and wait until it answers."""
     port = free_port()
-    command = [sys.executable, "-m", "comfy_core", "--listen", "127.0.0.1", "--port", str(port),
+    command = [sys.executable, str(Path(__file__).resolve().parents[1] / "server.py"), "--listen", "127.0.0.1", "--port", str(port),
                "--base-directory", str(base_dir), *extra_args]
     process = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent)
     url = f"http://127.0.0.1:{port}"
@@ -139,6 +157,9 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     where.add_argument("--launch", action="store_true", help="start a server for the run")
     p.add_argument("--pid", type=int, help="server process id (with --url)")
     p.add_argument("--workflow", type=Path, help="API-format prompt JSON (default: model-free)")
+    p.add_argument("--checkpoint", type=Path, help="with --launch: txt2img on this checkpoint file")
+    p.add_argument("--size", type=int, default=256, help="image size of the --checkpoint workflow")
+    p.add_argument("--steps", type=int, default=4, help="steps of the --checkpoint workflow")
     p.add_argument("--vary", action="append", default=[], metavar="NODE.INPUT",
                    help="input set to the job number (default: seed inputs)")
     p.add_argument("--jobs", type=int, default=50)
@@ -147,13 +168,18 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     args = p.parse_args(own)
     if args.url and args.pid is None:
         p.error("--url needs --pid (the server's process id) to read its RSS")
+    if args.checkpoint and (args.workflow or not args.launch):
+        p.error("--checkpoint needs --launch and replaces --workflow")
     if args.jobs < 1 or args.warmup < 1:
         p.error("--jobs and --warmup must be at least 1")
     return args, server_args
 
 
 def prompt_and_targets(args: argparse.Namespace) -> tuple[dict, list[tuple[str, str]]]:
-    prompt = json.loads(args.workflow.read_text()) if args.workflow else DEFAULT_PROMPT
+    if args.checkpoint:
+        prompt = txt2img_prompt(args.checkpoint.name, args.size, args.steps)
+    else:
+        prompt = json.loads(args.workflow.read_text()) if args.workflow else DEFAULT_PROMPT
     targets = [tuple(v.split(".", 1)) for v in args.vary]
     if not targets:
         targets = seed_inputs(prompt) or ([DEFAULT_VARY] if prompt is DEFAULT_PROMPT else [])
@@ -170,6 +196,10 @@ def main(argv: list[str]) -> int:
         print(summary(rows, args.warmup))
         return 0
     with tempfile.TemporaryDirectory(prefix="soak-") as base:
+        if args.checkpoint:
+            folder = Path(base) / "models" / "checkpoints"
+            folder.mkdir(parents=True)
+            shutil.copyfile(args.checkpoint, folder / args.checkpoint.name)  # symlinks are refused
         process, url = launch_server(Path(base), server_args)
         try:
             rows = soak(url, process.pid, prompt, targets, args)

@@ -3,7 +3,8 @@
 Nodes keep ComfyUI's CONDITIONING shape, a list of `[cross_attn [1,T,D], {options}]`, for
 plugin compatibility; `from_comfy` turns it into frozen `CondEntry` values once, and
 `resolve` fixes everything that depends on the latent and the model (area in latent
-units, mask at latent size, σ range, the SDXL ADM vector `y`, COMPAT 9.8).
+units, mask at latent size, σ range, the SDXL ADM vector `y`, COMPAT 9.8, and for
+inpainting UNets the concat channels, `sampling.concat`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
+from comfy_core.sampling.concat import ConcatSource, inpaint_concat
 from comfy_core.sampling.model_sampling import ModelSampling
 
 Area = tuple[int, int, int, int]  # (h, w, y, x) in latent units
@@ -24,7 +26,8 @@ _SIZE_KEYS = ("width", "height", "crop_w", "crop_h", "target_width", "target_hei
 
 @dataclass(frozen=True)
 class CondEntry:
-    """One conditioning entry. `sizes` holds the SDXL size/score options that were set."""
+    """One conditioning entry. `sizes` holds the SDXL size/score options that were set;
+    `concat_latent` / `concat_mask` are InpaintModelConditioning's inputs for inpainting UNets."""
 
     cross_attn: torch.Tensor  # [1|B, T, D]
     pooled: torch.Tensor | None = None  # [1|B, P]
@@ -36,6 +39,8 @@ class CondEntry:
     start_percent: float = 0.0
     end_percent: float = 1.0
     sizes: tuple[tuple[str, float], ...] = ()
+    concat_latent: torch.Tensor | None = None  # [1|B, C, H, W] raw VAE latent of the masked image
+    concat_mask: torch.Tensor | None = None  # [1|B, 1, H, W] or [1|B, H, W], any resolution
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,7 @@ class ResolvedCond:
     strength: float
     sigma_start: float  # skip when σ > sigma_start
     sigma_end: float  # skip when σ < sigma_end
+    concat: torch.Tensor | None = None  # [B, 1 + C, h, w] inpainting mask + masked latent
 
 
 def from_comfy(conditioning: Sequence[Sequence[Any]]) -> list[CondEntry]:
@@ -72,6 +78,8 @@ def from_comfy(conditioning: Sequence[Sequence[Any]]) -> list[CondEntry]:
                 start_percent=float(opts.get("start_percent", 0.0)),
                 end_percent=float(opts.get("end_percent", 1.0)),
                 sizes=sizes,
+                concat_latent=opts.get("concat_latent_image"),
+                concat_mask=opts.get("concat_mask"),
             )
         )
     return out
@@ -129,8 +137,10 @@ def resolve(
     ms: ModelSampling,
     adm: str | None = None,
     negative: bool = False,
+    concat: ConcatSource | None = None,
 ) -> list[ResolvedCond]:
-    """Make entries concrete for a latent [B,C,h,w]: latent-size masks, areas, σ ranges, y."""
+    """Make entries concrete for a latent [B,C,h,w]: latent-size masks, areas, σ ranges, y,
+    and the concat channels when `concat` is given (inpainting UNets)."""
     hw = (int(latent_shape[-2]), int(latent_shape[-1]))
     out = []
     for e in entries:
@@ -147,11 +157,12 @@ def resolve(
             if e.pooled is None:
                 raise ValueError("SDXL conditioning needs 'pooled_output'; this entry has none")
             y = adm_vector(e.pooled, dict(e.sizes), adm, negative, hw)
+        extra = None if concat is None else inpaint_concat(concat, latent_shape, e.concat_latent, e.concat_mask)
         out.append(
             ResolvedCond(
                 cross_attn=e.cross_attn, y=y, area=area, mask=mask, mask_strength=e.mask_strength,
                 strength=e.strength, sigma_start=ms.percent_to_sigma(e.start_percent),
-                sigma_end=ms.percent_to_sigma(e.end_percent),
+                sigma_end=ms.percent_to_sigma(e.end_percent), concat=extra,
             )
         )
     return out
@@ -183,5 +194,5 @@ def mirror_areas(side: list[ResolvedCond], other: list[ResolvedCond]) -> list[Re
                     smallest = cand
         if smallest is None or smallest.area == c.area:
             continue
-        result.append(replace(c, cross_attn=smallest.cross_attn, y=smallest.y))
+        result.append(replace(c, cross_attn=smallest.cross_attn, y=smallest.y, concat=smallest.concat))
     return result

@@ -1,7 +1,8 @@
 """Classifier-free guidance (Ho & Salimans 2022) around a raw UNet callable, with
 ComfyUI's batching rules (COMPAT 9.4): all compatible entries of both sides in one
 batched call ordered [negative, positive], area/mask/strength weights, σ ranges,
-cross-attention length LCM repeat, and no unconditional pass at cfg == 1."""
+cross-attention length LCM repeat, and no unconditional pass at cfg == 1. Inpainting
+UNets get each entry's concat channels (mask + masked latent) appended to their input."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from comfy_core.sampling.conditioning import ResolvedCond
 from comfy_core.sampling.model_sampling import ModelSampling
 from comfy_core.sampling.sampler_base import Guided
 
-# unet(x_in [B,C,h,w], timestep [B], context [B,T,D], y [B,adm] | None) -> eps or v [B,C,h,w]
+# unet(x_in [B,C(+1+C concat),h,w], timestep [B], context [B,T,D], y [B,adm] | None) -> eps or v [B,C,h,w]
 UNet = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
 MAX_CROSS_ATTN_REPEAT = 4  # longest/shortest token-length ratio that may share a batch
@@ -32,6 +33,7 @@ class _Job:
     cross_attn: torch.Tensor  # [B, T, D]
     y: torch.Tensor | None  # [B, adm]
     side: int  # 0 = positive, 1 = negative
+    concat: torch.Tensor | None = None  # [B, 1 + C, ah, aw]
 
 
 def _to_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
@@ -77,13 +79,20 @@ def _job(c: ResolvedCond, x: torch.Tensor, sigma: torch.Tensor, side: int) -> _J
         if area is not None:
             _feather(mult, area, hw)
     y = None if c.y is None else _to_batch(c.y, batch).to(x)
-    return _Job(crop, mult, area, _to_batch(c.cross_attn, batch).to(x), y, side)
+    concat = None
+    if c.concat is not None:
+        concat = _to_batch(c.concat, batch).to(x)
+        if area is not None:
+            concat = concat[:, :, area[2] : area[2] + area[0], area[3] : area[3] + area[1]]
+    return _Job(crop, mult, area, _to_batch(c.cross_attn, batch).to(x), y, side, concat)
 
 
 def _concatenable(a: _Job, b: _Job) -> bool:
     if a.x.shape != b.x.shape or (a.y is None) != (b.y is None):
         return False
     if a.y is not None and a.y.shape != b.y.shape:
+        return False
+    if (a.concat is None) != (b.concat is None) or (a.concat is not None and a.concat.shape != b.concat.shape):
         return False
     s1, s2 = a.cross_attn.shape, b.cross_attn.shape
     if s1 != s2:
@@ -115,10 +124,14 @@ class CFGGuider:
         self.positive, self.negative, self.cfg = list(positive), list(negative), float(cfg)
 
     def denoise_raw(
-        self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, y: torch.Tensor | None
+        self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, y: torch.Tensor | None,
+        concat: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """One UNet call -> denoised (float32): c_in scaling, integer timestep, eps/v out."""
+        """One UNet call -> denoised (float32): c_in scaling, integer timestep, eps/v out;
+        `concat` [B, 1+C, h, w] is appended after the scaling (it is not noisy)."""
         x_in = self.ms.calculate_input(sigma, x)
+        if concat is not None:
+            x_in = torch.cat([x_in, concat.to(x_in)], dim=1)  # [B, C + 1 + C, h, w]
         out = self.unet(x_in, self.ms.timestep(sigma), context, y).float()
         return self.ms.calculate_denoised(sigma, out, x)
 
@@ -132,9 +145,10 @@ class CFGGuider:
             idxs = [k for k, j in enumerate(pending) if _concatenable(j, pending[0])][::-1]
             batch = [pending.pop(k) for k in idxs]
             y = torch.cat([j.y for j in batch]) if batch[0].y is not None else None
+            concat = torch.cat([j.concat for j in batch]) if batch[0].concat is not None else None
             denoised = self.denoise_raw(
                 torch.cat([j.x for j in batch]), torch.cat([sigma] * len(batch)),
-                _cat_cross_attn([j.cross_attn for j in batch]), y,
+                _cat_cross_attn([j.cross_attn for j in batch]), y, concat,
             ).chunk(len(batch))
             for j, d in zip(batch, denoised):
                 out, cnt = outs[j.side], counts[j.side]

@@ -1,6 +1,6 @@
 """The KSampler procedure (COMPAT 9.1-9.5): schedule with denoise / start / end
-truncation, seeded initial noise, latent scaling, inpainting mask blending, CFG guider,
-sampler, and the ComfyUI LATENT dict in and out."""
+truncation, seeded initial noise, latent scaling, inpainting mask blending, the concat
+channels of inpainting UNets, CFG guider, sampler, and the ComfyUI LATENT dict in and out."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from comfy_core.sampling.concat import ConcatSource
 from comfy_core.sampling.conditioning import from_comfy, mirror_areas, resolve
 from comfy_core.sampling.guider import CFGGuider, UNet
 from comfy_core.sampling.model_sampling import ModelSampling
@@ -104,8 +105,10 @@ def sample(
     scale_factor: float,
     adm: str | None = None,
     callback: ProgressCallback | None = None,
+    inpaint: bool = False,
 ) -> dict:
-    """Run one KSampler / KSamplerAdvanced job; returns a new LATENT dict."""
+    """Run one KSampler / KSamplerAdvanced job; returns a new LATENT dict. `inpaint`: the
+    UNet takes the concat channels (mask + masked latent) after x."""
     sampler = get_sampler(sampler_name)
     latent_image = latent["samples"].float()
     noise = zero_noise(latent_image) if not add_noise else prepare_noise(latent_image, seed, latent.get("batch_index"))
@@ -120,6 +123,7 @@ def sample(
         sampler, unet, model_sampling, from_comfy(positive), from_comfy(negative), latent_image, noise,
         sigmas, seed=seed, cfg=cfg, scale_factor=scale_factor, adm=adm, callback=callback,
         noise_mask=latent.get("noise_mask"), random_inpaint_noise=sampler_name in RANDOM_INPAINT_NOISE,
+        inpaint=inpaint,
     )
     out["samples"] = samples
     return out
@@ -142,21 +146,23 @@ def run_sampler(
     callback: ProgressCallback | None = None,
     noise_mask: torch.Tensor | None = None,
     random_inpaint_noise: bool = False,
+    inpaint: bool = False,
 ) -> torch.Tensor:
     """Scale the latent in, build the guider, sample over `sigmas`, scale out."""
     if torch.count_nonzero(latent_image) > 0:
         latent_image = latent_image * scale_factor
-    pos = resolve(positive, latent_image.shape, ms, adm, negative=False)
-    neg = resolve(negative, latent_image.shape, ms, adm, negative=True)
+    mask = None if noise_mask is None else reshape_mask(noise_mask, noise.shape)  # [B, C, h, w]
+    concat = ConcatSource(latent_image, mask, scale_factor) if inpaint else None
+    pos = resolve(positive, latent_image.shape, ms, adm, negative=False, concat=concat)
+    neg = resolve(negative, latent_image.shape, ms, adm, negative=True, concat=concat)
     neg = mirror_areas(neg, pos)
     pos = mirror_areas(pos, neg)
     denoiser: Denoiser = CFGGuider(unet, ms, pos, neg, cfg)
-    if noise_mask is not None:
+    if mask is not None:
         blend_noise = noise
         if random_inpaint_noise:
             gen = torch.Generator(device="cpu").manual_seed(int(seed) + 1)
             blend_noise = torch.randn(noise.shape, generator=gen, device="cpu").to(noise.dtype)
-        mask = reshape_mask(noise_mask, noise.shape)
         denoiser = InpaintDenoiser(denoiser, ms, latent_image, blend_noise, mask)
     x = ms.noise_scaling(sigmas[0], noise, latent_image, ms.is_max_denoise(sigmas))
     total = len(sigmas) - 1

@@ -44,12 +44,15 @@ def model_sampling_of(model: DiffusionModel) -> ModelSampling:
 
 def unet_callable(model: DiffusionModel) -> UNet:
     """(x_in, timestep, context, y) -> network output as float32 on x's device; inputs are
-    moved to the UNet's device and cast to its compute dtype."""
-    if model.family.inpaint:
-        raise ValueError(f"{model.family.name} inpainting UNets ({model.family.unet.in_channels} input channels) "
-                         f"need mask conditioning, which KSampler does not provide yet; use a regular checkpoint")
+    moved to the UNet's device and cast to its compute dtype. Inpainting UNets expect x_in
+    to carry the concat channels already (the guider appends them)."""
+    in_channels = model.family.unet.in_channels
 
     def call(x: torch.Tensor, t: torch.Tensor, context: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        if x.shape[1] != in_channels:
+            raise ValueError(f"{model.family.name} UNet takes {in_channels} input channels, got {x.shape[1]}"
+                             + (" (inpainting models need the mask + masked-latent concat)" if model.family.inpaint
+                                else ""))
         device, dtype = model.device, model.compute_dtype
         with torch.no_grad():
             out = model.unet(x.to(device, dtype), t.to(device), context.to(device, dtype),
@@ -94,4 +97,5 @@ def sample_model(
         denoise=denoise, start_step=start_step, last_step=last_step,
         force_full_denoise=force_full_denoise, add_noise=add_noise,
         scale_factor=model.family.latent.scale_factor, adm=model.family.adm, callback=callback,
+        inpaint=model.family.inpaint,
     )

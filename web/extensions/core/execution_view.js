@@ -9,6 +9,7 @@ const RUNNING_COLOUR = "#3fbf5f";
 const ERROR_TEXT_COLOUR = "#ff6b6b";
 const MIN_IMAGE_AREA = 220;
 const CACHED_COLOUR = "#6aa7ff";
+const FINISHED_COLOUR = "#2a6b3a";
 
 function loadImage(url, onload) {
   const img = new Image();
@@ -51,7 +52,21 @@ function nodeBounds(node, LiteGraph) {
   return [node.pos[0], node.pos[1] - title, node.size[0], node.size[1] + title];
 }
 
+/** One thin bar over each node the last progress_state listed (value / max, COMPAT 2.3). */
+function drawNodeProgress(ctx, app, nodeProgress) {
+  ctx.save();
+  for (const [id, p] of Object.entries(nodeProgress ?? {})) {
+    const node = app.graph.getNodeById(p.display_node_id ?? id);
+    if (!node || !(p.max > 0)) continue;
+    const [x, y, w] = nodeBounds(node, app.lib.LiteGraph);
+    ctx.fillStyle = p.state === "finished" ? FINISHED_COLOUR : RUNNING_COLOUR;
+    ctx.fillRect(x, y - 12, (w * Math.min(p.value, p.max)) / p.max, 5);
+  }
+  ctx.restore();
+}
+
 function drawRunning(ctx, app, execution) {
+  drawNodeProgress(ctx, app, execution.nodeProgress);
   const node = execution.runningNode ? app.graph.getNodeById(execution.runningNode) : null;
   if (!node) return;
   const [x, y, w, h] = nodeBounds(node, app.lib.LiteGraph);
@@ -147,6 +162,7 @@ export function createExecutionViewExtension() {
         if (images?.length) drawImages(ctx, this, images);
       };
       node.imagesFor = () => outputs.get(String(node.id)) ?? [];
+      node.previewFor = () => previews.get(String(node.id)) ?? null;
       const onDblClick = node.onDblClick;
       node.onDblClick = function (...args) {
         const images = this.imagesFor().length ? this.imagesFor() : (this.inputPreviews ?? []);

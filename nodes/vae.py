@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
+
 from comfy_core.images import masks
+from nodes import conditioning_ops as ops
 from nodes.common import ensure_loaded, oom_recovery
 
 # Working memory per element, as ComfyUI estimates it for SD VAEs (bytes per dtype byte).
@@ -115,12 +119,60 @@ class VAEEncodeForInpaint:
         return ({"samples": vae.encode(pixels, oom_recovery([vae])), "noise_mask": noise_mask},)
 
 
+def inpaint_model_inputs(pixels: torch.Tensor, mask: torch.Tensor,
+                         multiple: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """InpaintModelConditioning's preparation: `pixels` [B, H, W, C] center-cropped to
+    multiples of `multiple`, `mask` resized bilinearly to the pixel size and cropped alike
+    ([B, 1, H', W'], not rounded: it becomes the noise mask), masked pixels
+    (mask.round() == 1) set to grey 0.5, the colour the inpainting UNets were trained on."""
+    h, w = pixels.shape[1] // multiple * multiple, pixels.shape[2] // multiple * multiple
+    if h == 0 or w == 0:
+        raise ValueError(f"image {pixels.shape[2]}x{pixels.shape[1]} is smaller than {multiple} pixels")
+    mask = F.interpolate(mask.reshape((-1, 1, mask.shape[-2], mask.shape[-1])).float(),
+                         size=(pixels.shape[1], pixels.shape[2]), mode="bilinear")
+    top, left = (pixels.shape[1] % multiple) // 2, (pixels.shape[2] % multiple) // 2
+    pixels = pixels[:, top:top + h, left:left + w].clone()
+    mask = mask[:, :, top:top + h, left:left + w]
+    keep = (1.0 - mask.round()).squeeze(1)[..., None]  # [B, H', W', 1]
+    pixels[..., :3] = (pixels[..., :3] - 0.5) * keep + 0.5
+    return pixels, mask
+
+
+class InpaintModelConditioning:
+    CATEGORY = "conditioning/inpaint"
+    RETURN_TYPES = ("CONDITIONING", "CONDITIONING", "LATENT")
+    RETURN_NAMES = ("positive", "negative", "latent")
+    FUNCTION = "encode"
+    DESCRIPTION = ("Prepares inpainting-model inputs: the masked image's latent and the mask go "
+                   "into both conditionings, the whole image's latent is the output latent.")
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "positive": ("CONDITIONING",), "negative": ("CONDITIONING",), "vae": ("VAE",),
+            "pixels": ("IMAGE",), "mask": ("MASK",),
+            "noise_mask": ("BOOLEAN", {"default": True, "tooltip": (
+                "Also put the mask on the latent so sampling changes only the masked area. "
+                "Helps some models, hurts others.")})}}
+
+    def encode(self, positive, negative, pixels, vae, mask, noise_mask=True):
+        masked, pixel_mask = inpaint_model_inputs(pixels, mask, vae.downscale)
+        _load_for_encode(vae, pixels)
+        concat_latent = vae.encode(masked, oom_recovery([vae]))
+        latent = {"samples": vae.encode(pixels, oom_recovery([vae]))}
+        if noise_mask:
+            latent["noise_mask"] = pixel_mask
+        values = {"concat_latent_image": concat_latent, "concat_mask": pixel_mask}
+        return (ops.set_values(positive, values), ops.set_values(negative, values), latent)
+
+
 NODE_CLASS_MAPPINGS = {
     "VAEDecode": VAEDecode,
     "VAEEncode": VAEEncode,
     "VAEEncodeForInpaint": VAEEncodeForInpaint,
     "VAEDecodeTiled": VAEDecodeTiled,
     "VAEEncodeTiled": VAEEncodeTiled,
+    "InpaintModelConditioning": InpaintModelConditioning,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "VAEDecode": "VAE Decode",

@@ -2,11 +2,14 @@
 
     python -m comfy_core.tools.make_checkpoint --family sd15 --size tiny --out tiny.safetensors
     python -m comfy_core.tools.make_checkpoint --family sdxl --size full --out sdxl_random.safetensors
+    python -m comfy_core.tools.make_checkpoint --family sd15_inpaint --out tiny_inpaint.safetensors
     python -m comfy_core.tools.make_checkpoint --lora lora.safetensors --family sd15 --checkpoint tiny.safetensors
 
 Tiny checkpoints keep every real key name, layout and structural trait that detection reads
 (ADM input, linear projections, attention-free deepest level of the refiner, the full
 49408-token vocabulary) at model_channels 32 and 2 CLIP layers: a few MB, seconds on CPU.
+`sd15_inpaint` is SD1.5 with the 9-input-channel UNet of inpainting checkpoints (x, mask,
+masked-image latent).
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ CLIP_G_TINY = ClipConfig(hidden_size=32, intermediate_size=64, num_layers=2, num
                          hidden_act="gelu", projection_dim=32)
 VAE_TINY = VAEConfig(ch=32, ch_mult=(1, 1, 1, 1), num_res_blocks=1)
 ADM_SDXL, ADM_REFINER = 6 * 256, 5 * 256  # size/crop/target embeddings besides pooled_g
+INPAINT_IN_CHANNELS = 9  # latent (4) + mask (1) + masked-image latent (4)
+FAMILY_CHOICES = ("sd15", "sd15_inpaint", "sd21", "sd21v", "sdxl", "sdxl_refiner")
 
 
 def _tiny_unet(family: str, context: int) -> UNetConfig:
@@ -71,7 +76,11 @@ def _tiny_unet(family: str, context: int) -> UNetConfig:
 
 
 def layout(family: str, size: str) -> Layout:
-    """The layout of `family` ("sd15", "sd21", "sd21v", "sdxl", "sdxl_refiner") at `size`."""
+    """The layout of `family` (one of FAMILY_CHOICES) at `size`."""
+    if family == "sd15_inpaint":
+        base = layout("sd15", size)
+        return dataclasses.replace(base, family=family,
+                                   unet=dataclasses.replace(base.unet, in_channels=INPAINT_IN_CHANNELS))
     tiny = size == "tiny"
     clip_l, clip_h, clip_g = (CLIP_L_TINY, CLIP_G_TINY, CLIP_G_TINY) if tiny else (CLIP_L_FULL, CLIP_H_FULL, CLIP_G_FULL)
     clips = {
@@ -82,7 +91,7 @@ def layout(family: str, size: str) -> Layout:
         "sdxl_refiner": ((km.REFINER_CLIP_G_PREFIX, clip_g, True),),
     }
     if family not in clips:
-        raise ValueError(f"unknown family {family!r}; expected one of {sorted(clips)}")
+        raise ValueError(f"unknown family {family!r}; expected one of {list(FAMILY_CHOICES)}")
     context = sum(c.hidden_size for _, c, _ in clips[family])
     if tiny:
         unet = _tiny_unet(family, context)
@@ -184,7 +193,7 @@ DTYPES = MappingProxyType({"fp32": torch.float32, "fp16": torch.float16, "bf16":
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write a random-weight SD checkpoint or LoRA (safetensors).")
-    parser.add_argument("--family", required=True, choices=["sd15", "sd21", "sd21v", "sdxl", "sdxl_refiner"])
+    parser.add_argument("--family", required=True, choices=list(FAMILY_CHOICES))
     parser.add_argument("--size", default="tiny", choices=["tiny", "full"])
     parser.add_argument("--out", help="checkpoint file to write")
     parser.add_argument("--seed", type=int, default=0)

@@ -3,7 +3,7 @@
  * the panels and start. The one app instance lives here, at the edge, and is exposed as
  * `window.comfyApp` for plugins loaded outside the module graph and for debugging.
  */
-import { LiteGraph, LGraph, LGraphCanvas, LGraphNode } from "@comfyorg/litegraph";
+import { LiteGraph, LGraph, LGraphCanvas, LGraphNode, SubgraphNode } from "@comfyorg/litegraph";
 import { ApiClient } from "./api/client.js";
 import { ComfyApp } from "./core/comfy_app.js";
 import { valueControlExtension } from "./extensions/core/value_control.js";
@@ -26,7 +26,7 @@ import { appearanceExtension } from "./extensions/core/appearance.js";
 async function main() {
   const api = new ApiClient({ storage: window.sessionStorage });
   const app = new ComfyApp({
-    lib: { LiteGraph, LGraph, LGraphCanvas, LGraphNode },
+    lib: { LiteGraph, LGraph, LGraphCanvas, LGraphNode, SubgraphNode },
     api,
     canvasElement: document.getElementById("graph-canvas"),
     overlay: document.getElementById("dom-widgets"),

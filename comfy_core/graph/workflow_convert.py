@@ -1,20 +1,29 @@
 """UI workflow (schema 0.4 / 1) -> API prompt, as the editor's graphToPrompt does (COMPAT 3.3-3.4).
 
-Widget values map positionally over each node's widgets, built from /object_info in input
-order; the editor-only entries (control_after_generate after seeds, the upload button after
-image_upload combos) are skipped. Links resolve through Reroute nodes and bypassed nodes;
-muted nodes and virtual nodes produce nothing; a PrimitiveNode's value is inlined.
+The command line's copy of web/graph/to_prompt.js; the two are kept in step and tested on
+the same fixture (tests/web/fixtures/subgraph_workflow.json). Widget values map
+positionally over each node's widgets, built from /object_info in input order; the
+editor-only entries (control_after_generate after seeds, the upload button after
+image_upload combos) are skipped. Links resolve through Reroute nodes, PrimitiveNodes,
+bypassed nodes and subgraph boundaries; subgraph instances are flattened into
+"<instance>:<inner>" execution ids; muted and virtual nodes produce nothing; STRING widgets
+flagged dynamicPrompts get comments stripped and `{a|b}` choices made.
 """
 
 from __future__ import annotations
 
+import random as _random
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
 VIRTUAL_TYPES = frozenset({"Reroute", "PrimitiveNode", "Note", "MarkdownNote"})
 MODE_MUTED, MODE_BYPASS = 2, 4
 SEED_NAMES = ("seed", "noise_seed")
+SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID = -10, -20
+MAX_SUBGRAPH_DEPTH = 32
+_COMMENTS = re.compile(r"/\*[\s\S]*?\*/|//.*")
 
 
 class WorkflowError(ValueError):
@@ -23,6 +32,7 @@ class WorkflowError(ValueError):
 
 @dataclass(frozen=True)
 class _Link:
+    id: str
     origin: str
     slot: int
     target: str
@@ -34,131 +44,266 @@ def is_ui_workflow(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("nodes"), list)
 
 
-def widget_slots(info: dict) -> list[str | None]:
-    """Names of the widgets_values positions of a node; None marks an editor-only entry."""
-    slots: list[str | None] = []
+def _specs(info: dict, include_force_input: bool = False):
+    """(name, kind, options) of every widget input of a node, in input order."""
     inputs = info.get("input", {})
     for section in ("required", "optional"):
         for name in info.get("input_order", {}).get(section, list(inputs.get(section, {}))):
             spec = inputs.get(section, {}).get(name)
             if not isinstance(spec, (list, tuple)) or not spec:
                 continue
-            kind = spec[0]
+            kind = "COMBO" if isinstance(spec[0], list) else spec[0]
             opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
-            is_combo = isinstance(kind, list) or kind == "COMBO"
-            if not (is_combo or kind in WIDGET_TYPES) or opts.get("forceInput"):
-                continue
-            slots.append(name)
-            if opts.get("control_after_generate") or (kind == "INT" and name in SEED_NAMES):
-                slots.append(None)
-            if opts.get("image_upload"):
-                slots.append(None)
+            forced = bool(opts.get("forceInput"))
+            if kind in WIDGET_TYPES and (not forced or include_force_input):
+                yield name, kind, opts
+
+
+def widget_slots(info: dict, include_force_input: bool = False) -> list[str | None]:
+    """Names of the widgets_values positions of a node; None marks an editor-only entry.
+    `include_force_input` gives the layout of legacy files that stored forceInput inputs."""
+    slots: list[str | None] = []
+    for name, kind, opts in _specs(info, include_force_input):
+        slots.append(name)
+        if opts.get("control_after_generate") or (kind == "INT" and name in SEED_NAMES):
+            slots.append(None)
+        if opts.get("image_upload"):
+            slots.append(None)
     return slots
 
 
-def _links(workflow: dict) -> dict[int, _Link]:
-    out: dict[int, _Link] = {}
-    for raw in workflow.get("links") or []:
-        if isinstance(raw, dict):
-            raw = [raw.get("id"), raw.get("origin_id"), raw.get("origin_slot"),
-                   raw.get("target_id"), raw.get("target_slot"), raw.get("type")]
-        if not isinstance(raw, list) or len(raw) < 5:
-            raise WorkflowError(f"malformed link {raw!r}")
-        out[int(raw[0])] = _Link(str(raw[1]), int(raw[2]), str(raw[3]), int(raw[4]),
-                                 str(raw[5]) if len(raw) > 5 else "*")
-    return out
+def strip_comments(text: str) -> str:
+    """Remove C-style block comments and `//` line comments."""
+    return _COMMENTS.sub("", text)
+
+
+def _expand(text: str, start: int, rand: Callable[[], float], nested: bool) -> tuple[str, int]:
+    options = [""]
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            options[-1] += text[i:i + 2]
+            i += 2
+        elif ch == "{":
+            inner, i = _expand(text, i + 1, rand, True)
+            options[-1] += inner
+        elif nested and ch == "|":
+            options.append("")
+            i += 1
+        elif nested and ch == "}":
+            return options[int(rand() * len(options))], i + 1
+        else:
+            options[-1] += ch
+            i += 1
+    # At the top level the text is done; an unclosed brace keeps its text literally.
+    return (options[0], i) if not nested else ("{" + "|".join(options), i)
+
+
+def process_dynamic_prompt(text: str, rand: Callable[[], float]) -> str:
+    """Strip comments, then replace every `{a|b|c}` (nesting allowed) by one random option;
+    backslash escapes are kept for the server (COMPAT 3.4 step 4)."""
+    return _expand(strip_comments(str(text)), 0, rand, False)[0]
+
+
+def _read_link(raw: Any) -> _Link:
+    if isinstance(raw, dict):
+        raw = [raw.get("id"), raw.get("origin_id"), raw.get("origin_slot"),
+               raw.get("target_id"), raw.get("target_slot"), raw.get("type")]
+    if not isinstance(raw, list) or len(raw) < 5:
+        raise WorkflowError(f"malformed link {raw!r}")
+    try:
+        return _Link(str(raw[0]), str(raw[1]), int(raw[2]), str(raw[3]), int(raw[4]),
+                     str(raw[5]) if len(raw) > 5 and raw[5] is not None else "*")
+    except (TypeError, ValueError) as exc:
+        raise WorkflowError(f"malformed link {raw!r}: {exc}") from exc
+
+
+def types_compatible(out_type: Any, in_type: Any) -> bool:
+    """Link type check as the editor does it: '*' and '' match anything; comma lists overlap."""
+    a, b = str(out_type or "*"), str(in_type or "*")
+    if a in ("*", "") or b in ("*", "") or a == b:
+        return True
+    return bool({t.strip() for t in a.split(",")} & {t.strip() for t in b.split(",")})
+
+
+def _bypass_input(node: dict, slot: int, type_: str) -> dict | None:
+    """Same slot if compatible, else the first input of exactly that type, else the first
+    compatible one (COMPAT 3.4)."""
+    inputs = node.get("inputs") or []
+    same = inputs[slot] if slot < len(inputs) else None
+    if same and types_compatible(type_, same.get("type")):
+        return same
+    exact = [i for i in inputs if i.get("type") == type_]
+    return (exact or [i for i in inputs if types_compatible(type_, i.get("type"))] or [None])[0]
+
+
+def promoted_inputs(definition: dict) -> list[int]:
+    """Indexes of a subgraph's inputs shown as widgets on its instances (those linked to a
+    widget input inside); instances keep their values in that order in widgets_values."""
+    nodes = {str(n.get("id")): n for n in definition.get("nodes") or []}
+    links = [_read_link(r) for r in definition.get("links") or []]
+
+    def to_widget(link: _Link) -> bool:
+        inputs = nodes.get(link.target, {}).get("inputs") or []
+        return link.target_slot < len(inputs) and bool(inputs[link.target_slot].get("widget"))
+
+    return [i for i in range(len(definition.get("inputs") or []))
+            if any(link.origin == str(SUBGRAPH_INPUT_ID) and link.slot == i and to_widget(link)
+                   for link in links)]
+
+
+def subgraph_definitions(graph: dict, into: dict | None = None) -> dict[str, dict]:
+    """Every subgraph definition by id, nested `definitions` included."""
+    into = {} if into is None else into
+    for definition in (graph.get("definitions") or {}).get("subgraphs") or []:
+        if definition.get("id") not in into:
+            into[definition.get("id")] = definition
+            subgraph_definitions(definition, into)
+    return into
+
+
+class _Scope:
+    """One graph level: the root, or a subgraph definition seen through one instance."""
+
+    def __init__(self, graph: dict, prefix: str = "", parent: tuple[_Scope, dict] | None = None):
+        if prefix.count(":") > MAX_SUBGRAPH_DEPTH:
+            raise WorkflowError(f"subgraph {graph.get('name') or graph.get('id')!r} nests deeper "
+                                f"than {MAX_SUBGRAPH_DEPTH} levels (does it contain itself?)")
+        self.graph = graph
+        self.nodes = {str(n["id"]): n for n in graph.get("nodes") or [] if isinstance(n, dict)}
+        self.links = {link.id: link for link in map(_read_link, graph.get("links") or [])}
+        self.prefix = prefix
+        self.parent = parent
+
+    def child(self, instance: dict, definition: dict) -> _Scope:
+        return _Scope(definition, f"{self.prefix}{instance['id']}:", (self, instance))
+
+
+# A resolved link: ("link", [id, slot]) | ("value", constant); None drops the link.
+_Resolved = tuple[str, Any] | None
 
 
 class _Converter:
-    def __init__(self, workflow: dict, object_info: dict) -> None:
-        self.nodes = {str(n["id"]): n for n in workflow["nodes"] if isinstance(n, dict)}
-        self.links = _links(workflow)
+    def __init__(self, workflow: dict, object_info: dict, rand: Callable[[], float]) -> None:
         self.info = object_info
+        self.rand = rand
+        self.definitions = subgraph_definitions(workflow)
+        self.root = _Scope(workflow)
 
-    def source(self, link_id: Any, depth: int = 0) -> tuple[str, int] | None:
-        """Where a link really comes from, through reroutes and bypassed nodes."""
-        link = self.links.get(link_id) if link_id is not None else None
-        if link is None or depth > 100:
+    def resolve(self, scope: _Scope, link_id: Any, seen: set[str]) -> _Resolved:
+        """Follow a link back to a real producer (or a constant)."""
+        link = scope.links.get(str(link_id)) if link_id is not None else None
+        if link is None:
             return None
-        node = self.nodes.get(link.origin)
-        if node is None or node.get("mode") == MODE_MUTED or node.get("type") in (
-                "PrimitiveNode", "Note", "MarkdownNote"):
+        if link.origin == str(SUBGRAPH_INPUT_ID):
+            return self._subgraph_input(scope, link.slot, seen)
+        node, node_id = scope.nodes.get(link.origin), scope.prefix + link.origin
+        if node is None:
+            return "link", [node_id, link.slot]
+        if f"{node_id}/{link.slot}" in seen:
             return None
-        if node.get("type") == "Reroute":
+        seen.add(f"{node_id}/{link.slot}")
+        kind = node.get("type")
+        if kind == "Reroute":
             first = (node.get("inputs") or [{}])[0]
-            return self.source(first.get("link"), depth + 1)
+            return self.resolve(scope, first.get("link"), seen)
+        if kind == "PrimitiveNode":
+            values = node.get("widgets_values")
+            return ("value", values[0]) if isinstance(values, list) and values else None
         if node.get("mode") == MODE_BYPASS:
-            return self._through_bypass(node, link, depth)
-        return link.origin, link.slot
+            inp = _bypass_input(node, link.slot, link.type)
+            return self.resolve(scope, inp.get("link"), seen) if inp else None
+        if kind in self.definitions:
+            return self._subgraph_output(scope, node, link.slot, seen)
+        return "link", [node_id, link.slot]
 
-    def _through_bypass(self, node: dict, link: _Link, depth: int) -> tuple[str, int] | None:
-        inputs = node.get("inputs") or []
-        outputs = node.get("outputs") or []
-        want = outputs[link.slot].get("type") if link.slot < len(outputs) else link.type
-        same_slot = inputs[link.slot] if link.slot < len(inputs) else None
-        candidates = ([same_slot] if same_slot and same_slot.get("type") == want else []) + \
-            [i for i in inputs if i.get("type") == want]
-        for inp in candidates:
-            if inp.get("link") is not None:
-                return self.source(inp["link"], depth + 1)
+    def _subgraph_input(self, scope: _Scope, slot: int, seen: set[str]) -> _Resolved:
+        if scope.parent is None:
+            return None
+        outer, instance = scope.parent
+        name = ((scope.graph.get("inputs") or [{}] * (slot + 1))[slot] or {}).get("name")
+        found = [i for i in instance.get("inputs") or [] if i.get("name") == name]
+        if found and found[0].get("link") is not None:
+            return self.resolve(outer, found[0]["link"], seen)
+        promoted = promoted_inputs(scope.graph)
+        values = instance.get("widgets_values")
+        if slot in promoted and isinstance(values, list) and promoted.index(slot) < len(values):
+            return "value", values[promoted.index(slot)]
         return None
 
-    def primitive_value(self, link_id: Any) -> tuple[bool, Any]:
-        link = self.links.get(link_id)
-        node = self.nodes.get(link.origin) if link else None
-        if node is not None and node.get("type") == "PrimitiveNode":
-            values = node.get("widgets_values") or []
-            if values:
-                return True, values[0]
-        return False, None
+    def _subgraph_output(self, scope: _Scope, instance: dict, slot: int, seen: set[str]) -> _Resolved:
+        inner = scope.child(instance, self.definitions[instance["type"]])
+        for link in inner.links.values():
+            if link.target == str(SUBGRAPH_OUTPUT_ID) and link.target_slot == slot:
+                return self.resolve(inner, link.id, seen)
+        return None
 
-    def node_inputs(self, node: dict, info: dict) -> dict:
+    def _widget_values(self, node: dict, info: dict) -> dict[str, Any]:
         values = node.get("widgets_values")
-        inputs: dict[str, Any] = {}
         if isinstance(values, dict):
-            inputs.update(values)
-        elif isinstance(values, list):
-            for name, value in zip(widget_slots(info), values):
-                if name is not None:
-                    inputs[name] = {"__value__": value} if isinstance(value, list) else value
+            return dict(values)
+        if not isinstance(values, list):
+            return {}
+        slots = widget_slots(info)
+        if len(values) != len(slots) and len(widget_slots(info, True)) == len(values):
+            slots = widget_slots(info, True)  # a legacy file with forceInput entries
+        widgets = {name for name, _, _ in _specs(info)}
+        return {n: v for n, v in zip(slots, values) if n is not None and n in widgets}
+
+    def node_inputs(self, scope: _Scope, node: dict, info: dict) -> dict:
+        values = self._widget_values(node, info)
+        links: dict[str, Any] = {}
         for slot in node.get("inputs") or []:
-            name, link_id = slot.get("name"), slot.get("link")
-            if link_id is None:
+            if slot.get("link") is None:
                 continue
-            widget = (slot.get("widget") or {}).get("name", name)
-            found, value = self.primitive_value(link_id)
-            if found:
-                inputs[widget] = value
-                continue
-            src = self.source(link_id)
-            if src is not None:
-                inputs[widget] = [src[0], src[1]]
-            else:
-                inputs.pop(widget, None)
+            name = (slot.get("widget") or {}).get("name", slot.get("name"))
+            found = self.resolve(scope, slot["link"], set())
+            if found and found[0] == "link":
+                links[name] = found[1]
+                values.pop(name, None)
+            elif found:
+                values[name] = found[1]
+        dynamic = {n for n, kind, opts in _specs(info) if kind == "STRING" and opts.get("dynamicPrompts")}
+        inputs = {}
+        for name, value in values.items():
+            if name in dynamic and isinstance(value, str):
+                value = process_dynamic_prompt(value, self.rand)
+            inputs[name] = {"__value__": value} if isinstance(value, list) else value
+        inputs.update(links)
         return inputs
 
-    def convert(self) -> dict:
-        prompt: dict[str, dict] = {}
-        for node_id, node in self.nodes.items():
+    def convert_scope(self, scope: _Scope, prompt: dict) -> None:
+        for node_id, node in scope.nodes.items():
             kind = node.get("type")
             if kind in VIRTUAL_TYPES or node.get("mode") in (MODE_MUTED, MODE_BYPASS):
                 continue
+            if kind in self.definitions:
+                self.convert_scope(scope.child(node, self.definitions[kind]), prompt)
+                continue
             info = self.info.get(kind)
             if info is None:
-                raise WorkflowError(f"node #{node_id} has unknown type {kind!r} (subgraphs "
-                                    "and group nodes are not converted headless)")
-            prompt[node_id] = {"class_type": kind, "inputs": self.node_inputs(node, info),
-                               "_meta": {"title": node.get("title") or info.get(
-                                   "display_name") or kind}}
+                raise WorkflowError(f"node #{scope.prefix}{node_id} has unknown type {kind!r} "
+                                    "(legacy group nodes are not converted headless)")
+            prompt[scope.prefix + node_id] = {
+                "inputs": self.node_inputs(scope, node, info), "class_type": kind,
+                "_meta": {"title": node.get("title") or info.get("display_name") or kind}}
+
+    def convert(self) -> dict:
+        prompt: dict[str, dict] = {}
+        self.convert_scope(self.root, prompt)
         for entry in prompt.values():  # drop links to nodes that produce nothing
             for name, value in list(entry["inputs"].items()):
-                if isinstance(value, list) and len(value) == 2 and value[0] not in prompt:
+                if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) \
+                        and value[0] not in prompt:
                     del entry["inputs"][name]
         return prompt
 
 
-def workflow_to_prompt(workflow: dict, object_info: dict) -> dict:
-    """Convert a UI workflow into an API prompt using `/object_info` for widget mapping."""
+def workflow_to_prompt(workflow: dict, object_info: dict,
+                       random: Callable[[], float] | None = None) -> dict:
+    """Convert a UI workflow into an API prompt using `/object_info` for widget mapping.
+    `random` ([0, 1)) makes the dynamic-prompt choices; pass a seeded one to repeat them."""
     if not is_ui_workflow(workflow):
         raise WorkflowError("not a UI workflow: expected an object with a 'nodes' list")
-    return _Converter(workflow, object_info).convert()
+    return _Converter(workflow, object_info, random or _random.Random().random).convert()

@@ -5,6 +5,7 @@ test-output/ like the other browser tests."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -117,6 +118,25 @@ def test_reload_while_running_resyncs_the_queue(browser, server):
     ed.shot("reload_resync")
     ed.page.click("#queue-running .queue-item button")
     ed.page.wait_for_selector("#queue-running .queue-item", state="detached", timeout=10000)
+    assert ed.unexpected_problems() == []
+    ed.page.context.close()
+
+
+def test_subgraph_workflow_shows_instances_and_runs_flattened(browser, server):
+    workflow = json.loads((ROOT / "tests" / "web" / "fixtures" / "subgraph_workflow.json").read_text())
+    ed = open_editor(browser, server.url)
+    ed.js("(wf) => window.comfyApp.loadWorkflow(wf)", workflow)
+    instances = ed.js("() => window.comfyApp.graph._nodes.filter((n) => n.isSubgraphNode?.()).map((n) => [n.id, n.title])")
+    assert instances == [[10, "Prompt pair"], [12, "Decode and save"]]
+    assert ed.js("window.comfyApp.graph.getNodeById(10).widgets.map((w) => w.name)") == ["text"]
+    prompt = ed.js("window.comfyApp.graphToPrompt().prompt")
+    assert sorted(prompt) == ["10:1", "10:2", "12:1", "12:2:2", "3", "4", "5"]
+    assert prompt["12:2:2"]["inputs"]["images"] == ["12:1", 0]
+    ed.page.click("#queue-button")
+    # The nested SaveImage's output is shown on the root instance that holds it.
+    ed.page.wait_for_function("() => window.comfyApp.graph.getNodeById(12).imagesFor().some((i) => i.complete)",
+                              timeout=60000)
+    ed.shot("subgraph_run")
     assert ed.unexpected_problems() == []
     ed.page.context.close()
 

@@ -1,8 +1,14 @@
-"""UI workflow -> API prompt: widgets_values mapping, links, reroutes, mute/bypass, primitives."""
+"""UI workflow -> API prompt: widgets_values mapping, links, reroutes, mute/bypass, primitives,
+subgraphs and dynamic prompts."""
+
+import json
+import random
+from pathlib import Path
 
 import pytest
 
-from comfy_core.graph.workflow_convert import WorkflowError, widget_slots, workflow_to_prompt
+from comfy_core.graph.workflow_convert import (MODE_MUTED, WorkflowError, process_dynamic_prompt,
+                                               promoted_inputs, widget_slots, workflow_to_prompt)
 
 INFO = {
     "KSampler": {"input": {"required": {
@@ -76,3 +82,50 @@ def test_schema1_object_links_and_errors():
         workflow_to_prompt({"nodes": [node(1, "Mystery")], "links": []}, INFO)
     with pytest.raises(WorkflowError, match="not a UI workflow"):
         workflow_to_prompt({"1": {}}, INFO)
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "web" / "fixtures"
+
+
+def fixture(name):
+    return json.loads((FIXTURES / name).read_text())
+
+
+def test_subgraphs_flatten_like_the_editor_on_the_shared_fixture():
+    """Same workflow and expectation as tests/web/graph_to_prompt.test.mjs."""
+    workflow, info = fixture("subgraph_workflow.json"), fixture("object_info.json")
+    assert workflow_to_prompt(workflow, info, random=lambda: 0.7) == fixture("subgraph_prompt.json")
+    assert promoted_inputs(workflow["definitions"]["subgraphs"][0]) == [1]
+    workflow["nodes"][1]["widgets_values"] = []
+    assert workflow_to_prompt(workflow, info)["10:1"]["inputs"]["text"] == "replaced by the promoted widget"
+    workflow["nodes"][-1]["mode"] = MODE_MUTED
+    assert not any(k.startswith("12:") for k in workflow_to_prompt(workflow, info))
+
+
+def test_a_subgraph_that_contains_itself_is_refused():
+    workflow = fixture("subgraph_workflow.json")
+    outer = workflow["definitions"]["subgraphs"][1]
+    outer["definitions"]["subgraphs"][0]["nodes"].append({"id": 9, "type": outer["id"], "mode": 0})
+    with pytest.raises(WorkflowError, match="nests deeper than 32 levels"):
+        workflow_to_prompt(workflow, fixture("object_info.json"))
+
+
+def test_dynamic_prompts_with_a_seeded_random():
+    rand = random.Random(3).random
+    expected_rand = random.Random(3).random
+    text = "a {red|green|blue} {big|{tiny|small}} cat /* hidden */ \\{kept\\} // tail"
+    out = process_dynamic_prompt(text, rand)
+    colour = ["red", "green", "blue"][int(expected_rand() * 3)]
+    assert out.startswith(f"a {colour} ") and out.endswith(" cat  \\{kept\\} ")
+    assert process_dynamic_prompt("{a|b", lambda: 0.9) == "{a|b"
+    wf = {"nodes": [node(1, "CLIPTextEncode", ["x {1|2} // c"]), node(2, "SaveImage", ["{keep|this}"])]}
+    prompt = workflow_to_prompt(wf, fixture("object_info.json"), random=lambda: 0.5)
+    assert prompt["1"]["inputs"] == {"text": "x 2 "}
+    assert prompt["2"]["inputs"] == {"filename_prefix": "{keep|this}"}
+
+
+def test_legacy_force_input_entries_are_skipped():
+    info = {"Src2": {"input": {"required": {"text": ["STRING", {"forceInput": True}],
+                                            "n": ["INT", {}]}}, "display_name": "Src2"}}
+    assert workflow_to_prompt({"nodes": [node(1, "Src2", ["old", 4])]}, info)["1"]["inputs"] == {"n": 4}
+    assert workflow_to_prompt({"nodes": [node(1, "Src2", [4])]}, info)["1"]["inputs"] == {"n": 4}

@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buildPromptRequest, workflowToPrompt } from "../../web/graph/to_prompt.js";
+import { buildPromptRequest, promotedInputs, workflowToPrompt } from "../../web/graph/to_prompt.js";
 import { defaultPrompt, defaultWorkflow } from "../../web/graph/default_workflow.js";
-import { loadDefs, sequence } from "./helpers.mjs";
+import { loadDefs, loadFixture, sequence } from "./helpers.mjs";
 
 const defs = loadDefs();
 
@@ -106,14 +106,12 @@ test("dynamic prompts resolve in dynamicPrompts STRING widgets only; arrays are 
   assert.deepEqual(p[3].inputs.width, { __value__: [1, 2] });
 });
 
-test("unknown node types keep their links; schema-1 object links work; subgraphs are refused", () => {
+test("unknown node types keep their links; schema-1 object links work", () => {
   const w = wf([
     { id: 1, type: "EmptyImage", mode: 0, inputs: [], outputs: [], widgets_values: [64, 64, 1, 0] },
     { id: 2, type: "SomePluginNode", mode: 0, inputs: [slot("pixels", "IMAGE", 1)], outputs: [], widgets_values: [3] },
   ], [{ id: 1, origin_id: 1, origin_slot: 0, target_id: 2, target_slot: 0, type: "IMAGE" }]);
   assert.deepEqual(workflowToPrompt(w, defs)[2], { inputs: { pixels: ["1", 0] }, class_type: "SomePluginNode", _meta: { title: "SomePluginNode" } });
-  const sub = { ...w, definitions: { subgraphs: [{ id: "SomePluginNode" }] } };
-  assert.throws(() => workflowToPrompt(sub, defs), /node #2 is a subgraph/);
 });
 
 test("output targets keep only the chosen outputs and their ancestors", () => {
@@ -128,4 +126,28 @@ test("the POST /prompt body carries client id, prompt and workflow (COMPAT 3.4)"
   assert.deepEqual(body, { client_id: "abc", prompt: { 1: {} }, extra_data: { extra_pnginfo: { workflow: { nodes: [] } } },
     partial_execution_targets: ["9"] });
   assert.equal(buildPromptRequest({ clientId: "a", prompt: {}, workflow: {}, front: true }).front, true);
+});
+
+test("subgraph instances flatten to '<instance>:<inner>' ids through the IO nodes (shared fixture)", () => {
+  const workflow = loadFixture("subgraph_workflow.json");
+  const prompt = workflowToPrompt(workflow, defs, { random: () => 0.7 });
+  // The same expectation is checked against comfy_core/graph/workflow_convert.py.
+  assert.deepEqual(prompt, loadFixture("subgraph_prompt.json"));
+  assert.deepEqual(promotedInputs(workflow.definitions.subgraphs[0]), [1]);
+});
+
+test("an unlinked promoted input without a value keeps the inner widget; muted instances vanish", () => {
+  const workflow = loadFixture("subgraph_workflow.json");
+  workflow.nodes.find((n) => n.id === 10).widgets_values = [];
+  assert.equal(workflowToPrompt(workflow, defs, { random: () => 0 })["10:1"].inputs.text, "replaced by the promoted widget");
+  workflow.nodes.find((n) => n.id === 12).mode = 2;
+  const prompt = workflowToPrompt(workflow, defs);
+  assert.ok(!Object.keys(prompt).some((id) => id.startsWith("12:")));
+});
+
+test("a subgraph containing itself is refused with its name", () => {
+  const workflow = loadFixture("subgraph_workflow.json");
+  const inner = workflow.definitions.subgraphs[1].definitions.subgraphs[0];
+  inner.nodes.push({ id: 9, type: workflow.definitions.subgraphs[1].id, mode: 0, inputs: [], outputs: [] });
+  assert.throws(() => workflowToPrompt(workflow, defs), /nests deeper than 32 levels/);
 });

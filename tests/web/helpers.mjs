@@ -6,6 +6,11 @@ export function loadObjectInfo() {
   return JSON.parse(readFileSync(new URL("./fixtures/object_info.json", import.meta.url), "utf8"));
 }
 
+/** A JSON file from tests/web/fixtures (shared with the Python converter's tests). */
+export function loadFixture(name) {
+  return JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8"));
+}
+
 export function loadDefs() {
   return normaliseObjectInfo(loadObjectInfo());
 }

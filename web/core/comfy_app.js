@@ -10,7 +10,7 @@ import { promptToWorkflow } from "../graph/from_prompt.js";
 import { defaultWorkflow } from "../graph/default_workflow.js";
 import { checkWorkflow, compactWidgetInputs, isApiPrompt } from "../graph/workflow_format.js";
 import { BUILTIN_WIDGET_FACTORIES, DomWidgetLayer } from "../graph/canvas_widgets.js";
-import { registerNodeTypes, restoreWidgetSlots } from "../graph/node_types.js";
+import { registerNodeTypes, registerSubgraphType, restoreWidgetSlots } from "../graph/node_types.js";
 import { ExtensionManager } from "../extensions/manager.js";
 import { Store } from "../state/store.js";
 import { EXECUTION_EVENTS, initialExecutionState, nodeErrorMessages, reduceExecution } from "../state/execution_state.js";
@@ -25,7 +25,7 @@ export class ComfyApp {
   /**
    * @param {{lib: object, api: import("../api/client.js").ApiClient, canvasElement: HTMLCanvasElement,
    *          overlay: HTMLElement, storage: Storage, logger?: Console}} opts
-   *   lib = {LiteGraph, LGraph, LGraphCanvas, LGraphNode} from @comfyorg/litegraph
+   *   lib = {LiteGraph, LGraph, LGraphCanvas, LGraphNode, SubgraphNode} from @comfyorg/litegraph
    */
   constructor(opts) {
     this.lib = opts.lib;
@@ -89,6 +89,7 @@ export class ComfyApp {
     const { LGraph, LGraphCanvas, LiteGraph } = this.lib;
     LiteGraph.release_link_on_empty_shows_menu = true;
     this.graph = new LGraph();
+    this.graph.events.addEventListener("subgraph-created", (e) => registerSubgraphType(this, e.detail.subgraph));
     this.canvas = new LGraphCanvas(this.canvasElement, this.graph);
     this.canvas.allow_searchbox = true;
     this.canvas.show_info = false;

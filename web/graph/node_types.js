@@ -95,3 +95,38 @@ export function restoreWidgetSlots(node) {
     if (input) node.addInput(input.name, input.type, { widget: { name: input.name }, tooltip: input.tooltip });
   }
 }
+
+/**
+ * Register the node class of a subgraph definition (COMPAT 3.2): its instances are nodes
+ * whose type is the definition's uuid, with the definition's inputs, outputs and promoted
+ * widgets (litegraph's SubgraphNode). Called whenever litegraph creates a subgraph.
+ */
+export function registerSubgraphType(app, subgraph) {
+  const { LiteGraph, SubgraphNode } = app.lib;
+  const blank = { id: -1, type: subgraph.id, pos: [0, 0], size: [MIN_WIDTH, 60], flags: {}, order: 0, mode: 0,
+    inputs: [], outputs: [], properties: {} };
+  const SubgraphInstance = class extends SubgraphNode {
+    constructor() {
+      super(app.graph, subgraph, blank);
+      this.comfyClass = subgraph.id;
+      this.serialize_widgets = true;
+    }
+
+    /** Promoted copies of DOM widgets would share the inner node's element: use plain text. */
+    _internalConfigureAfterSlots() {
+      super._internalConfigureAfterSlots();
+      this.widgets.forEach((widget, i) => {
+        if (!widget.element) return;
+        const text = this.addWidget("text", widget.name, "", () => {}, {});
+        this.widgets.pop();
+        this.widgets[i] = text;
+        const input = this.inputs.find((slot) => slot._widget === widget);
+        if (input) input._widget = text;
+      });
+    }
+  };
+  SubgraphInstance.title = subgraph.name;
+  SubgraphInstance.skip_list = true;
+  LiteGraph.registerNodeType(subgraph.id, SubgraphInstance);
+  SubgraphInstance.category = "subgraphs";
+}

@@ -1,8 +1,10 @@
 /**
  * UI workflow JSON -> API prompt (COMPAT 3.4), on the serialised workflow rather than the
  * live canvas so it runs under node and is unit-tested: widget values positionally
- * (control and upload entries skipped), links resolved through Reroute nodes, primitives and
- * bypassed nodes, muted and virtual nodes left out, dangling links removed.
+ * (control and upload entries skipped), links resolved through Reroute nodes, primitives,
+ * bypassed nodes and subgraph boundaries, subgraph instances flattened, muted and virtual
+ * nodes left out, dangling links removed. comfy_core/graph/workflow_convert.py is the
+ * same conversion for the command line; keep the two in step.
  */
 import { typesCompatible } from "./node_defs.js";
 import { widgetValuesToInputs } from "./widget_values.js";
@@ -25,15 +27,45 @@ export function readLink(link) {
   };
 }
 
-function indexWorkflow(workflow) {
-  const nodes = new Map();
-  for (const node of workflow.nodes ?? []) nodes.set(String(node.id), node);
-  const links = new Map();
-  for (const raw of workflow.links ?? []) {
-    const link = readLink(raw);
-    links.set(String(link.id), link);
+/** Ids of a subgraph's boundary nodes in its links (COMPAT 3.2). */
+export const SUBGRAPH_INPUT_ID = -10;
+export const SUBGRAPH_OUTPUT_ID = -20;
+/** Deeper nesting than this is taken for a subgraph that contains itself. */
+const MAX_SUBGRAPH_DEPTH = 32;
+
+function indexById(items, read = (x) => x) {
+  const map = new Map();
+  for (const raw of items ?? []) {
+    const item = read(raw);
+    map.set(String(item.id), item);
   }
-  return { nodes, links };
+  return map;
+}
+
+/** Every subgraph definition of a workflow by id, nested `definitions` included. */
+export function subgraphDefinitions(workflow, into = new Map()) {
+  for (const def of workflow?.definitions?.subgraphs ?? []) {
+    if (into.has(def.id)) continue;
+    into.set(def.id, def);
+    subgraphDefinitions(def, into);
+  }
+  return into;
+}
+
+/**
+ * One graph level being converted: the root, or a subgraph definition seen through one
+ * instance. `prefix` makes execution ids ("12:" + inner id, COMPAT 3.4 step 2).
+ */
+function makeScope(graph, prefix = "", parent = null) {
+  return { nodes: indexById(graph.nodes), links: indexById(graph.links, readLink), prefix, parent, def: parent ? graph : null };
+}
+
+function childScope(scope, instance, def) {
+  const prefix = `${scope.prefix}${instance.id}:`;
+  if (prefix.split(":").length > MAX_SUBGRAPH_DEPTH) {
+    throw new Error(`subgraph '${def.name ?? def.id}' nests deeper than ${MAX_SUBGRAPH_DEPTH} levels (does it contain itself?)`);
+  }
+  return makeScope(def, prefix, { scope, node: instance });
 }
 
 /**
@@ -49,21 +81,54 @@ export function bypassInput(node, slot, type) {
 }
 
 /**
- * Follow link `linkId` back to a real producer.
- * @returns {{link: [string, number]}|{value: any}|null} a link, a primitive's value, or
- *   nothing (the link is dropped)
+ * Indexes of a definition's inputs shown as widgets on its instances: those linked to a
+ * widget input inside. Instances keep these widgets' values in order in widgets_values.
  */
-function resolveLink(index, linkId, seen = new Set()) {
-  const link = index.links.get(String(linkId));
+export function promotedInputs(def) {
+  const nodes = indexById(def.nodes);
+  const targetsWidget = (link) => Boolean(nodes.get(String(link.targetId))?.inputs?.[link.targetSlot]?.widget);
+  const links = (def.links ?? []).map(readLink).filter((l) => Number(l.originId) === SUBGRAPH_INPUT_ID);
+  return (def.inputs ?? []).map((_, i) => i).filter((i) => links.some((l) => Number(l.originSlot) === i && targetsWidget(l)));
+}
+
+/** Follow a subgraph's input `slot` out through its instance: a link, a promoted value, or nothing. */
+function resolveSubgraphInput(scope, slot, ctx, seen) {
+  if (!scope.parent) return null;
+  const { scope: outer, node: instance } = scope.parent;
+  const name = scope.def.inputs?.[slot]?.name;
+  const input = instance.inputs?.find((i) => i.name === name);
+  if (input?.link != null) return resolveLink(outer, input.link, ctx, seen);
+  const k = promotedInputs(scope.def).indexOf(slot);
+  const values = instance.widgets_values;
+  return k >= 0 && Array.isArray(values) && k < values.length ? { value: values[k] } : null;
+}
+
+/** Follow an instance's output `slot` into its definition, to what feeds the output node. */
+function resolveSubgraphOutput(scope, instance, slot, ctx, seen) {
+  const def = ctx.definitions.get(instance.type);
+  const inner = childScope(scope, instance, def);
+  const link = [...inner.links.values()].find((l) => Number(l.targetId) === SUBGRAPH_OUTPUT_ID && Number(l.targetSlot) === slot);
+  return link ? resolveLink(inner, link.id, ctx, seen) : null;
+}
+
+/**
+ * Follow link `linkId` of `scope` back to a real producer.
+ * @returns {{link: [string, number]}|{value: any}|null} a link, a primitive's or promoted
+ *   widget's value, or nothing (the link is dropped)
+ */
+function resolveLink(scope, linkId, ctx, seen = new Set()) {
+  const link = scope.links.get(String(linkId));
   if (!link) return null;
+  if (Number(link.originId) === SUBGRAPH_INPUT_ID) return resolveSubgraphInput(scope, link.originSlot, ctx, seen);
   const key = String(link.originId);
-  const origin = index.nodes.get(key);
-  if (!origin) return { link: [key, link.originSlot] };
-  if (seen.has(key)) return null;
-  seen.add(key);
+  const origin = scope.nodes.get(key);
+  const id = scope.prefix + key;
+  if (!origin) return { link: [id, link.originSlot] };
+  if (seen.has(`${id}/${link.originSlot}`)) return null;
+  seen.add(`${id}/${link.originSlot}`);
   if (origin.type === "Reroute") {
     const input = origin.inputs?.[0];
-    return input?.link != null ? resolveLink(index, input.link, seen) : null;
+    return input?.link != null ? resolveLink(scope, input.link, ctx, seen) : null;
   }
   if (origin.type === "PrimitiveNode") {
     const values = origin.widgets_values;
@@ -71,9 +136,10 @@ function resolveLink(index, linkId, seen = new Set()) {
   }
   if (origin.mode === MODE.BYPASS) {
     const input = bypassInput(origin, link.originSlot, link.type);
-    return input?.link != null ? resolveLink(index, input.link, seen) : null;
+    return input?.link != null ? resolveLink(scope, input.link, ctx, seen) : null;
   }
-  return { link: [key, link.originSlot] };
+  if (ctx.definitions.has(origin.type)) return resolveSubgraphOutput(scope, origin, link.originSlot, ctx, seen);
+  return { link: [id, link.originSlot] };
 }
 
 /** Arrays sent as constants must be wrapped so they are not read as links (COMPAT 3.1). */
@@ -81,31 +147,42 @@ export function wrapConstant(value) {
   return Array.isArray(value) ? { __value__: value } : value;
 }
 
-function widgetInputs(def, node, random) {
-  const inputs = {};
-  const { values } = widgetValuesToInputs(def, node.widgets_values);
-  for (const input of def.inputs) {
-    if (!(input.name in values)) continue;
-    let value = values[input.name];
-    if (input.widget === "STRING" && input.options.dynamicPrompts && typeof value === "string") {
-      value = processDynamicPrompt(value, random);
-    }
-    inputs[input.name] = wrapConstant(value);
-  }
-  return inputs;
+function isDynamic(def, name) {
+  const input = def?.inputs.find((i) => i.name === name);
+  return input?.widget === "STRING" && Boolean(input.options.dynamicPrompts);
 }
 
-function convertNode(index, node, def, random) {
-  const inputs = def ? widgetInputs(def, node, random) : {};
+function convertNode(scope, node, def, ctx) {
+  const values = def ? { ...widgetValuesToInputs(def, node.widgets_values).values } : {};
+  const links = {};
   for (const slot of node.inputs ?? []) {
     if (slot.link == null) continue;
-    const resolved = resolveLink(index, slot.link);
+    const resolved = resolveLink(scope, slot.link, ctx);
     const name = slot.widget?.name ?? slot.name;
-    if (resolved && "link" in resolved) inputs[name] = resolved.link;
-    else if (resolved) inputs[name] = wrapConstant(resolved.value);
+    if (resolved && "link" in resolved) {
+      links[name] = resolved.link;
+      delete values[name];
+    } else if (resolved) values[name] = resolved.value;
   }
+  const inputs = {};
+  for (const [name, raw] of Object.entries(values)) {
+    const value = typeof raw === "string" && isDynamic(def, name) ? processDynamicPrompt(raw, ctx.random) : raw;
+    inputs[name] = wrapConstant(value);
+  }
+  Object.assign(inputs, links);
   const title = node.title ?? def?.displayName ?? node.type;
   return { inputs, class_type: node.type, _meta: { title } };
+}
+
+function convertScope(scope, ctx, prompt) {
+  for (const node of scope.nodes.values()) {
+    if (ctx.virtual.has(node.type) || node.mode === MODE.NEVER || node.mode === MODE.BYPASS) continue;
+    if (ctx.definitions.has(node.type)) {
+      convertScope(childScope(scope, node, ctx.definitions.get(node.type)), ctx, prompt);
+      continue;
+    }
+    prompt[scope.prefix + String(node.id)] = convertNode(scope, node, ctx.defs[node.type], ctx);
+  }
 }
 
 function isLink(value) {
@@ -136,26 +213,22 @@ export function keepAncestors(prompt, targets) {
 }
 
 /**
- * Convert a UI workflow into an API prompt.
+ * Convert a UI workflow into an API prompt. Subgraph instances are flattened: their inner
+ * nodes get execution ids "<instance>:<inner>" (nested "12:7:3"), links cross the -10/-20
+ * boundary nodes, and an unlinked instance input yields its promoted widget's value.
  * @param {object} workflow UI workflow JSON (schema 0.4 or 1, root graph)
  * @param {Object<string, import("./node_defs.js").NodeDef>} defs normalised node definitions
  * @param {{random?: () => number, virtualTypes?: string[], outputTargets?: string[]}} [opts]
  * @returns {Object<string, {inputs: object, class_type: string, _meta: {title: string}}>}
- * @throws {Error} when the workflow contains subgraph instances (not supported yet)
+ * @throws {Error} when subgraphs nest without end
  */
 export function workflowToPrompt(workflow, defs, opts = {}) {
-  const random = opts.random ?? Math.random;
-  const virtual = new Set([...VIRTUAL_NODE_TYPES, ...(opts.virtualTypes ?? [])]);
-  const subgraphIds = new Set((workflow.definitions?.subgraphs ?? []).map((s) => s.id));
-  const index = indexWorkflow(workflow);
+  const ctx = {
+    defs, random: opts.random ?? Math.random, definitions: subgraphDefinitions(workflow),
+    virtual: new Set([...VIRTUAL_NODE_TYPES, ...(opts.virtualTypes ?? [])]),
+  };
   const prompt = {};
-  for (const node of workflow.nodes ?? []) {
-    if (subgraphIds.has(node.type)) {
-      throw new Error(`node #${node.id} is a subgraph instance; subgraphs cannot be queued yet`);
-    }
-    if (virtual.has(node.type) || node.mode === MODE.NEVER || node.mode === MODE.BYPASS) continue;
-    prompt[String(node.id)] = convertNode(index, node, defs[node.type], random);
-  }
+  convertScope(makeScope(workflow), ctx, prompt);
   dropDanglingLinks(prompt);
   return opts.outputTargets ? keepAncestors(prompt, opts.outputTargets) : prompt;
 }

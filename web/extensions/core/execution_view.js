@@ -47,6 +47,15 @@ function drawImages(ctx, node, images) {
   });
 }
 
+/**
+ * The canvas node that shows execution id `id`: itself, or for a node inside a subgraph
+ * ("12:5", COMPAT 3.4) the instance on the root graph.
+ */
+export function canvasNodeFor(graph, id) {
+  if (id === null || id === undefined) return null;
+  return graph.getNodeById(String(id)) ?? graph.getNodeById(String(id).split(":")[0]) ?? null;
+}
+
 function nodeBounds(node, LiteGraph) {
   const title = LiteGraph.NODE_TITLE_HEIGHT;
   return [node.pos[0], node.pos[1] - title, node.size[0], node.size[1] + title];
@@ -56,7 +65,7 @@ function nodeBounds(node, LiteGraph) {
 function drawNodeProgress(ctx, app, nodeProgress) {
   ctx.save();
   for (const [id, p] of Object.entries(nodeProgress ?? {})) {
-    const node = app.graph.getNodeById(p.display_node_id ?? id);
+    const node = canvasNodeFor(app.graph, p.display_node_id ?? id);
     if (!node || !(p.max > 0)) continue;
     const [x, y, w] = nodeBounds(node, app.lib.LiteGraph);
     ctx.fillStyle = p.state === "finished" ? FINISHED_COLOUR : RUNNING_COLOUR;
@@ -67,7 +76,7 @@ function drawNodeProgress(ctx, app, nodeProgress) {
 
 function drawRunning(ctx, app, execution) {
   drawNodeProgress(ctx, app, execution.nodeProgress);
-  const node = execution.runningNode ? app.graph.getNodeById(execution.runningNode) : null;
+  const node = canvasNodeFor(app.graph, execution.runningNode);
   if (!node) return;
   const [x, y, w, h] = nodeBounds(node, app.lib.LiteGraph);
   ctx.save();
@@ -75,7 +84,7 @@ function drawRunning(ctx, app, execution) {
   ctx.lineWidth = 3;
   ctx.strokeRect(x - 5, y - 5, w + 10, h + 10);
   const p = execution.progress;
-  if (p && p.max > 0 && p.node === String(node.id)) {
+  if (p && p.max > 0 && canvasNodeFor(app.graph, p.node) === node) {
     ctx.fillStyle = RUNNING_COLOUR;
     ctx.fillRect(x, y - 12, (w * p.value) / p.max, 5);
   }
@@ -133,7 +142,7 @@ export function createExecutionViewExtension() {
     name: "core.execution_view",
     setup(app) {
       app.api.addEventListener("executed", (e) => {
-        const id = String(e.detail.display_node ?? e.detail.node);
+        const id = String(canvasNodeFor(app.graph, e.detail.display_node ?? e.detail.node)?.id ?? e.detail.node);
         const bust = Date.now();
         outputs.set(id, outputImages(e.detail.output).map((im) => loadImage(app.api.viewURL(im, { bust }), () => app.markDirty())));
         previews.delete(id);
@@ -141,7 +150,8 @@ export function createExecutionViewExtension() {
       });
       app.api.addEventListener("b_preview", (e) => {
         const meta = e.detail.meta;
-        const id = String(meta?.display_node_id ?? meta?.node_id ?? app.store.state.execution.runningNode);
+        const shown = meta?.display_node_id ?? meta?.node_id ?? app.store.state.execution.runningNode;
+        const id = String(canvasNodeFor(app.graph, shown)?.id ?? shown);
         const old = previews.get(id);
         if (old) URL.revokeObjectURL(old.src);
         const img = loadImage(URL.createObjectURL(e.detail.blob), () => app.markDirty());

@@ -12,9 +12,11 @@ flagged dynamicPrompts get comments stripped and `{a|b}` choices made.
 
 from __future__ import annotations
 
+import json
 import random as _random
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable
 
 WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
@@ -24,6 +26,10 @@ SEED_NAMES = ("seed", "noise_seed")
 SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID = -10, -20
 MAX_SUBGRAPH_DEPTH = 32
 _COMMENTS = re.compile(r"/\*[\s\S]*?\*/|//.*")
+_REFERENCE = re.compile(r"%([^%]+)%")
+_DATE_TOKENS = re.compile(r"yyyy|yy|MM|M|dd|d|hh|h|mm|m|ss|s")
+_UNSAFE = re.compile(r'[/?<>\\:*|"]')
+EXPANDED_INPUTS = ("filename_prefix",)
 
 
 class WorkflowError(ValueError):
@@ -300,10 +306,52 @@ class _Converter:
         return prompt
 
 
+def format_date(fmt: str, now: datetime) -> str:
+    """yyyy, yy, MM, M, dd, d, hh, h, mm, m, ss, s as the editor formats them (doubled = padded)."""
+    parts = {"y": now.year, "M": now.month, "d": now.day, "h": now.hour, "m": now.minute,
+             "s": now.second}
+
+    def one(match: re.Match) -> str:
+        token = match.group(0)
+        if token.startswith("y"):
+            return str(now.year)[-len(token):] if token == "yy" else str(now.year)
+        value = parts[token[0]]
+        return f"{value:02d}" if len(token) == 2 else str(value)
+
+    return _DATE_TOKENS.sub(one, fmt)
+
+
+def apply_text_replacements(text: str, prompt: dict, now: datetime) -> str:
+    """Expand `%date:FORMAT%` and `%Title.widget%` (COMPAT 3.4); unknown references stay."""
+    def one(match: re.Match) -> str:
+        body = match.group(1)
+        if body.startswith("date:"):
+            return format_date(body[5:], now)
+        title, dot, widget = body.rpartition(".")
+        entries = list(prompt.values())
+        node = next((e for e in entries if e.get("_meta", {}).get("title") == title), None) or \
+            next((e for e in entries if e.get("class_type") == title), None)
+        value = (node or {}).get("inputs", {}).get(widget) if dot and title else None
+        if value is None or isinstance(value, (list, dict)):
+            return match.group(0)
+        return _UNSAFE.sub("_", str(value))
+
+    return _REFERENCE.sub(one, text)
+
+
 def workflow_to_prompt(workflow: dict, object_info: dict,
-                       random: Callable[[], float] | None = None) -> dict:
-    """Convert a UI workflow into an API prompt using `/object_info` for widget mapping.
+                       random: Callable[[], float] | None = None,
+                       now: datetime | None = None) -> dict:
+    """Convert a UI workflow into an API prompt using `/object_info` for widget mapping,
+    then expand filename_prefix references as the editor does at queue time.
     `random` ([0, 1)) makes the dynamic-prompt choices; pass a seeded one to repeat them."""
     if not is_ui_workflow(workflow):
         raise WorkflowError("not a UI workflow: expected an object with a 'nodes' list")
-    return _Converter(workflow, object_info, random or _random.Random().random).convert()
+    prompt = _Converter(workflow, object_info, random or _random.Random().random).convert()
+    source, now = json.loads(json.dumps(prompt)), now or datetime.now()
+    for entry in prompt.values():
+        for name in EXPANDED_INPUTS:
+            value = entry["inputs"].get(name)
+            if isinstance(value, str) and "%" in value:
+                entry["inputs"][name] = apply_text_replacements(value, source, now)
+    return prompt

@@ -3,12 +3,14 @@ subgraphs and dynamic prompts."""
 
 import json
 import random
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from comfy_core.graph.workflow_convert import (MODE_MUTED, WorkflowError, process_dynamic_prompt,
-                                               promoted_inputs, widget_slots, workflow_to_prompt)
+from comfy_core.graph.workflow_convert import (MODE_MUTED, WorkflowError, format_date,
+                                               process_dynamic_prompt, promoted_inputs,
+                                               widget_slots, workflow_to_prompt)
 
 INFO = {
     "KSampler": {"input": {"required": {
@@ -129,3 +131,14 @@ def test_legacy_force_input_entries_are_skipped():
                                             "n": ["INT", {}]}}, "display_name": "Src2"}}
     assert workflow_to_prompt({"nodes": [node(1, "Src2", ["old", 4])]}, info)["1"]["inputs"] == {"n": 4}
     assert workflow_to_prompt({"nodes": [node(1, "Src2", [4])]}, info)["1"]["inputs"] == {"n": 4}
+
+
+def test_filename_prefix_references_expand_like_the_editor():
+    now = datetime(2024, 3, 5, 7, 8, 9)
+    assert format_date("yyyy-MM-dd", now) == "2024-03-05"
+    assert format_date("yy/M/d hh:mm:ss", now) == "24/3/5 07:08:09"
+    wf = {"nodes": [node(1, "KSampler", [42, "fixed", 20, 7.5, "ddim", "normal", 0.5], title="Sampler"),
+                    node(2, "SaveImage", ["%date:yyyy-MM-dd%/%Sampler.seed%_%KSampler.sampler_name%_%Nope.x%"])]}
+    info = {**INFO, "SaveImage": fixture("object_info.json")["SaveImage"]}
+    prompt = workflow_to_prompt(wf, info, now=now)
+    assert prompt["2"]["inputs"]["filename_prefix"] == "2024-03-05/42_ddim_%Nope.x%"

@@ -6,6 +6,7 @@
  */
 import { normaliseObjectInfo } from "../graph/node_defs.js";
 import { workflowToPrompt, buildPromptRequest } from "../graph/to_prompt.js";
+import { expandPromptText } from "../graph/text_replacements.js";
 import { promptToWorkflow } from "../graph/from_prompt.js";
 import { defaultWorkflow } from "../graph/default_workflow.js";
 import { checkWorkflow, compactWidgetInputs, isApiPrompt } from "../graph/workflow_format.js";
@@ -178,10 +179,10 @@ export class ComfyApp {
     return compactWidgetInputs(workflow);
   }
 
-  /** The current graph as an API prompt (COMPAT 3.4). */
+  /** The current graph as an API prompt (COMPAT 3.4), filename_prefix fields expanded. */
   graphToPrompt(opts = {}) {
     const workflow = this.serializeWorkflow();
-    return { workflow, prompt: workflowToPrompt(workflow, this.defs, opts) };
+    return { workflow, prompt: expandPromptText(workflowToPrompt(workflow, this.defs, opts)) };
   }
 
   /**

@@ -18,6 +18,7 @@ import { mountTabsBar } from "./ui/tabs_bar.js";
 import { mountWorkflowsPanel } from "./ui/workflows_panel.js";
 import { mountImageViewer } from "./ui/image_viewer.js";
 import { installFileDrop } from "./ui/file_open.js";
+import { installTouchGestures } from "./ui/touch.js";
 import { imageUploadExtension } from "./extensions/core/image_upload.js";
 import { createUndoExtension } from "./extensions/core/undo.js";
 import { nodeModesExtension } from "./extensions/core/node_modes.js";
@@ -48,6 +49,7 @@ async function main() {
   mountTabsBar(document.getElementById("tabs-bar"), app);
   mountWorkflowsPanel(document.getElementById("workflows-panel"), app);
   installFileDrop(app, (file, event) => app.dropOnNode(file, event));
+  installTouchGestures(app);
   document.body.dataset.ready = "true";
 }
 

@@ -20,7 +20,7 @@ from e2e_server import ROOT, ServerProcess
 from PIL import Image
 from scipy import ndimage
 
-from comfy_core.tools.demo.scenes import PALETTE
+from comfy_core.tools.demo.scenes import PALETTE, Scene, draw
 
 CKPT = Path("demo") / "shapes-sd1-tiny.safetensors"
 CKPT_FILE = ROOT / "models" / "checkpoints" / CKPT
@@ -137,8 +137,6 @@ def _matches(reading: Reading, case: tuple[str, str, str, str]) -> bool:
 
 
 def test_reader_on_drawn_scenes():
-    from comfy_core.tools.demo.scenes import Scene, draw
-
     for shape in ("circle", "square", "triangle"):
         img = (draw(Scene(shape, "orange", "gray", ((30.0, 34.0),), 14.0)).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
         assert read_picture(img) == Reading("gray", "orange", shape, 1)

@@ -192,8 +192,8 @@ def table(w: Workload, info: dict, figures: list[Figures], cold: dict, ready: fl
                      f"{f.peak_vram_gib:.2f} | {f.first_run_s:.1f} |")
     lines += ["", "| Engine | Model load (s) | First image, cold process (s) | Peak RSS, cold process (GiB) |",
               "|---|---|---|---|"]
-    for name, loads in info["loads"].items():
-        c = cold.get(name, {})
+    for name in dict.fromkeys([*info["loads"], *cold]):
+        loads, c = info["loads"].get(name, []), cold.get(name, {})
         lines.append(f"| {name} | {median(loads):.2f} | {c.get('first_image_s', float('nan')):.2f} | "
                      f"{c.get('peak_rss_gib', float('nan')):.2f} |")
     if ready is not None:
@@ -216,6 +216,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, Workload]:
     p.add_argument("--vram-cap-gib", type=float)
     p.add_argument("--compile", action="store_true")
     p.add_argument("--no-peer", action="store_true", help="skip diffusers")
+    p.add_argument("--cold-only", action="store_true", help="only the cold-process and server-ready figures")
     p.add_argument("--cold-runs", type=int, default=3, help="cold-process runs per engine (0: skip)")
     p.add_argument("--ready-runs", type=int, default=0, help="server-ready runs (0: skip)")
     p.add_argument("--out", type=Path, help="append the markdown table here")
@@ -236,7 +237,8 @@ def main(argv: list[str]) -> int:
     if args.first_image:
         print(json.dumps(first_image(args.first_image, w)))
         return 0
-    info, figures = run_engines(w, peer=not args.no_peer)
+    info, figures = ({"family": w.checkpoint.stem, "loads": {}}, []) if args.cold_only else \
+        run_engines(w, peer=not args.no_peer)
     engines = ["ours"] + ([] if args.no_peer else ["diffusers"])
     cold = {name: cold_start(name, replace(w, runs=1), args.cold_runs) for name in engines} if args.cold_runs else {}
     ready = server_ready(w.device, args.ready_runs) if args.ready_runs else None

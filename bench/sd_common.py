@@ -82,7 +82,14 @@ def peak_vram_gib(device: str) -> float:
 
 
 def peak_rss_gib() -> float:
-    """This process's peak resident set (Linux reports KiB)."""
+    """This process's peak resident set. Linux: VmHWM, which starts afresh at exec, unlike
+    ru_maxrss, which a child inherits from the parent that forked it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / GIB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GIB
 
 

@@ -23,6 +23,7 @@ import { imageUploadExtension } from "./extensions/core/image_upload.js";
 import { createUndoExtension } from "./extensions/core/undo.js";
 import { nodeModesExtension } from "./extensions/core/node_modes.js";
 import { appearanceExtension } from "./extensions/core/appearance.js";
+import { widgetInputsExtension } from "./extensions/core/widget_inputs.js";
 
 async function main() {
   const api = new ApiClient({ storage: window.sessionStorage });
@@ -35,7 +36,8 @@ async function main() {
   });
   window.comfyApp = app;
   const builtins = [virtualNodesExtension, valueControlExtension, createExecutionViewExtension(),
-    appearanceExtension, nodeModesExtension, createUndoExtension(), imageUploadExtension];
+    appearanceExtension, nodeModesExtension, createUndoExtension(), imageUploadExtension,
+    widgetInputsExtension];
   for (const extension of builtins) {
     app.registerExtension(extension);
   }

@@ -85,11 +85,12 @@ export async function registerNodeTypes(app, defs) {
 /**
  * After a saved workflow was configured, give back every widget its input slot: files keep
  * only linked widget slots (COMPAT 3.2), appended slots keep existing link indexes valid.
+ * A plain socket named like a widget is that widget converted to an input: left as it is.
  */
 export function restoreWidgetSlots(node) {
   for (const widget of node.widgets ?? []) {
     if (widget.name === "control_after_generate" || widget.type === "button") continue;
-    if (node.inputs?.some((slot) => slot.widget?.name === widget.name)) continue;
+    if (node.inputs?.some((slot) => (slot.widget?.name ?? slot.name) === widget.name)) continue;
     const def = node.constructor.nodeData;
     const input = def?.inputs.find((i) => i.name === widget.name);
     if (input) node.addInput(input.name, input.type, { widget: { name: input.name }, tooltip: input.tooltip });

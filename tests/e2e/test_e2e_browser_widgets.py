@@ -60,3 +60,25 @@ def test_convert_seed_to_input_link_a_primitive_and_back(editor):  # noqa: F811 
     assert back == {"hidden": False, "widgetSlot": True, "index": back["index"], "link": None}
     assert seed_in_prompt(ed, sampler) == 42
     assert ed.unexpected_problems() == []
+
+
+def test_preview_image_node_grows_to_fit_its_image(editor):  # noqa: F811 (fixture)
+    ed = editor
+    ed.clear_graph()
+    source = ed.js("() => window.comfyApp.addNodeAt('EmptyImage', [60, 120]).id")
+    sink = ed.js("() => window.comfyApp.addNodeAt('PreviewImage', [420, 120]).id")
+    ed.link(source, 0, sink, 0)
+    for name, value in (("width", 384), ("height", 192), ("color", 0xCC6622)):
+        ed.set_widget(source, name, value)
+    before = ed.js("(id) => [...window.comfyApp.graph.getNodeById(id).size]", sink)
+    ed.page.click("#queue-button")
+    ed.page.wait_for_function(
+        "(id) => window.comfyApp.graph.getNodeById(id).imagesFor().some((i) => i.complete && i.naturalWidth === 384)",
+        arg=sink, timeout=20000)
+    ed.page.wait_for_function("([id, w]) => window.comfyApp.graph.getNodeById(id).size[0] > w",
+                              arg=[sink, before[0]], timeout=5000)
+    width, height = ed.js("(id) => [...window.comfyApp.graph.getNodeById(id).size]", sink)
+    assert width == 384 + 20, "the image area takes the image's own width (under the cap)"
+    assert before[1] + 192 <= height + 10 <= before[1] + 192 + 40, "and its height at the same aspect"
+    ed.shot("preview_fit")
+    assert ed.unexpected_problems() == []

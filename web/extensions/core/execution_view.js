@@ -1,13 +1,13 @@
 /**
  * What execution looks like on the canvas: the running node outlined with a progress bar,
  * live previews (binary frames) and output images (executed events) drawn inside their
- * nodes, and validation or execution errors marked on the offending nodes.
+ * nodes (which grow to fit them, capped), and validation or execution errors marked on the offending nodes.
  */
 import { outputImages } from "../../state/execution_state.js";
+import { fitImageNode, imageGrid } from "../../graph/image_fit.js";
 
 const RUNNING_COLOUR = "#3fbf5f";
 const ERROR_TEXT_COLOUR = "#ff6b6b";
-const MIN_IMAGE_AREA = 220;
 const CACHED_COLOUR = "#6aa7ff";
 const FINISHED_COLOUR = "#2a6b3a";
 
@@ -27,14 +27,24 @@ function contentBottom(node) {
   return bottom + 6;
 }
 
+/**
+ * Grow `node` to fit `ready` (graph/image_fit.js) once per new set of images, so the user
+ * can still resize it afterwards.
+ */
+function fitNodeToImages(node, ready, top) {
+  const key = `${ready.length}:${ready[0].src}`;
+  if (node.fittedImages === key) return;
+  node.fittedImages = key;
+  node.setSize(fitImageNode(node.size, top, [ready[0].naturalWidth, ready[0].naturalHeight], ready.length));
+}
+
 /** Draw `images` in a grid filling the free area of `node`. */
 function drawImages(ctx, node, images) {
   const ready = images.filter((img) => img.complete && img.naturalWidth > 0);
   if (!ready.length) return;
   const top = contentBottom(node);
-  if (node.size[1] - top < MIN_IMAGE_AREA) node.setSize([node.size[0], top + MIN_IMAGE_AREA + 36]);
-  const cols = Math.ceil(Math.sqrt(ready.length));
-  const rows = Math.ceil(ready.length / cols);
+  fitNodeToImages(node, ready, top);
+  const { cols, rows } = imageGrid(ready.length);
   const cellW = (node.size[0] - 20) / cols;
   const cellH = (node.size[1] - top - 10) / rows;
   ready.forEach((img, i) => {

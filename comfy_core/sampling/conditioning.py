@@ -138,9 +138,15 @@ def resolve(
     adm: str | None = None,
     negative: bool = False,
     concat: ConcatSource | None = None,
+    device: torch.device | str | None = None,
 ) -> list[ResolvedCond]:
     """Make entries concrete for a latent [B,C,h,w]: latent-size masks, areas, σ ranges, y,
-    and the concat channels when `concat` is given (inpainting UNets)."""
+    and the concat channels when `concat` is given (inpainting UNets); every tensor ends up
+    on `device` (the sampling device) when one is given, so the loop never copies."""
+
+    def on(t: torch.Tensor | None) -> torch.Tensor | None:
+        return t if t is None or device is None else t.to(device)
+
     hw = (int(latent_shape[-2]), int(latent_shape[-1]))
     out = []
     for e in entries:
@@ -160,9 +166,9 @@ def resolve(
         extra = None if concat is None else inpaint_concat(concat, latent_shape, e.concat_latent, e.concat_mask)
         out.append(
             ResolvedCond(
-                cross_attn=e.cross_attn, y=y, area=area, mask=mask, mask_strength=e.mask_strength,
+                cross_attn=on(e.cross_attn), y=on(y), area=area, mask=on(mask), mask_strength=e.mask_strength,
                 strength=e.strength, sigma_start=ms.percent_to_sigma(e.start_percent),
-                sigma_end=ms.percent_to_sigma(e.end_percent), concat=extra,
+                sigma_end=ms.percent_to_sigma(e.end_percent), concat=on(extra),
             )
         )
     return out

@@ -106,12 +106,16 @@ def sample(
     adm: str | None = None,
     callback: ProgressCallback | None = None,
     inpaint: bool = False,
+    device: torch.device | str = "cpu",
 ) -> dict:
-    """Run one KSampler / KSamplerAdvanced job; returns a new LATENT dict. `inpaint`: the
-    UNet takes the concat channels (mask + masked latent) after x."""
+    """Run one KSampler / KSamplerAdvanced job; returns a new LATENT dict with the samples on
+    the CPU. `inpaint`: the UNet takes the concat channels (mask + masked latent) after x.
+    `device` is where the UNet runs: the whole loop (latent, noise, σ, conditioning) lives
+    there, so step noise comes from that device's generator (COMPAT 9.2) and no step copies."""
     sampler = get_sampler(sampler_name)
     latent_image = latent["samples"].float()
     noise = zero_noise(latent_image) if not add_noise else prepare_noise(latent_image, seed, latent.get("batch_index"))
+    device = torch.device(device)
     sigmas = truncate_sigmas(
         schedule_sigmas(model_sampling, scheduler, sampler_name, steps, denoise), start_step, last_step, force_full_denoise
     )
@@ -120,12 +124,12 @@ def sample(
         out["samples"] = latent["samples"]
         return out
     samples = run_sampler(
-        sampler, unet, model_sampling, from_comfy(positive), from_comfy(negative), latent_image, noise,
-        sigmas, seed=seed, cfg=cfg, scale_factor=scale_factor, adm=adm, callback=callback,
+        sampler, unet, model_sampling, from_comfy(positive), from_comfy(negative), latent_image.to(device),
+        noise.to(device), sigmas.to(device), seed=seed, cfg=cfg, scale_factor=scale_factor, adm=adm, callback=callback,
         noise_mask=latent.get("noise_mask"), random_inpaint_noise=sampler_name in RANDOM_INPAINT_NOISE,
         inpaint=inpaint,
     )
-    out["samples"] = samples
+    out["samples"] = samples.cpu()
     return out
 
 
@@ -148,13 +152,15 @@ def run_sampler(
     random_inpaint_noise: bool = False,
     inpaint: bool = False,
 ) -> torch.Tensor:
-    """Scale the latent in, build the guider, sample over `sigmas`, scale out."""
+    """Scale the latent in, build the guider, sample over `sigmas`, scale out. Runs on the
+    device of `latent_image`; conditioning and masks are moved there once."""
     if torch.count_nonzero(latent_image) > 0:
         latent_image = latent_image * scale_factor
-    mask = None if noise_mask is None else reshape_mask(noise_mask, noise.shape)  # [B, C, h, w]
+    device = latent_image.device
+    mask = None if noise_mask is None else reshape_mask(noise_mask.to(device), noise.shape)  # [B, C, h, w]
     concat = ConcatSource(latent_image, mask, scale_factor) if inpaint else None
-    pos = resolve(positive, latent_image.shape, ms, adm, negative=False, concat=concat)
-    neg = resolve(negative, latent_image.shape, ms, adm, negative=True, concat=concat)
+    pos = resolve(positive, latent_image.shape, ms, adm, negative=False, concat=concat, device=device)
+    neg = resolve(negative, latent_image.shape, ms, adm, negative=True, concat=concat, device=device)
     neg = mirror_areas(neg, pos)
     pos = mirror_areas(pos, neg)
     denoiser: Denoiser = CFGGuider(unet, ms, pos, neg, cfg)
@@ -162,7 +168,7 @@ def run_sampler(
         blend_noise = noise
         if random_inpaint_noise:
             gen = torch.Generator(device="cpu").manual_seed(int(seed) + 1)
-            blend_noise = torch.randn(noise.shape, generator=gen, device="cpu").to(noise.dtype)
+            blend_noise = torch.randn(noise.shape, generator=gen, device="cpu").to(noise)
         denoiser = InpaintDenoiser(denoiser, ms, latent_image, blend_noise, mask)
     x = ms.noise_scaling(sigmas[0], noise, latent_image, ms.is_max_denoise(sigmas))
     total = len(sigmas) - 1

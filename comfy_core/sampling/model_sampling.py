@@ -103,7 +103,8 @@ def rescale_zero_terminal_snr(sigmas: torch.Tensor) -> torch.Tensor:
 
 class ModelSampling:
     """σ table plus prediction scalings for one discrete-time model. Immutable after
-    construction; tensors live on the CPU (they are tiny) and results follow the input."""
+    construction; the tables live on the CPU, with a copy of log σ kept per other device
+    so `timestep` runs where σ is (no host round trip per step); results follow the input."""
 
     def __init__(self, config: SamplingConfig = SamplingConfig()) -> None:
         if config.prediction not in PREDICTIONS:
@@ -115,6 +116,7 @@ class ModelSampling:
         sigmas64 = linear_sigmas(config)
         self.sigmas = sigmas64.float()  # [T]
         self.log_sigmas = sigmas64.log().float()  # [T]
+        self._log_sigmas_on: dict[torch.device, torch.Tensor] = {}
 
     @property
     def sigma_min(self) -> torch.Tensor:
@@ -127,9 +129,16 @@ class ModelSampling:
     def timestep(self, sigma: torch.Tensor) -> torch.Tensor:
         """Index of the nearest log σ in the table (integer-valued float tensor)."""
         sigma = torch.as_tensor(sigma)
-        dists = sigma.float().log().cpu().reshape(1, -1) - self.log_sigmas[:, None]  # [T, N]
-        idx = dists.abs().argmin(dim=0).view(sigma.shape)
-        return idx.to(device=sigma.device, dtype=torch.float32)
+        table = self._table_on(sigma.device)
+        dists = sigma.float().log().reshape(1, -1) - table[:, None]  # [T, N]
+        return dists.abs().argmin(dim=0).view(sigma.shape).float()
+
+    def _table_on(self, device: torch.device) -> torch.Tensor:
+        if device.type == "cpu":
+            return self.log_sigmas
+        if device not in self._log_sigmas_on:
+            self._log_sigmas_on[device] = self.log_sigmas.to(device)
+        return self._log_sigmas_on[device]
 
     def sigma(self, timestep: torch.Tensor) -> torch.Tensor:
         """σ at a (fractional) timestep: exp of the linear interpolation of log σ."""

@@ -24,6 +24,7 @@ import { createUndoExtension } from "./extensions/core/undo.js";
 import { nodeModesExtension } from "./extensions/core/node_modes.js";
 import { appearanceExtension } from "./extensions/core/appearance.js";
 import { widgetInputsExtension } from "./extensions/core/widget_inputs.js";
+import { primitiveNodeExtension } from "./extensions/core/primitive_node.js";
 
 async function main() {
   const api = new ApiClient({ storage: window.sessionStorage });
@@ -37,7 +38,7 @@ async function main() {
   window.comfyApp = app;
   const builtins = [virtualNodesExtension, valueControlExtension, createExecutionViewExtension(),
     appearanceExtension, nodeModesExtension, createUndoExtension(), imageUploadExtension,
-    widgetInputsExtension];
+    widgetInputsExtension, primitiveNodeExtension];
   for (const extension of builtins) {
     app.registerExtension(extension);
   }

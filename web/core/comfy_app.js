@@ -38,6 +38,8 @@ export class ComfyApp {
     this.extensions = new ExtensionManager(this.logger);
     this.widgetFactories = { ...BUILTIN_WIDGET_FACTORIES };
     this.defs = {};
+    /** NodeDefs of frontend-only nodes (Primitive) for the search box; extensions add them. */
+    this.frontendDefs = {};
     this.store = new Store({
       execution: initialExecutionState(), queue: { running: [], pending: [] }, history: {},
       systemStats: null, nodeErrors: {}, promptError: null, notice: null, tabs: null, savedWorkflowsVersion: 0,

@@ -37,7 +37,7 @@ export function mountSearchBox(root, app) {
     return link.direction === "output" ? { inputType: link.slot.type } : { outputType: link.slot.type };
   };
   const render = () => {
-    results = searchNodes(app.defs, input.value, { ...filterOpts(), limit: MAX_RESULTS });
+    results = searchNodes({ ...app.defs, ...app.frontendDefs }, input.value, { ...filterOpts(), limit: MAX_RESULTS });
     active = Math.min(active, Math.max(results.length - 1, 0));
     list.replaceChildren(...results.map((def, i) => {
       const row = resultRow(def, pick);

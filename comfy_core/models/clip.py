@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import CLIPTextConfig, CLIPTextModel
 
 EOS_TOKEN = 49407
 BOS_TOKEN = 49406
@@ -33,7 +32,11 @@ class ClipConfig:
     projection_dim: int | None = None
 
 
-def _hf_config(c: ClipConfig) -> CLIPTextConfig:
+def _hf_model(c: ClipConfig) -> nn.Module:
+    """transformers' CLIP text model for `c`. transformers is imported here, not at module
+    level: it takes seconds to import, and the server should answer before it is needed."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
     hf = CLIPTextConfig(
         vocab_size=c.vocab_size,
         hidden_size=c.hidden_size,
@@ -48,7 +51,7 @@ def _hf_config(c: ClipConfig) -> CLIPTextConfig:
         eos_token_id=EOS_TOKEN if c.vocab_size > EOS_TOKEN else None,
     )
     hf._attn_implementation = "sdpa"
-    return hf
+    return CLIPTextModel(hf)
 
 
 class TextEncoder(nn.Module):
@@ -57,7 +60,7 @@ class TextEncoder(nn.Module):
     def __init__(self, config: ClipConfig) -> None:
         super().__init__()
         self.config = config
-        hf = CLIPTextModel(_hf_config(config))
+        hf = _hf_model(config)
         # transformers 4.x nests the transformer under `.text_model`; 5.x is the transformer.
         self.text_model = getattr(hf, "text_model", hf)
         if config.projection_dim is not None:

@@ -90,3 +90,18 @@ def test_no_python_file_is_too_long():
             if lines > MAX_LINES:
                 long.append(f"{path.relative_to(ROOT)}: {lines} lines")
     assert not long, "\n".join(long)
+
+
+def test_registering_the_builtin_nodes_leaves_the_slow_libraries_unimported():
+    """Server start imports the node packages; transformers (seconds to import) and the
+    SDE / scheduler helpers wait until a model or sampler needs them."""
+    code = (
+        "import sys\n"
+        "import nodes\n"
+        "nodes.mappings_by_python_module()\n"
+        "late = [m for m in ('transformers', 'torchsde', 'scipy', 'diffusers') if m in sys.modules]\n"
+        "sys.exit('imported at start: ' + ', '.join(late) if late else 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:] or proc.stdout[-3000:]

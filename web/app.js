@@ -25,6 +25,7 @@ import { nodeModesExtension } from "./extensions/core/node_modes.js";
 import { appearanceExtension } from "./extensions/core/appearance.js";
 import { widgetInputsExtension } from "./extensions/core/widget_inputs.js";
 import { primitiveNodeExtension } from "./extensions/core/primitive_node.js";
+import { subgraphsExtension } from "./extensions/core/subgraphs.js";
 
 async function main() {
   const api = new ApiClient({ storage: window.sessionStorage });
@@ -38,7 +39,7 @@ async function main() {
   window.comfyApp = app;
   const builtins = [virtualNodesExtension, valueControlExtension, createExecutionViewExtension(),
     appearanceExtension, nodeModesExtension, createUndoExtension(), imageUploadExtension,
-    widgetInputsExtension, primitiveNodeExtension];
+    widgetInputsExtension, primitiveNodeExtension, subgraphsExtension];
   for (const extension of builtins) {
     app.registerExtension(extension);
   }

@@ -159,7 +159,8 @@ export class ComfyApp {
   }
 
   /**
-   * Add a node of class `type` with its top-left at graph position `pos`.
+   * Add a node of class `type` with its top-left at graph position `pos`, in the graph the
+   * canvas shows (the root, or a subgraph opened for editing).
    * @param {(node: object) => void} [configure] runs after the node joined the graph
    * @throws {Error} naming the type when it is not registered
    */
@@ -167,7 +168,7 @@ export class ComfyApp {
     const node = this.lib.LiteGraph.createNode(type);
     if (!node) throw new Error(`unknown node type '${type}'`);
     node.pos = [pos[0], pos[1]];
-    this.graph.add(node);
+    (this.canvas?.graph ?? this.graph).add(node);
     configure?.(node);
     this.canvas.selectNode?.(node);
     this.markDirty();
@@ -242,8 +243,11 @@ export class ComfyApp {
   }
 
   _autosave() {
-    if (!this.graph || this.graph._version === this._savedVersion) return;
-    this._savedVersion = this.graph._version;
+    if (!this.graph) return;
+    // edits inside an open subgraph count on the subgraph, and are saved with the root's definitions
+    const version = `${this.graph._version}/${this.canvas?.graph?._version}`;
+    if (version === this._savedVersion) return;
+    this._savedVersion = version;
     saveWorkflow(this.storage, this.serializeWorkflow(), this.logger);
     saveTabs(this.storage, this.workflows.snapshot(), this.logger);
   }

@@ -8,6 +8,8 @@ import { widgetLayout } from "./widget_values.js";
 import { addControlWidget } from "./canvas_widgets.js";
 
 const MIN_WIDTH = 240;
+/** Title button of a subgraph instance that opens it for editing. */
+const OPEN_GLYPH = "\u2197";
 
 function addUploadWidget(node, input, app) {
   const combo = node.widgets.find((w) => w.name === input.name);
@@ -111,6 +113,15 @@ export function registerSubgraphType(app, subgraph) {
       super(app.graph, subgraph, blank);
       this.comfyClass = subgraph.id;
       this.serialize_widgets = true;
+      // litegraph draws this button in an icon font the editor does not load
+      for (const button of this.title_buttons ?? []) if (button.name === "enter_subgraph") button.text = OPEN_GLYPH;
+    }
+
+    /** At least as wide as other nodes, so the title and slot names fit. */
+    computeSize(out) {
+      const size = super.computeSize(out);
+      size[0] = Math.max(size[0], MIN_WIDTH);
+      return size;
     }
 
     /** Promoted copies of DOM widgets would share the inner node's element: use plain text. */

@@ -54,6 +54,7 @@ function primitiveClass(app) {
         this.loading = false;
       }
       this.savedValues = Array.isArray(info.widgets_values) ? structuredClone(info.widgets_values) : null;
+      if (!(this.outputs[0]?.links ?? []).some((id) => this.graph?._links.has(id))) this.setUntypedOutput();
     }
 
     /** Refuse plain sockets and widget inputs whose config does not fit the current one. */
@@ -89,8 +90,10 @@ function primitiveClass(app) {
         return;
       }
       const config = mergeAll(targets.map((t) => adoptConfig(t.input))).config ?? adoptConfig(targets[0].input);
-      const state = saved ? readPrimitiveValues(saved) : this.currentState(targets[0]);
-      if (saved || JSON.stringify(config) !== JSON.stringify(this.config)) this.build(config, state);
+      // a pasted primitive brings its value along and keeps it when linked again
+      const restore = saved ?? (!this.config && this.savedValues?.length ? this.savedValues : null);
+      const state = restore ? readPrimitiveValues(restore) : this.currentState(targets[0]);
+      if (restore || JSON.stringify(config) !== JSON.stringify(this.config)) this.build(config, state);
       this.savedValues = null;
       const output = this.outputs[0];
       output.type = config.type;
@@ -109,11 +112,15 @@ function primitiveClass(app) {
       this.removeOwnWidgets();
       this.config = null;
       this.savedValues = null;
+      this.setUntypedOutput();
+      this.setSize([WIDTH, this.computeSize()[1]]);
+    }
+
+    setUntypedOutput() {
       const output = this.outputs[0];
       output.type = "*";
       output.name = UNTYPED_OUTPUT_NAME;
       delete output.widget;
-      this.setSize([WIDTH, this.computeSize()[1]]);
     }
 
     removeOwnWidgets() {

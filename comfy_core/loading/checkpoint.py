@@ -144,10 +144,11 @@ def load_checkpoint(
     vae_dtype: torch.dtype | None = None,
 ) -> Checkpoint:
     """Load a single-file SD1/SD2/SDXL checkpoint. `dtype` is the UNet storage dtype (None:
-    as in the file), `device` where weights rest when not in use (default CPU)."""
+    as in the file), `device` where weights rest when not in use (default CPU); the file is
+    read straight onto it and cast there."""
     path = Path(path)
-    state = load_state_dict(path)
     device = torch.device(device or "cpu")
+    state = load_state_dict(path, device)
     prefix = km.unet_prefix(list(state))
     if prefix is None:
         raise CheckpointError(f"Could not detect model type of: {path.name} (expected UNet keys such as "
@@ -161,20 +162,20 @@ def load_checkpoint(
 
 def load_unet(path: str | Path, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> ModelHandle:
     """A diffusion-model-only file (keys with or without the LDM prefix)."""
-    path = Path(path)
-    state = load_state_dict(path)
+    path, device = Path(path), torch.device(device or "cpu")
+    state = load_state_dict(path, device)
     prefix = km.unet_prefix(list(state))
     unet_state = km.strip_prefix(state, prefix) if prefix else state
-    return _unet_handle(unet_state, set(state), dtype, torch.device(device or "cpu"), path.name)
+    return _unet_handle(unet_state, set(state), dtype, device, path.name)
 
 
 def load_vae(path: str | Path, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> VAEHandle:
     """A VAE file in LDM (optionally `first_stage_model.`-prefixed) or diffusers layout."""
-    path = Path(path)
-    state = load_state_dict(path)
+    path, device = Path(path), torch.device(device or "cpu")
+    state = load_state_dict(path, device)
     if any(k.startswith(km.VAE_PREFIX) for k in state):
         state = km.strip_prefix(state, km.VAE_PREFIX)
-    return _vae_handle(state, dtype, torch.device(device or "cpu"), path.name)
+    return _vae_handle(state, dtype, device, path.name)
 
 
 def load_clip(
@@ -188,8 +189,8 @@ def load_clip(
     `family`, in the family's order (clip_l before clip_g for SDXL)."""
     if len(paths) != len(family.text_encoders):
         raise CheckpointError(f"{family.name} needs {len(family.text_encoders)} text encoder file(s), got {len(paths)}")
-    encoders = {}
+    encoders, device = {}, torch.device(device or "cpu")
     for p, spec in zip(paths, family.text_encoders):
         p = Path(p)
-        encoders[spec.name] = _text_encoder(load_state_dict(p), spec, dtype, p.name)
-    return _clip_handle(encoders, family, torch.device(device or "cpu"))
+        encoders[spec.name] = _text_encoder(load_state_dict(p, device), spec, dtype, p.name)
+    return _clip_handle(encoders, family, device)

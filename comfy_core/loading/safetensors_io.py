@@ -20,8 +20,9 @@ class CheckpointError(ValueError):
     """A weight file that cannot be used; the message names the file and the problem."""
 
 
-def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """All tensors of a safetensors file, on the CPU."""
+def load_state_dict(path: str | Path, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """All tensors of a safetensors file, read straight onto `device` (no host copy first
+    when the weights are to rest on an accelerator)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in PICKLE_SUFFIXES:
@@ -34,7 +35,7 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
+        with safe_open(str(path), framework="pt", device=str(torch.device(device))) as f:
             return {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"{path.name}: not a valid safetensors file (truncated or corrupt?): {exc}") from exc

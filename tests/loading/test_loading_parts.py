@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from diffusers.loaders.single_file_utils import convert_open_clip_checkpoint
 from safetensors.torch import load_file, save_file
@@ -89,3 +90,16 @@ def test_clip_layer_defaults_and_clip_skip(tmp_path: Path) -> None:
     assert not torch.allclose(last, default)
     assert ckpt.clip.layer_idx is None
     assert SD2_EPS.encoder("clip_h").pad_token == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_weights_resting_on_the_gpu_are_read_straight_onto_it_and_cast_there(tmp_path: Path) -> None:
+    """--highvram / --gpu-only: the file goes to the device with no host copy on the way."""
+    path = make_tiny_checkpoint("sd15", tmp_path, dtype=torch.float32)
+    ckpt = load_checkpoint(path, dtype=torch.float16, vae_dtype=torch.float32, device="cuda")
+    host = load_checkpoint(path, dtype=torch.float16, vae_dtype=torch.float32)
+    for handle in (ckpt.model, ckpt.clip, ckpt.vae):
+        assert {p.device.type for p in handle.weights.module.parameters()} == {"cuda"}
+    assert {p.dtype for p in ckpt.model.unet.parameters()} == {torch.float16}
+    for (name, gpu), cpu in zip(ckpt.model.unet.state_dict().items(), host.model.unet.state_dict().values()):
+        assert torch.equal(gpu.cpu(), cpu), name

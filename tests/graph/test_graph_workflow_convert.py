@@ -142,3 +142,24 @@ def test_filename_prefix_references_expand_like_the_editor():
     info = {**INFO, "SaveImage": fixture("object_info.json")["SaveImage"]}
     prompt = workflow_to_prompt(wf, info, now=now)
     assert prompt["2"]["inputs"]["filename_prefix"] == "2024-03-05/42_ddim_%Nope.x%"
+
+
+def test_editor_converted_subgraph_flattens_to_the_prompt_of_the_graph_before_conversion():
+    """The editor's own Convert to Subgraph output (recorded) runs unchanged: the same nodes
+    and inputs as before, the moved ones renamed '<instance>:<inner>'."""
+    recorded, info = fixture("converted_subgraph.json"), fixture("object_info.json")
+    before = workflow_to_prompt(recorded["before"], info, random=lambda: 0.5)
+    after = workflow_to_prompt(recorded["after"], info, random=lambda: 0.5)
+    instance = str(recorded["instance"])
+    moved = {k.split(":", 1)[1]: k for k in after if k.startswith(instance + ":")}
+    assert moved and set(after) == (set(before) - set(moved)) | set(moved.values())
+
+    def rename(value):
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[0], str):
+            return [moved.get(value[0], value[0]), value[1]]
+        return value
+
+    for node_id, entry in before.items():
+        got = after[moved.get(node_id, node_id)]
+        assert got["class_type"] == entry["class_type"]
+        assert got["inputs"] == {k: rename(v) for k, v in entry["inputs"].items()}

@@ -1,4 +1,8 @@
-"""Start the server: flags -> Settings -> Services -> aiohttp app -> run."""
+"""Start the server: flags -> Settings -> Services -> aiohttp app -> run.
+
+The port binds at once: the nodes (and torch) load on one start-up thread while the editor's
+static files are served; API requests wait for them.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ from aiohttp import web
 
 from comfy_core.api import create_app
 from comfy_core.api.logbuffer import LogBuffer
+from comfy_core.api.security import check_can_listen
 from comfy_core.files import FolderPaths
-from comfy_core.services import Services, build_services
+from comfy_core.services import Services, Startup, build_base_services, preimport
 from comfy_core.settings import Settings, parse_settings
 
 log = logging.getLogger("comfy_core.server")
@@ -29,12 +34,14 @@ def _setup_logging(verbose: bool) -> LogBuffer:
     return buffer
 
 
-def _report(services: Services) -> None:
+def _after_ready(services: Services) -> None:
+    """On the start-up thread once the nodes answer: plugin report, then pre-import the
+    libraries the first job needs (never delaying readiness)."""
     for plugin in services.plugins:
         state = " (IMPORT FAILED)" if plugin.error else ""
         log.info("custom nodes %s: %.1f s, %d node(s)%s", plugin.name, plugin.seconds,
                  len(plugin.node_names), state)
-    log.info("%d node types registered", len(services.registry))
+    preimport(("transformers",))
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -52,11 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     if settings.auth_token_generated:
         print(f"Generated auth token (send 'Authorization: Bearer <token>' or open "
               f"/?token=<token>): {settings.auth_token}", flush=True)
+    check_can_listen(settings)  # before any thread starts
     temp_dir = FolderPaths.from_settings(settings).temp_dir
     shutil.rmtree(temp_dir, ignore_errors=True)
-    services = build_services(settings, web_root=ROOT / "web", logs=logs)
-    _report(services)
-    app = create_app(services)
+    base = build_base_services(settings, web_root=ROOT / "web", logs=logs)
+    app = create_app(Startup.begin(base, then=_after_ready))
     context = _ssl_context(settings)
     scheme = "https" if context else "http"
     for host in settings.listen:
@@ -66,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         web.run_app(app, host=list(settings.listen), port=settings.port, ssl_context=context,
                     print=None, access_log=None, handle_signals=True)
     finally:
-        services.store.close()
+        base.store.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
     return 0
 

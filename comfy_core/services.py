@@ -2,12 +2,19 @@
 
 `Services` is torch-free; `build_services` imports the built-in node packages and the
 memory manager dynamically, so only a running server (not an import) pulls in torch.
+Start-up is split so the port binds at once: `build_base_services` (folders, job store:
+milliseconds) runs first, then `Startup.begin` runs `complete_services` (nodes, custom
+nodes, executor, memory manager: seconds, torch) on one background thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
+import threading
+import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -34,6 +41,23 @@ class Services:
     web_root: Any = None  # pathlib.Path of the editor's static files
     logs: Any = None  # comfy_core.api.logbuffer.LogBuffer
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BaseServices:
+    """The fast, torch-free part: all that static files, the security middlewares and the
+    job store need, available before the nodes are imported."""
+
+    settings: Settings
+    folders: FolderPaths
+    store: JobStore
+    web_root: Any = None  # pathlib.Path of the editor's static files
+    logs: Any = None  # comfy_core.api.logbuffer.LogBuffer
+
+    @classmethod
+    def of(cls, services: Services) -> BaseServices:
+        return cls(settings=services.settings, folders=services.folders, store=services.store,
+                   web_root=services.web_root, logs=services.logs)
 
 
 def build_registry(settings: Settings, folders: FolderPaths,
@@ -79,16 +103,136 @@ def build_memory(settings: Settings) -> tuple[Any, Callable[[], list[dict]] | No
     return manager, manager.stats
 
 
+def build_base_services(settings: Settings, *, web_root: Any = None, logs: Any = None
+                        ) -> BaseServices:
+    """Folders (created) and the job store; no node or model code is imported."""
+    folders = FolderPaths.from_settings(settings)
+    for d in (folders.input_dir, folders.output_dir, folders.temp_dir, folders.user_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    store = JobStore(settings.resolved_database(), max_history=settings.max_history)
+    return BaseServices(settings=settings, folders=folders, store=store, web_root=web_root,
+                        logs=logs)
+
+
+def complete_services(base: BaseServices, *, builtin_modules: tuple[str, ...] = ("nodes",),
+                      with_memory: bool = True) -> Services:
+    """The slow part on top of `base`: registry (+ custom nodes), executor, memory manager."""
+    registry, reports = build_registry(base.settings, base.folders, builtin_modules)
+    memory, device_stats = build_memory(base.settings) if with_memory else (None, None)
+    return Services(settings=base.settings, folders=base.folders, registry=registry,
+                    store=base.store, executor=build_executor(registry, base.settings),
+                    memory=memory, plugins=reports, device_stats=device_stats,
+                    web_root=base.web_root, logs=base.logs)
+
+
 def build_services(settings: Settings, *, builtin_modules: tuple[str, ...] = ("nodes",),
                    with_memory: bool = True, web_root: Any = None, logs: Any = None
                    ) -> Services:
     """Folders, registry (+ custom nodes), job store, executor and memory manager."""
-    folders = FolderPaths.from_settings(settings)
-    for d in (folders.input_dir, folders.output_dir, folders.temp_dir, folders.user_dir):
-        d.mkdir(parents=True, exist_ok=True)
-    registry, reports = build_registry(settings, folders, builtin_modules)
-    store = JobStore(settings.resolved_database(), max_history=settings.max_history)
-    memory, device_stats = build_memory(settings) if with_memory else (None, None)
-    return Services(settings=settings, folders=folders, registry=registry, store=store,
-                    executor=build_executor(registry, settings), memory=memory,
-                    plugins=reports, device_stats=device_stats, web_root=web_root, logs=logs)
+    base = build_base_services(settings, web_root=web_root, logs=logs)
+    return complete_services(base, builtin_modules=builtin_modules, with_memory=with_memory)
+
+
+class Startup:
+    """The full `Services`, being built on one background thread (or given ready).
+
+    Two moments: `ready` (the Services are built: the API answers) and `settled` (the
+    follow-ups after it, such as pre-imports, are done too: the worker may run jobs).
+    Futures are marked running before the thread starts, so a waiter that is cancelled
+    (a client that hung up during start-up) can never cancel the build itself."""
+
+    def __init__(self, base: BaseServices, future: Future, settled: Future) -> None:
+        self.base = base
+        self._future = future
+        self._settled = settled
+
+    @classmethod
+    def done(cls, services: Services) -> Startup:
+        """A Startup that is already complete (tests, embedding callers)."""
+        future, settled = _running_future(), _running_future()
+        future.set_result(services)
+        settled.set_result(None)
+        return cls(BaseServices.of(services), future, settled)
+
+    @classmethod
+    def begin(cls, base: BaseServices,
+              build: Callable[[BaseServices], Services] = complete_services, *,
+              then: Callable[[Services], None] | None = None) -> Startup:
+        """Run `build(base)` on a daemon thread; `then(services)` runs on that thread after
+        the services are marked ready (slow follow-ups that must not delay readiness)."""
+        startup = cls(base, _running_future(), _running_future())
+        threading.Thread(target=startup._run, args=(build, then), name="comfy-startup",
+                         daemon=True).start()
+        return startup
+
+    def _run(self, build: Callable[[BaseServices], Services],
+             then: Callable[[Services], None] | None) -> None:
+        start = time.monotonic()
+        try:
+            services = build(self.base)
+        except BaseException as exc:  # kept for every waiter; the server keeps running
+            log.exception("loading the nodes failed; only the editor's static files are served")
+            if not isinstance(exc, Exception):  # e.g. a plugin's sys.exit(): never re-raise
+                exc = RuntimeError(f"loading the nodes raised {type(exc).__name__}: {exc}")
+            self._future.set_exception(exc)
+            self._settled.set_result(None)
+            return
+        self._future.set_result(services)
+        log.info("nodes ready in %.2f s (%d node types)", time.monotonic() - start,
+                 len(services.registry))
+        try:
+            if then is not None:
+                then(services)
+        except Exception:
+            log.exception("start-up follow-up failed (the server keeps running)")
+        finally:
+            self._settled.set_result(None)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the build has finished (successfully or not)."""
+        return self._future.done()
+
+    @property
+    def is_settled(self) -> bool:
+        """Whether the follow-ups after the build are over too."""
+        return self._settled.done()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The build's exception once it failed, else None."""
+        return self._future.exception() if self._future.done() else None
+
+    def result(self, timeout: float | None = None) -> Services:
+        """The built Services (blocking up to `timeout`); re-raises the build's error."""
+        return self._future.result(timeout)
+
+    async def wait(self) -> Services:
+        """The built Services, awaited on the running loop; re-raises the build's error."""
+        return await asyncio.wrap_future(self._future)
+
+    async def settled(self) -> None:
+        """Returns once the build and its follow-ups are over (whatever their outcome)."""
+        await asyncio.wrap_future(self._settled)
+
+
+def _running_future() -> Future:
+    future: Future = Future()
+    future.set_running_or_notify_cancel()
+    return future
+
+
+def preimport(modules: tuple[str, ...] = ("transformers",)) -> None:
+    """Import slow libraries that the first job would otherwise import (transformers: 1.5-3 s).
+
+    The worker starts only after this: transformers replaces its module in sys.modules at the
+    end of its import, so a concurrent `from transformers import X` would get the stale
+    module and fail instead of waiting on the import lock."""
+    for name in modules:
+        start = time.monotonic()
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            log.warning("could not pre-import %s: %s", name, exc)
+            continue
+        log.debug("pre-imported %s in %.2f s", name, time.monotonic() - start)

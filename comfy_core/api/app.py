@@ -1,4 +1,9 @@
-"""The aiohttp application factory: routes, middlewares, websocket hub and worker."""
+"""The aiohttp application factory: routes, middlewares, websocket hub and worker.
+
+The app may be created while its Services are still being built (`Startup`): the
+start-up gate answers the editor's static files and /features at once and makes every
+other request wait for the nodes (or answer 503 naming the failure if loading failed).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,16 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from comfy_core.api import static
+from comfy_core.api.errors import json_error
 from comfy_core.api.hub import WebSocketHub
-from comfy_core.api.keys import HUB, SERVICES, WORKER
+from comfy_core.api.keys import HUB, STATE, WORKER
 from comfy_core.api.routes import files, jobs, models, prompt, system, userdata, ws
 from comfy_core.api.routes.internal import LOG_SUBSCRIBERS, TERMINAL_SIZE, create_internal_app
 from comfy_core.api.security import check_can_listen, middlewares_for
+from comfy_core.api.state import AppState
 from comfy_core.jobs.worker import Worker
 from comfy_core.runtime import AppContext, use_app
-from comfy_core.services import Services
+from comfy_core.services import Services, Startup
 
 log = logging.getLogger(__name__)
 # Route tables registered at their path and again under /api (COMPAT 1.1).
@@ -24,22 +31,19 @@ DUPLICATED = (prompt.routes, files.routes, models.routes, system.routes, userdat
               ws.routes)
 
 
-def create_app(services: Services) -> web.Application:
-    """Build the app for `services`; the worker starts and stops with the app."""
-    settings = services.settings
+def create_app(services: Services | Startup) -> web.Application:
+    """Build the app for `services` (ready, or still loading on the start-up thread); the
+    worker starts with the app once the services are built, and stops with it."""
+    startup = Startup.done(services) if isinstance(services, Services) else services
+    settings = startup.base.settings
     check_can_listen(settings)
-    context = AppContext(folders=services.folders, settings=settings, memory=services.memory)
+    state = AppState(startup, lambda built, context: _make_worker(app, built, context))
     app = web.Application(client_max_size=settings.max_upload_bytes,
-                          middlewares=[_with_app_context(context), *middlewares_for(settings)])
-    app[SERVICES] = services
-    app[HUB] = hub = WebSocketHub()
+                          middlewares=[*middlewares_for(settings), _startup_gate(state)])
+    app[STATE] = state
+    app[WORKER] = state.worker
+    app[HUB] = WebSocketHub()
     app[LOG_SUBSCRIBERS] = set()
-    app[WORKER] = Worker(
-        services.store, services.executor,
-        lambda kind, data, binary, client_id: hub.publish(kind, data, binary=binary,
-                                                          client_id=client_id),
-        status_changed=lambda: prompt.broadcast_status(app), app=context,
-        memory=services.memory)
     setup_routes(app)
     app.cleanup_ctx.append(_hub_ctx)
     app.cleanup_ctx.append(_worker_ctx)
@@ -48,16 +52,34 @@ def create_app(services: Services) -> web.Application:
     return app
 
 
-def _with_app_context(context: AppContext):
-    """Handlers (and threads they start) see the app context: node INPUT_TYPES and
-    validation read folders through comfy_core.runtime."""
+def _make_worker(app: web.Application, services: Services, context: AppContext) -> Worker:
+    hub = app[HUB]
+    return Worker(
+        services.store, services.executor,
+        lambda kind, data, binary, client_id: hub.publish(kind, data, binary=binary,
+                                                          client_id=client_id),
+        status_changed=lambda: prompt.broadcast_status(app), app=context,
+        memory=services.memory)
+
+
+def _startup_gate(state: AppState):
+    """While the nodes load, serve the editor's static files and /features at once; every
+    other request waits for the build. Handlers (and threads they start) see the app
+    context: node INPUT_TYPES and validation read folders through comfy_core.runtime."""
 
     @web.middleware
-    async def app_context(request: web.Request, handler):
+    async def startup_gate(request: web.Request, handler):
+        if not state.ready and static.answers_early(request, state.base.web_root):
+            return await handler(request)
+        try:
+            context = await state.wait()
+        except Exception as exc:  # the build failed; its traceback is in the log
+            return json_error(503, "startup_failed", "the server failed to load its nodes",
+                              f"{type(exc).__name__}: {exc}")
         with use_app(context):
             return await handler(request)
 
-    return app_context
+    return startup_gate
 
 
 def setup_routes(app: web.Application) -> None:
@@ -79,17 +101,23 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
-    services = app[SERVICES]
-    for prompt_id, action in services.store.recover(requeue=services.settings.requeue_running):
-        log.info("recovered job %s: %s", prompt_id, action)
-    worker = app[WORKER]
-    worker.start()
+    """Recover and start the worker as soon as the services are built and settled (at once
+    when they were given ready)."""
+    state = app[STATE]
+    task = None
+    if state.startup.ready and state.startup.error is None and state.startup.is_settled:
+        state.attach(state.startup.result())
+        state.worker.start()
+    else:
+        task = asyncio.create_task(state.start_worker())
     yield
-    await asyncio.to_thread(worker.stop)
+    if task is not None:
+        task.cancel()
+    await asyncio.to_thread(state.worker.stop)
 
 
 async def _log_ctx(app: web.Application) -> AsyncIterator[None]:
-    buffer = app[SERVICES].logs
+    buffer = app[STATE].base.logs
     hub = app[HUB]
     subscribers: set = app[LOG_SUBSCRIBERS]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from comfy_core.api.hub import WebSocketHub
-from comfy_core.jobs.worker import Worker
-from comfy_core.services import Services
+from comfy_core.api.state import STATE, WorkerSlot
 
-SERVICES = web.AppKey("services", Services)
 HUB = web.AppKey("hub", WebSocketHub)
-WORKER = web.AppKey("worker", Worker)
+WORKER = web.AppKey("worker", WorkerSlot)
+
+__all__ = ["HUB", "STATE", "WORKER"]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 
 from aiohttp import web
 
-from comfy_core.api.keys import SERVICES
+from comfy_core.api.state import STATE, base_of, state_of
+from comfy_core.files import UnsafePathError, check_subfolder, contained_join
 
 NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache",
             "Expires": "0"}
@@ -18,22 +18,61 @@ NOT_INSTALLED = """<!doctype html>
 <code>web/index.html</code>. Run <code>bash scripts/setup.sh</code> to install the editor.</p>
 </body></html>
 """
+# Answered while the nodes load (besides the editor's files): the page and feature flags.
+EARLY_PATHS = frozenset({"/", "/features", "/api/features"})
 
 
 async def index(request: web.Request) -> web.StreamResponse:
-    web_root: Path | None = request.app[SERVICES].web_root
+    web_root: Path | None = base_of(request).web_root
     page = web_root / "index.html" if web_root is not None else None
     if page is not None and page.is_file():
         return web.FileResponse(page, headers=NO_CACHE)
     return web.Response(text=NOT_INSTALLED, content_type="text/html", headers=NO_CACHE)
 
 
+def file_in(root: Path | None, rel: str) -> Path | None:
+    """The existing file `rel` ('/'-separated) inside `root`, or None (also when unsafe)."""
+    if root is None:
+        return None
+    try:
+        clean = check_subfolder(rel)
+        path = contained_join(Path(root), clean) if clean else None
+    except UnsafePathError:
+        return None
+    return path if path is not None and path.is_file() else None
+
+
+def answers_early(request: web.Request, web_root: Path | None) -> bool:
+    """Whether `request` is for the index page, /features or one of the editor's own files,
+    which need no node: these are answered while the nodes are still loading."""
+    if request.method not in ("GET", "HEAD"):
+        return False
+    return request.path in EARLY_PATHS or file_in(web_root, request.path.lstrip("/")) is not None
+
+
+async def extension_file(request: web.Request) -> web.StreamResponse:
+    """`/extensions/<plugin>/<file>`: the plugin's web directory (once the custom nodes are
+    loaded), else the editor's own `extensions/<name>/` folder."""
+    name, rel = request.match_info["plugin"], request.match_info["file"]
+    state = state_of(request)
+    roots: list[Path | None] = []
+    if state.ready:
+        roots += [p.web_dir for p in state.services().plugins if p.name == name]
+    web_root = state.base.web_root
+    roots.append(Path(web_root) / "extensions" / name if web_root is not None else None)
+    for root in roots:
+        path = file_in(root, rel)
+        if path is not None:
+            return web.FileResponse(path)
+    raise web.HTTPNotFound(reason=f"no extension file {name}/{rel}")
+
+
 def add_static_routes(app: web.Application) -> None:
-    """Register after every API route: `/`, `/extensions/<plugin>/`, then the web root."""
-    services = app[SERVICES]
+    """Register after every API route: `/`, `/extensions/<plugin>/...`, then the web root.
+    Plugin directories are looked up per request: they are known only after start-up."""
+    web_root = app[STATE].base.web_root
     app.router.add_get("/", index)
-    for plugin in services.plugins:
-        if plugin.web_dir is not None and plugin.web_dir.is_dir():
-            app.router.add_static(f"/extensions/{quote(plugin.name)}", plugin.web_dir)
-    if services.web_root is not None and Path(services.web_root).is_dir():
-        app.router.add_static("/", services.web_root)
+    app.router.add_get("/extensions/{plugin}/{file:.+}", extension_file)
+    if web_root is not None and Path(web_root).is_dir():
+        app.router.add_static("/", web_root)
+

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from comfy_core.api import images
 from comfy_core.api.errors import json_error
-from comfy_core.api.keys import SERVICES
+from comfy_core.api.state import services_of
 from comfy_core.files import UnsafePathError, check_name, check_subfolder, contained_join
 from comfy_core.files.folders import split_annotation
 
@@ -37,7 +37,7 @@ def _resolve_view(request: web.Request) -> Path | web.Response:
     kind = annotated or request.query.get("type", "output")
     if kind not in DIR_TYPES:
         return json_error(400, "invalid_type", f"type must be one of {list(DIR_TYPES)}", kind)
-    folders = request.app[SERVICES].folders
+    folders = services_of(request).folders
     base = folders.directory_of(kind)
     try:
         subfolder = check_subfolder(request.query.get("subfolder", ""))
@@ -107,7 +107,7 @@ def _target(request: web.Request, fields: dict) -> tuple[Path, str, str, str, by
         raise ValueError(f"file name {filename!r} must have an image extension "
                          f"({', '.join(sorted(images.IMAGE_EXTENSIONS))})")
     subfolder = check_subfolder(fields.get("subfolder") or "")
-    base = request.app[SERVICES].folders.directory_of(kind)
+    base = services_of(request).folders.directory_of(kind)
     folder = contained_join(base, subfolder) if subfolder else base
     return folder, filename, subfolder, kind, data
 
@@ -161,7 +161,7 @@ def _mask_original(request: web.Request, fields: dict) -> Path:
     kind = annotated or ref.get("type") or "output"
     if kind not in DIR_TYPES:
         raise ValueError(f"original_ref type must be one of {list(DIR_TYPES)}")
-    base = request.app[SERVICES].folders.directory_of(kind)
+    base = services_of(request).folders.directory_of(kind)
     subfolder = check_subfolder(str(ref.get("subfolder") or ""))
     path = contained_join(base, subfolder, check_name(os.path.basename(name)))
     if not path.is_file():

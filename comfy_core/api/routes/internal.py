@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from comfy_core.api.errors import bad_request, json_error, read_json
-from comfy_core.api.keys import SERVICES
+from comfy_core.api.state import services_of
 
 LOG_SUBSCRIBERS = web.AppKey("log_subscribers", set)
 TERMINAL_SIZE = {"cols": 80, "rows": 24}
@@ -14,13 +14,13 @@ routes = web.RouteTableDef()
 
 @routes.get("/logs")
 async def logs(request: web.Request) -> web.Response:
-    buffer = request.config_dict[SERVICES].logs
+    buffer = services_of(request).logs
     return web.json_response(buffer.text() if buffer is not None else "")
 
 
 @routes.get("/logs/raw")
 async def logs_raw(request: web.Request) -> web.Response:
-    buffer = request.config_dict[SERVICES].logs
+    buffer = services_of(request).logs
     entries = buffer.entries() if buffer is not None else []
     return web.json_response({"entries": entries, "size": TERMINAL_SIZE})
 
@@ -40,7 +40,7 @@ async def logs_subscribe(request: web.Request) -> web.Response:
 
 @routes.get("/folder_paths")
 async def folder_paths(request: web.Request) -> web.Response:
-    folders = request.config_dict[SERVICES].folders
+    folders = services_of(request).folders
     return web.json_response({name: [str(p) for p in folders.get_folder_paths(name)]
                               for name in folders.folder_names()})
 
@@ -50,7 +50,7 @@ async def files(request: web.Request) -> web.Response:
     kind = request.match_info["directory_type"]
     if kind not in ("output", "input", "temp"):
         return json_error(400, "invalid_type", "directory type must be output, input or temp")
-    base = request.config_dict[SERVICES].folders.directory_of(kind)
+    base = services_of(request).folders.directory_of(kind)
     found = [p for p in base.iterdir() if p.is_file()] if base.is_dir() else []
     found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     return web.json_response([p.name for p in found])

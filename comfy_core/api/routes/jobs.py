@@ -6,7 +6,7 @@ import asyncio
 
 from aiohttp import web
 
-from comfy_core.api.keys import SERVICES
+from comfy_core.api.state import services_of
 from comfy_core.jobs import JobQueryError, get_job, list_jobs, parse_job_query
 
 routes = web.RouteTableDef()
@@ -18,13 +18,13 @@ async def jobs(request: web.Request) -> web.Response:
         query = parse_job_query(request.query)
     except JobQueryError as exc:
         return web.json_response({"error": str(exc)}, status=400)
-    body = await asyncio.to_thread(list_jobs, request.app[SERVICES].store, query)
+    body = await asyncio.to_thread(list_jobs, services_of(request).store, query)
     return web.json_response(body)
 
 
 @routes.get("/api/jobs/{job_id}")
 async def job(request: web.Request) -> web.Response:
-    found = await asyncio.to_thread(get_job, request.app[SERVICES].store,
+    found = await asyncio.to_thread(get_job, services_of(request).store,
                                     request.match_info["job_id"])
     if found is None:
         return web.json_response({"error": "Job not found"}, status=404)

@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from comfy_core.api.errors import json_error
-from comfy_core.api.keys import SERVICES
+from comfy_core.api.state import services_of
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -22,25 +22,25 @@ _PREVIEW_EXTS = (".webp", ".png", ".jpg", ".jpeg", ".gif")
 
 @routes.get("/object_info")
 async def object_info(request: web.Request) -> web.Response:
-    registry = request.app[SERVICES].registry
+    registry = services_of(request).registry
     return web.json_response(await asyncio.to_thread(registry.object_info))
 
 
 @routes.get("/object_info/{node_class}")
 async def object_info_for(request: web.Request) -> web.Response:
-    registry = request.app[SERVICES].registry
+    registry = services_of(request).registry
     name = request.match_info["node_class"]
     return web.json_response(await asyncio.to_thread(registry.object_info_for, name))
 
 
 @routes.get("/models")
 async def model_folders(request: web.Request) -> web.Response:
-    return web.json_response(request.app[SERVICES].folders.folder_names())
+    return web.json_response(services_of(request).folders.folder_names())
 
 
 @routes.get("/models/{folder}")
 async def model_files(request: web.Request) -> web.Response:
-    folders = request.app[SERVICES].folders
+    folders = services_of(request).folders
     folder = request.match_info["folder"]
     if not folders.has_folder(folder, legacy=False):
         return json_error(404, "unknown_folder", f"no model folder named {folder!r}")
@@ -49,7 +49,7 @@ async def model_files(request: web.Request) -> web.Response:
 
 @routes.get("/embeddings")
 async def embeddings(request: web.Request) -> web.Response:
-    names = await asyncio.to_thread(request.app[SERVICES].folders.get_filename_list,
+    names = await asyncio.to_thread(services_of(request).folders.get_filename_list,
                                     "embeddings")
     return web.json_response([os.path.splitext(n)[0] for n in names])
 
@@ -73,7 +73,7 @@ def read_safetensors_metadata(path: Path) -> dict | None:
 
 @routes.get("/view_metadata/{folder}")
 async def view_metadata(request: web.Request) -> web.Response:
-    folders = request.app[SERVICES].folders
+    folders = services_of(request).folders
     folder = request.match_info["folder"]
     filename = request.query.get("filename", "")
     if not folders.has_folder(folder) or not filename.endswith(".safetensors"):
@@ -90,7 +90,7 @@ async def view_metadata(request: web.Request) -> web.Response:
 
 @routes.get("/experiment/models")
 async def experiment_models(request: web.Request) -> web.Response:
-    folders = request.app[SERVICES].folders
+    folders = services_of(request).folders
     return web.json_response([{"name": name, "folders": [str(p) for p in
                                                           folders.get_folder_paths(name)]}
                               for name in folders.folder_names()])
@@ -110,7 +110,7 @@ def _model_entries(folders, folder: str) -> list[dict]:
 
 @routes.get("/experiment/models/{folder}")
 async def experiment_model_files(request: web.Request) -> web.Response:
-    folders = request.app[SERVICES].folders
+    folders = services_of(request).folders
     folder = request.match_info["folder"]
     if not folders.has_folder(folder, legacy=False):
         return json_error(404, "unknown_folder", f"no model folder named {folder!r}")
@@ -119,7 +119,7 @@ async def experiment_model_files(request: web.Request) -> web.Response:
 
 @routes.get("/experiment/models/preview/{folder}/{path_index}/{filename:.*}")
 async def experiment_model_preview(request: web.Request) -> web.StreamResponse:
-    folders = request.app[SERVICES].folders
+    folders = services_of(request).folders
     folder = request.match_info["folder"]
     try:
         index = int(request.match_info["path_index"])

@@ -11,7 +11,8 @@ from aiohttp import web
 
 from comfy_core.api import protocol
 from comfy_core.api.errors import bad_request, int_query, prompt_error, read_json
-from comfy_core.api.keys import HUB, SERVICES, WORKER
+from comfy_core.api.keys import HUB, STATE, WORKER
+from comfy_core.api.state import services_of
 from comfy_core.graph.validate import validate_prompt
 from comfy_core.jobs import DuplicatePromptError
 from comfy_core.jobs.records import now_ms
@@ -23,7 +24,7 @@ _PROMPT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 
 def broadcast_status(app: web.Application) -> None:
     """Send the queue size to every socket (after any queue change)."""
-    remaining = app[SERVICES].store.remaining()
+    remaining = app[STATE].base.store.remaining()
     app[HUB].publish("status", protocol.status_data(remaining), routed=False)
 
 
@@ -55,7 +56,7 @@ def _request_fields(body: dict) -> tuple[str, list | None, float | int | None, d
 
 @routes.get("/prompt")
 async def get_prompt(request: web.Request) -> web.Response:
-    remaining = request.app[SERVICES].store.remaining()
+    remaining = services_of(request).store.remaining()
     return web.json_response({"exec_info": {"queue_remaining": remaining}})
 
 
@@ -67,7 +68,7 @@ async def post_prompt(request: web.Request) -> web.Response:
     if "prompt" not in body:
         return prompt_error("no_prompt", "No prompt provided", "No prompt provided")
     prompt_id, targets, number, extra = _request_fields(body)
-    services = request.app[SERVICES]
+    services = services_of(request)
     result = await asyncio.to_thread(validate_prompt, services.registry, body["prompt"], targets)
     if not result.ok:
         return web.json_response({"error": result.error, "node_errors": result.node_errors},
@@ -92,7 +93,7 @@ def _ids(body: dict) -> list[str]:
 
 @routes.get("/queue")
 async def get_queue(request: web.Request) -> web.Response:
-    running, pending = request.app[SERVICES].store.queue()
+    running, pending = services_of(request).store.queue()
     return web.json_response({"queue_running": running, "queue_pending": pending})
 
 
@@ -101,7 +102,7 @@ async def post_queue(request: web.Request) -> web.Response:
     body = await read_json(request)
     if not isinstance(body, dict):
         raise bad_request("invalid_request", "body must be an object with clear and/or delete")
-    store = request.app[SERVICES].store
+    store = services_of(request).store
     if body.get("clear"):
         store.clear_pending()
     store.delete_pending(_ids(body))
@@ -113,7 +114,7 @@ async def post_queue(request: web.Request) -> web.Response:
 async def get_history(request: web.Request) -> web.Response:
     max_items = int_query(request, "max_items")
     offset = int_query(request, "offset", -1)
-    store = request.app[SERVICES].store
+    store = services_of(request).store
     history = await asyncio.to_thread(store.history, max_items, offset)
     return web.json_response(history)
 
@@ -121,7 +122,7 @@ async def get_history(request: web.Request) -> web.Response:
 @routes.get("/history/{prompt_id}")
 async def get_history_item(request: web.Request) -> web.Response:
     prompt_id = request.match_info["prompt_id"]
-    record = request.app[SERVICES].store.history_item(prompt_id)
+    record = services_of(request).store.history_item(prompt_id)
     return web.json_response({prompt_id: record} if record is not None else {})
 
 
@@ -130,7 +131,7 @@ async def post_history(request: web.Request) -> web.Response:
     body = await read_json(request)
     if not isinstance(body, dict):
         raise bad_request("invalid_request", "body must be an object with clear and/or delete")
-    store = request.app[SERVICES].store
+    store = services_of(request).store
     if body.get("clear"):
         store.clear_history()
     store.delete_history(_ids(body))

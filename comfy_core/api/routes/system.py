@@ -12,7 +12,7 @@ import psutil
 from aiohttp import web
 
 from comfy_core.api import protocol
-from comfy_core.api.keys import SERVICES
+from comfy_core.api.state import base_of, services_of
 
 routes = web.RouteTableDef()
 COMFYUI_VERSION = "0.8.0"
@@ -34,7 +34,7 @@ def _cpu_device() -> dict:
 
 @routes.get("/system_stats")
 async def system_stats(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
+    services = services_of(request)
     ram = psutil.virtual_memory()
     devices = services.device_stats() if services.device_stats else [_cpu_device()]
     system = {"os": os.name, "ram_total": ram.total,
@@ -48,7 +48,8 @@ async def system_stats(request: web.Request) -> web.Response:
 
 @routes.get("/features")
 async def features(request: web.Request) -> web.Response:
-    settings = request.app[SERVICES].settings
+    """Answered while the nodes load too (settings only)."""
+    settings = base_of(request).settings
     return web.json_response(protocol.server_feature_flags(settings.max_upload_bytes))
 
 
@@ -70,4 +71,4 @@ def extension_urls(services) -> list[str]:
 
 @routes.get("/extensions")
 async def extensions(request: web.Request) -> web.Response:
-    return web.json_response(extension_urls(request.app[SERVICES]))
+    return web.json_response(extension_urls(services_of(request)))

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from comfy_core.api.errors import bad_request, json_error, read_json
 from comfy_core.api.images import write_atomic
-from comfy_core.api.keys import SERVICES
+from comfy_core.api.state import services_of
 from comfy_core.files import UnsafePathError, check_subfolder, contained_join
 
 routes = web.RouteTableDef()
@@ -35,7 +35,7 @@ def user_root(request: web.Request) -> Path:
     user = request.headers.get("Comfy-User") or "default"
     if not _USER.match(user):
         raise bad_request("invalid_user", "Comfy-User must be letters, digits, '_' or '-'")
-    return request.app[SERVICES].folders.user_dir / user
+    return services_of(request).folders.user_dir / user
 
 
 def user_path(request: web.Request, rel: str) -> Path:
@@ -57,7 +57,7 @@ def _info(root: Path, path: Path) -> dict:
 
 @routes.get("/users")
 async def get_users(request: web.Request) -> web.Response:
-    users_file = request.app[SERVICES].folders.user_dir / "users.json"
+    users_file = services_of(request).folders.user_dir / "users.json"
     users = json.loads(users_file.read_text()) if users_file.is_file() else {}
     if users:
         return web.json_response({"storage": "server", "users": users})
@@ -70,7 +70,7 @@ async def post_users(request: web.Request) -> web.Response:
     name = body.get("username") if isinstance(body, dict) else None
     if not isinstance(name, str) or not name.strip():
         raise bad_request("invalid_username", "username must be a non-empty string")
-    users_file = request.app[SERVICES].folders.user_dir / "users.json"
+    users_file = services_of(request).folders.user_dir / "users.json"
     users = json.loads(users_file.read_text()) if users_file.is_file() else {}
     if name in users.values():
         return web.json_response({"error": "Duplicate username."}, status=400)

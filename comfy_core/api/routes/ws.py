@@ -10,7 +10,8 @@ import uuid
 from aiohttp import WSMsgType, web
 
 from comfy_core.api import protocol
-from comfy_core.api.keys import HUB, SERVICES
+from comfy_core.api.keys import HUB
+from comfy_core.api.state import services_of
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -25,7 +26,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=1 << 20, heartbeat=30.0)
     await ws.prepare(request)
     hub = request.app[HUB]
-    services = request.app[SERVICES]
+    services = services_of(request)
     # The status with the sid must be the first message, so it goes out before the socket
     # is registered for events.
     await ws.send_str(protocol.json_message(

@@ -12,7 +12,6 @@ from typing import Callable
 
 from aiohttp import web
 
-from comfy_core.jobs.records import Job
 from comfy_core.jobs.worker import FreeRequest, Worker
 from comfy_core.runtime import AppContext
 from comfy_core.services import BaseServices, Services, Startup
@@ -46,9 +45,6 @@ class WorkerSlot:
         """Applied by the worker between jobs (kept until it starts)."""
         if self.worker is not None:
             self.worker.request_free(request)
-
-    def current(self) -> Job | None:
-        return self.worker.current() if self.worker is not None else None
 
 
 class AppState:

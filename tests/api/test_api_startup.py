@@ -128,29 +128,22 @@ async def test_cancelled_waiter_does_not_cancel_the_build(services):
 
 async def test_follow_up_runs_after_ready_and_its_error_is_logged(services, caplog):
     seen = []
-
-    def then(built):
-        seen.append((built, startup_box[0].ready))
-        raise ValueError("pre-import broke")
-
-    startup_box = []
+    started: dict = {}
     release = threading.Event()
 
-    def build(base):
-        release.wait(10)
-        return services
+    def then(built):
+        seen.append((built, started["startup"].ready, started["startup"].is_settled))
+        raise ValueError("pre-import broke")
 
-    startup_box.append(Startup.begin(BaseServices.of(services), build, then=then))
+    started["startup"] = startup = Startup.begin(
+        BaseServices.of(services), lambda base: release.wait(10) and services, then=then)
     release.set()
     with caplog.at_level(logging.INFO):
-        assert await startup_box[0].wait() is services
-        for _ in range(200):
-            if "follow-up failed" in caplog.text:
-                break
-            await asyncio.sleep(0.01)
-    assert seen == [(services, True)]
+        assert await startup.wait() is services
+        await startup.settled()
+    assert seen == [(services, True, False)] and startup.is_settled
     assert "nodes ready in" in caplog.text and "(4 node types)" in caplog.text
-    assert "follow-up failed" in caplog.text
+    assert "follow-up failed" in caplog.text and "pre-import broke" in caplog.text
 
 
 def test_done_startup_and_preimport_of_missing_module(services, caplog):

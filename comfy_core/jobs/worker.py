@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from comfy_core.jobs.host_memory import heap_trimmer
 from comfy_core.jobs.records import Job, now_ms
 from comfy_core.jobs.store import JobStore
 from comfy_core.runtime import AppContext, use_app
@@ -46,7 +47,8 @@ class Worker:
 
     def __init__(self, store: JobStore, executor: ExecutorLike, publish: Publish, *,
                  status_changed: Callable[[], None] = lambda: None,
-                 app: AppContext | None = None, memory: Any = None) -> None:
+                 app: AppContext | None = None, memory: Any = None,
+                 release_heap: Callable[[], None] | None = None) -> None:
         self.store = store
         self.executor = executor
         self.publish = publish
@@ -54,6 +56,7 @@ class Worker:
         self.memory = memory
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.app = app
+        self._release_heap = release_heap or heap_trimmer()
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._current: tuple[Job, threading.Event] | None = None
@@ -143,6 +146,7 @@ class Worker:
         self.publish("executing", {"node": None, "prompt_id": job.prompt_id}, None, client_id)
         if self.memory is not None and hasattr(self.memory, "on_prompt_end"):
             self.memory.on_prompt_end()
+        self._release_heap()  # keeps RSS flat over many jobs (bench/memory_soak.py)
 
     def _execute(self, job: Job, client_id: str | None, interrupt: threading.Event
                  ) -> tuple[dict, dict, dict]:

@@ -109,7 +109,9 @@ class SpatialTransformer(nn.Module):
             x = block(x, context)
         if self.linear:
             x = self.proj_out(x)
-        x = x.transpose(1, 2).reshape(b, -1, h, w)  # (B, C, h, w)
+        # (B, C, h, w) made contiguous: the reshaped view has channels-last strides, which
+        # would make every later convolution re-layout its weights on each call.
+        x = x.transpose(1, 2).reshape(b, -1, h, w).contiguous()
         if not self.linear:
             x = self.proj_out(x)
         return x + x_in

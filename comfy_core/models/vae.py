@@ -69,7 +69,7 @@ class AttnBlock(nn.Module):
         n = self.norm(x)
         q, k, v = (m(n).reshape(b, 1, c, h * w).transpose(2, 3) for m in (self.q, self.k, self.v))  # (B, 1, hw, C)
         out = F.scaled_dot_product_attention(q, k, v)  # (B, 1, hw, C)
-        return x + self.proj_out(out.transpose(2, 3).reshape(b, c, h, w))
+        return x + self.proj_out(out.transpose(2, 3).reshape(b, c, h, w).contiguous())  # NCHW, see attention.py
 
 
 class Downsample(nn.Module):

@@ -93,3 +93,19 @@ def test_sdxl_unet_requires_adm_vector() -> None:
     net = UNetModel(SDXL_TINY).eval()
     with pytest.raises(ValueError, match="ADM"):
         net(torch.randn(1, 4, 8, 8), torch.tensor([1.0]), torch.randn(1, 77, 40))
+
+
+@pytest.mark.parametrize("cfg", [SD1_TINY, SDXL_TINY])
+def test_every_convolution_gets_an_nchw_contiguous_input(cfg: UNetConfig) -> None:
+    """A channels-last activation (e.g. a transposed view out of attention) makes each
+    later convolution re-layout its weights on every call: a per-step copy of the model."""
+    torch.manual_seed(0)
+    net = UNetModel(cfg).eval()
+    layouts: list[tuple[str, bool]] = []
+    for name, module in net.named_modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_pre_hook(lambda m, args, name=name: layouts.append((name, args[0].is_contiguous())))
+    y = torch.randn(2, cfg.adm_in_channels) if cfg.adm_in_channels else None
+    with torch.no_grad():
+        net(torch.randn(2, 4, 16, 16), torch.tensor([5.0, 5.0]), torch.randn(2, 77, cfg.context_dim), y)
+    assert len(layouts) > 10 and [name for name, ok in layouts if not ok] == []

@@ -79,3 +79,14 @@ def test_tiled_upscaling_function_places_tiles_exactly() -> None:
     up = lambda t: torch.nn.functional.interpolate(t, scale_factor=8.0, mode="nearest")[:, :3]
     out = tiled_apply(z, up, tile=8, overlap=3, scale=8, out_channels=3)
     torch.testing.assert_close(out, up(z))
+
+
+def test_every_decoder_convolution_gets_an_nchw_contiguous_input() -> None:
+    vae = _tiny_vae()
+    layouts: list[tuple[str, bool]] = []
+    for name, module in vae.named_modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_pre_hook(lambda m, args, name=name: layouts.append((name, args[0].is_contiguous())))
+    with torch.no_grad():
+        vae.decode(torch.randn(1, 4, 8, 8))
+    assert len(layouts) > 10 and [name for name, ok in layouts if not ok] == []

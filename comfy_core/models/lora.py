@@ -1,5 +1,6 @@
 """LoRA (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large Language Models") as weight
-patches: W' = W + strength * (alpha / rank) * (up @ down) (COMPAT 10.2).
+patches: W' = W + strength * (alpha / rank) * (up @ down) (COMPAT 10.2); LyCORIS LoHa, LoKr
+and full-diff adapters under the same names come from `comfy_core.models.lycoris`.
 
 Names understood: kohya (`lora_unet_*`, `lora_te_*`, `lora_te1_*`, `lora_te2_*`, LoCon convs
 with `lora_mid`), LyCORIS `lycoris_*`, diffusers / PEFT module paths (optionally `unet.` /
@@ -17,7 +18,9 @@ from typing import Mapping
 import torch
 
 from comfy_core.models.family import UNetConfig
-from comfy_core.models.patcher import ClipHandle, ModelHandle
+from comfy_core.models.lycoris import MatchedAdapter, parse_lycoris
+from comfy_core.models.patcher import ClipHandle, ManagedHandle, ModelHandle
+from comfy_core.models.weights import WeightDelta
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +141,9 @@ def clip_key_map(clip: ClipHandle) -> dict[str, str]:
     return out
 
 
-def parse_lora(state: Mapping[str, torch.Tensor], key_map: Mapping[str, str]) -> tuple[dict[str, LoraDelta], list[str]]:
-    """Deltas by target key for the LoRA pairs whose names are in `key_map`, and the
-    file's keys that matched nothing."""
-    deltas: dict[str, LoraDelta] = {}
-    used: set[str] = set()
+def _parse_pairs(state: Mapping[str, torch.Tensor], key_map: Mapping[str, str]) -> list[MatchedAdapter]:
+    """LoRA / LoCon up-down pairs (with optional alpha and `lora_mid`)."""
+    found: list[MatchedAdapter] = []
     for key in state:
         for up_suffix, down_suffix in UP_DOWN_SUFFIXES:
             if not key.endswith(up_suffix):
@@ -151,17 +152,42 @@ def parse_lora(state: Mapping[str, torch.Tensor], key_map: Mapping[str, str]) ->
             target, down = key_map.get(base), state.get(base + down_suffix)
             if target is not None and down is not None:
                 alpha = state.get(base + ".alpha")
-                deltas[target] = LoraDelta(state[key], down, None if alpha is None else float(alpha),
-                                           state.get(base + ".lora_mid.weight"))
-                used |= {key, base + down_suffix, base + ".alpha", base + ".lora_mid.weight"}
+                delta = LoraDelta(state[key], down, None if alpha is None else float(alpha),
+                                  state.get(base + ".lora_mid.weight"))
+                keys = (key, base + down_suffix, base + ".alpha", base + ".lora_mid.weight")
+                found.append(MatchedAdapter(target, delta, tuple(k for k in keys if k in state)))
             break
-    return deltas, [k for k in state if k not in used]
+    return found
 
 
-def _check_shapes(deltas: dict[str, LoraDelta], params: dict[str, torch.Tensor]) -> None:
-    for key, d in deltas.items():
-        if d.numel() != params[key].numel():
-            raise ValueError(f"LoRA weight for {key} has the wrong size for {tuple(params[key].shape)}")
+def parse_lora(state: Mapping[str, torch.Tensor], key_map: Mapping[str, str]) -> tuple[list[MatchedAdapter], list[str]]:
+    """Adapters (LoRA, LoCon, LoHa, LoKr, diff) whose base names are in `key_map`, and the
+    file's keys that matched nothing. A later adapter for the same target replaces an earlier."""
+    found = _parse_pairs(state, key_map) + parse_lycoris(state, key_map)
+    used = {k for m in found for k in m.keys}
+    return found, [k for k in state if k not in used]
+
+
+def _patches_for(
+    handle: ManagedHandle, tag: str, found: list[MatchedAdapter]
+) -> tuple[dict[str, WeightDelta], list[str]]:
+    """Deltas for `handle`'s parameters (targets tagged `tag`), checked for size, and the
+    file keys of adapters whose target parameter does not exist (e.g. a bias-free layer)."""
+    params = dict(handle.weights.module.named_parameters())
+    deltas: dict[str, WeightDelta] = {}
+    missing: list[str] = []
+    for m in found:
+        if not m.target.startswith(tag):
+            continue
+        key = m.target[len(tag):]
+        if key not in params:
+            missing.extend(m.keys)
+            continue
+        if m.delta.numel() != params[key].numel():
+            raise ValueError(f"LoRA weights {', '.join(m.keys)} make {m.delta.numel()} values, "
+                             f"but {key} has shape {tuple(params[key].shape)}")
+        deltas[key] = m.delta
+    return deltas, missing
 
 
 def apply_lora(
@@ -177,17 +203,17 @@ def apply_lora(
         key_map.update({k: "model:" + v for k, v in unet_key_map(model).items()})
     if clip is not None:
         key_map.update({k: "clip:" + v for k, v in clip_key_map(clip).items()})
-    deltas, unmatched = parse_lora(state, key_map)
-    for key in unmatched:
-        log.warning("lora key not loaded: %s", key)
+    found, unmatched = parse_lora(state, key_map)
     outputs: list = []
     for handle, tag, strength in ((model, "model:", strength_model), (clip, "clip:", strength_clip)):
         if handle is None:
             outputs.append(None)
             continue
-        mine = {k[len(tag):]: d for k, d in deltas.items() if k.startswith(tag)}
-        _check_shapes(mine, dict(handle.weights.module.named_parameters()))
+        deltas, missing = _patches_for(handle, tag, found)
+        unmatched += missing
         twin = handle.clone()
-        twin.add_patches(mine, strength)
+        twin.add_patches(deltas, strength)
         outputs.append(twin)
+    for key in unmatched:
+        log.warning("lora key not loaded: %s", key)
     return outputs[0], outputs[1], unmatched

@@ -99,3 +99,14 @@ test("a failing GET names the route and status", async () => {
   const client = new ApiClient({ fetch: async () => new Response("", { status: 500 }) });
   await assert.rejects(client.getObjectInfo(), /GET \/object_info failed with HTTP 500/);
 });
+
+test("a failed request's error carries the server's JSON error message and details", async () => {
+  const body = { error: { type: "startup_failed", message: "the server failed to load its nodes", details: "RuntimeError: boom" } };
+  const fetch = async (url) => (url.endsWith("/object_info")
+    ? new Response(JSON.stringify(body), { status: 503, headers: { "Content-Type": "application/json" } })
+    : new Response("<html>bad gateway</html>", { status: 502 }));
+  const client = new ApiClient({ storage: new MemoryStorage(), fetch });
+  await assert.rejects(client.getObjectInfo(),
+    { message: "GET /object_info failed with HTTP 503: the server failed to load its nodes: RuntimeError: boom" });
+  await assert.rejects(client.clearQueue(), { message: "POST /queue failed with HTTP 502" });
+});

@@ -75,7 +75,7 @@ export class ApiClient extends EventTarget {
 
   async _json(path, init) {
     const res = await this.fetchApi(path, init);
-    if (!res.ok) throw new Error(`${init?.method ?? "GET"} ${path} failed with HTTP ${res.status}`);
+    if (!res.ok) throw await httpError(`${init?.method ?? "GET"} ${path}`, res);
     return res.json();
   }
 
@@ -83,7 +83,7 @@ export class ApiClient extends EventTarget {
     const res = await this.fetchApi(path, {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body ?? {}),
     });
-    if (!res.ok) throw new Error(`POST ${path} failed with HTTP ${res.status}`);
+    if (!res.ok) throw await httpError(`POST ${path}`, res);
     return res;
   }
 
@@ -232,4 +232,16 @@ export class ApiClient extends EventTarget {
     const blob = new Blob([frame.image], { type: frame.imageType });
     this._emit("b_preview", { blob, imageType: frame.imageType, meta: frame.meta ?? null });
   }
+}
+
+/** An Error for a failed request, with the server's `{"error": {message, details}}` when it sent one. */
+async function httpError(what, res) {
+  let reason = "";
+  try {
+    const { error } = await res.json();
+    reason = [error?.message, error?.details].filter(Boolean).join(": ");
+  } catch {
+    // not a JSON body: the status says all we know
+  }
+  return new Error(`${what} failed with HTTP ${res.status}${reason ? `: ${reason}` : ""}`);
 }

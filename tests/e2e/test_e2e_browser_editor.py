@@ -8,16 +8,12 @@ from __future__ import annotations
 import base64
 import json
 import urllib.request
-from pathlib import Path
 
 import pytest
-from e2e_server import ROOT, ServerProcess, prepare_base
+from e2e_server import CHROMIUM, ROOT, ServerProcess, prepare_base
 
-CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "test-output"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 # Chromium logs every 4xx answer as a console error without its URL; those are checked
 # through the responses instead: listing saved workflows before the first save is a 404.
 RESOURCE_ERROR = "Failed to load resource"
@@ -30,15 +26,6 @@ def server(tmp_path_factory):
     proc = ServerProcess(base)
     yield proc
     proc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Editor:

@@ -7,8 +7,8 @@ slot; both samplers get its value in the POST /prompt body the real server runs,
 from __future__ import annotations
 
 import pytest
-from e2e_server import ServerProcess, prepare_base
-from test_e2e_browser_editor import CHROMIUM, Editor, browser  # noqa: F401 (fixture)
+from e2e_server import CHROMIUM, ServerProcess, prepare_base
+from test_e2e_browser_editor import Editor
 from test_e2e_browser_widgets import menu_entry
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")

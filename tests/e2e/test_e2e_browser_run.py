@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2e_server import ROOT, ServerProcess, free_port, prepare_base
-from test_e2e_browser_editor import CHROMIUM, CHROMIUM_ARGS, Editor, build_image_graph
+from e2e_server import CHROMIUM, ROOT, ServerProcess, free_port, prepare_base
+from test_e2e_browser_editor import Editor, build_image_graph
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
 
@@ -56,15 +56,6 @@ def server(base):
     proc = PortServer(base, free_port())
     yield proc
     proc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def open_editor(browser, url: str) -> Editor:

@@ -7,7 +7,8 @@ keep the subgraph; an opened subgraph is left with Escape."""
 from __future__ import annotations
 
 import pytest
-from test_e2e_browser_editor import CHROMIUM, Editor, browser, editor, server  # noqa: F401 (fixtures)
+from e2e_server import CHROMIUM
+from test_e2e_browser_editor import Editor, editor, server  # noqa: F401 (fixtures)
 from test_e2e_browser_widgets import menu_entry
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")

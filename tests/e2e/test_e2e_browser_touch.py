@@ -4,7 +4,8 @@ drag moves it (litegraph's pointer events), two fingers pinch-zoom (web/ui/touch
 from __future__ import annotations
 
 import pytest
-from test_e2e_browser_editor import CHROMIUM, Editor, browser, server  # noqa: F401 (fixtures)
+from e2e_server import CHROMIUM
+from test_e2e_browser_editor import Editor, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
 

@@ -5,7 +5,8 @@ menu, fed by a PrimitiveInt, undone and redone, saved and reloaded, and converte
 from __future__ import annotations
 
 import pytest
-from test_e2e_browser_editor import CHROMIUM, Editor, browser, editor, server  # noqa: F401 (fixtures)
+from e2e_server import CHROMIUM
+from test_e2e_browser_editor import Editor, editor, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
 

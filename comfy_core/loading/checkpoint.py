@@ -56,8 +56,6 @@ def materialize(factory: Callable[[], M], state: Tensors, dtype: torch.dtype | N
         raise CheckpointError(f"{what}: {len(missing)} weights missing, e.g. {missing[:3]}")
     if unexpected:
         log.warning("%s: %d unused weights, e.g. %s", what, len(unexpected), unexpected[:3])
-    if hasattr(module, "init_buffers"):
-        module.init_buffers()
     if any(t.is_meta for t in list(module.parameters()) + list(module.buffers())):
         raise CheckpointError(f"{what}: some tensors were not loaded")
     return module.eval().requires_grad_(False)

@@ -1,17 +1,21 @@
-"""CLIP text encoders (Radford et al. 2021) over `transformers`' CLIP text model.
+"""CLIP text encoders (Radford et al. 2021): the text transformer of OpenAI CLIP-L (SD1,
+SDXL) and OpenCLIP ViT-H/G (SD2, SDXL).
 
-One `TextEncoder` serves OpenAI CLIP-L (SD1, SDXL) and OpenCLIP ViT-H/G (SD2, SDXL): its
-state dict uses the Hugging Face layout (`text_model.*`, `text_projection.weight`);
-`loading.keymaps` converts OpenCLIP checkpoints into it. The encoder runs layer by layer so
-any hidden layer can be returned (CLIPSetLastLayer) with a causal mask only (COMPAT 9.7).
+Module and parameter names follow the Hugging Face layout (`text_model.*`,
+`text_projection.weight`) that single-file checkpoints use for CLIP-L; `loading.keymaps`
+converts OpenCLIP checkpoints into it, and LoRA keys map onto it. Our own module, not
+`transformers`', because importing transformers takes seconds and would sit between a cold
+process and its first image; the tests check both give the same numbers. The encoder runs
+layer by layer so any hidden layer can be returned (CLIPSetLastLayer), with a causal mask
+only (COMPAT 9.7).
 """
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 EOS_TOKEN = 49407
@@ -32,26 +36,88 @@ class ClipConfig:
     projection_dim: int | None = None
 
 
-def _hf_model(c: ClipConfig) -> nn.Module:
-    """transformers' CLIP text model for `c`. transformers is imported here, not at module
-    level: it takes seconds to import, and the server should answer before it is needed."""
-    from transformers import CLIPTextConfig, CLIPTextModel
+def quick_gelu(x: torch.Tensor) -> torch.Tensor:
+    """OpenAI CLIP's sigmoid approximation of GELU."""
+    return x * torch.sigmoid(1.702 * x)
 
-    hf = CLIPTextConfig(
-        vocab_size=c.vocab_size,
-        hidden_size=c.hidden_size,
-        intermediate_size=c.intermediate_size,
-        num_hidden_layers=c.num_layers,
-        num_attention_heads=c.num_heads,
-        max_position_embeddings=c.max_positions,
-        hidden_act=c.hidden_act,
-        projection_dim=c.projection_dim or c.hidden_size,
-        layer_norm_eps=1e-5,
-        bos_token_id=BOS_TOKEN if c.vocab_size > BOS_TOKEN else None,
-        eos_token_id=EOS_TOKEN if c.vocab_size > EOS_TOKEN else None,
-    )
-    hf._attn_implementation = "sdpa"
-    return CLIPTextModel(hf)
+
+ACTIVATIONS = {"quick_gelu": quick_gelu, "gelu": F.gelu}
+
+
+class Embeddings(nn.Module):
+    """Token + learned absolute position embeddings."""
+
+    def __init__(self, c: ClipConfig) -> None:
+        super().__init__()
+        self.token_embedding = nn.Embedding(c.vocab_size, c.hidden_size)
+        self.position_embedding = nn.Embedding(c.max_positions, c.hidden_size)
+
+    def forward(self, input_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.token_embedding(input_ids) if inputs_embeds is None else inputs_embeds  # (N, T, D)
+        t = x.shape[1]
+        if t > self.position_embedding.num_embeddings:
+            raise ValueError(f"{t} tokens, the text encoder takes at most {self.position_embedding.num_embeddings}")
+        positions = torch.arange(t, device=x.device)[None]  # (1, T)
+        return x + self.position_embedding(positions)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention through scaled_dot_product_attention."""
+
+    def __init__(self, c: ClipConfig) -> None:
+        super().__init__()
+        self.heads = c.num_heads
+        # k, v, q: transformers' parameter order, which fixes the demo trainer's float sums.
+        self.k_proj = nn.Linear(c.hidden_size, c.hidden_size)
+        self.v_proj = nn.Linear(c.hidden_size, c.hidden_size)
+        self.q_proj = nn.Linear(c.hidden_size, c.hidden_size)
+        self.out_proj = nn.Linear(c.hidden_size, c.hidden_size)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        n, t, d = x.shape
+        q, k, v = (p(x).view(n, t, self.heads, -1).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=q.shape[-1] ** -0.5)  # (N, H, T, D/H)
+        return self.out_proj(out.transpose(1, 2).reshape(n, t, d))
+
+
+class MLP(nn.Module):
+    def __init__(self, c: ClipConfig) -> None:
+        super().__init__()
+        self.act = ACTIVATIONS[c.hidden_act]
+        self.fc1 = nn.Linear(c.hidden_size, c.intermediate_size)
+        self.fc2 = nn.Linear(c.intermediate_size, c.hidden_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class EncoderLayer(nn.Module):
+    """Pre-norm transformer block."""
+
+    def __init__(self, c: ClipConfig) -> None:
+        super().__init__()
+        self.self_attn = SelfAttention(c)
+        self.layer_norm1 = nn.LayerNorm(c.hidden_size, eps=1e-5)
+        self.mlp = MLP(c)
+        self.layer_norm2 = nn.LayerNorm(c.hidden_size, eps=1e-5)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = x + self.self_attn(self.layer_norm1(x), mask)
+        return x + self.mlp(self.layer_norm2(x))
+
+
+class Encoder(nn.Module):
+    def __init__(self, c: ClipConfig) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(EncoderLayer(c) for _ in range(c.num_layers))
+
+
+class TextTransformer(nn.Module):
+    def __init__(self, c: ClipConfig) -> None:
+        super().__init__()
+        self.embeddings = Embeddings(c)
+        self.encoder = Encoder(c)
+        self.final_layer_norm = nn.LayerNorm(c.hidden_size, eps=1e-5)
 
 
 class TextEncoder(nn.Module):
@@ -59,24 +125,12 @@ class TextEncoder(nn.Module):
 
     def __init__(self, config: ClipConfig) -> None:
         super().__init__()
+        if config.hidden_act not in ACTIVATIONS:
+            raise ValueError(f"unknown CLIP activation {config.hidden_act!r}; known: {sorted(ACTIVATIONS)}")
         self.config = config
-        hf = _hf_model(config)
-        # transformers 4.x nests the transformer under `.text_model`; 5.x is the transformer.
-        self.text_model = getattr(hf, "text_model", hf)
+        self.text_model = TextTransformer(config)
         if config.projection_dim is not None:
             self.text_projection = nn.Linear(config.hidden_size, config.projection_dim, bias=False)
-        layer_args = inspect.signature(self.text_model.encoder.layers[0].forward).parameters
-        self._legacy_layers = "causal_attention_mask" in layer_args
-
-    def init_buffers(self) -> None:
-        """Recreate the non-persistent position ids (left on the meta device by a meta build)."""
-        n = self.config.max_positions
-        emb = self.text_model.embeddings
-        emb.position_ids = torch.arange(n, device=emb.position_embedding.weight.device).expand(1, -1)
-
-    def _run_layer(self, layer: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        out = layer(x, None, mask) if self._legacy_layers else layer(x, mask)
-        return out[0] if isinstance(out, tuple) else out
 
     def encode_tokens(
         self,
@@ -106,7 +160,7 @@ class TextEncoder(nn.Module):
         mask = mask[None, None]  # (1, 1, T, T) additive causal mask
         hidden = x
         for i, layer in enumerate(layers):
-            x = self._run_layer(layer, x, mask)
+            x = layer(x, mask)
             if i == k:
                 hidden = x
         norm = self.text_model.final_layer_norm

@@ -105,3 +105,21 @@ def test_registering_the_builtin_nodes_leaves_the_slow_libraries_unimported():
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:] or proc.stdout[-3000:]
+
+
+def test_first_image_path_never_imports_transformers(tmp_path):
+    """Loading a checkpoint and encoding a prompt use our own CLIP text model: importing
+    transformers would add seconds between a cold process and its first image."""
+    code = (
+        "import sys\n"
+        "from comfy_core.tools.make_checkpoint import write_checkpoint\n"
+        "from comfy_core.loading.checkpoint import load_checkpoint\n"
+        "from comfy_core.models.clip_encode import encode_text\n"
+        "ckpt = load_checkpoint(write_checkpoint('sdxl', 'tiny', sys.argv[1]))\n"
+        "cond, pooled = encode_text(ckpt.clip, 'a red circle')\n"
+        "assert cond.shape[1] == 77 and pooled is not None\n"
+        "sys.exit('transformers imported' if 'transformers' in sys.modules else 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "sdxl.safetensors")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:] or proc.stdout[-3000:]

@@ -157,13 +157,29 @@ def diffusion_loss(unet: UNetModel, clip: TextEncoder, x0: torch.Tensor, ids: to
     return F.mse_loss(unet(x_in, t.float(), context), noise)
 
 
+def initial_text_encoder() -> TextEncoder:
+    """A text encoder with transformers' CLIP initialisation: the scheme and random draws
+    (from torch's global generator, after the UNet's) the committed demo model started from."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    c = CLIP_CONFIG
+    hf = CLIPTextModel(CLIPTextConfig(
+        vocab_size=c.vocab_size, hidden_size=c.hidden_size, intermediate_size=c.intermediate_size,
+        num_hidden_layers=c.num_layers, num_attention_heads=c.num_heads, max_position_embeddings=c.max_positions,
+        hidden_act=c.hidden_act, projection_dim=c.hidden_size, layer_norm_eps=1e-5))
+    with torch.device("meta"):
+        clip = TextEncoder(c)
+    # transformers 4.x nests the transformer under `.text_model`; 5.x is the transformer.
+    clip.text_model.load_state_dict(getattr(hf, "text_model", hf).state_dict(), assign=True)
+    return clip
+
+
 def train_unet(latents: torch.Tensor, scenes: Sequence[Scene], cfg: TrainConfig,
                progress: Progress) -> tuple[UNetModel, TextEncoder]:
     """Train UNet and text encoder together on `latents` (N, 4, 8, 8), already multiplied by
     the scale factor; returns their exponential moving averages."""
     gen = torch.Generator().manual_seed(cfg.seed + 2)
-    unet, clip = UNetModel(UNET_CONFIG), TextEncoder(CLIP_CONFIG)
-    clip.init_buffers()
+    unet, clip = UNetModel(UNET_CONFIG), initial_text_encoder()
     ema_unet, ema_clip = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(clip).requires_grad_(False)
     params = list(unet.parameters()) + list(clip.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.unet_lr, weight_decay=0.0)

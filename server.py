@@ -19,7 +19,7 @@ from comfy_core.api import create_app
 from comfy_core.api.logbuffer import LogBuffer
 from comfy_core.api.security import check_can_listen
 from comfy_core.files import FolderPaths
-from comfy_core.services import Services, Startup, build_base_services, preimport
+from comfy_core.services import Startup, build_base_services
 from comfy_core.settings import Settings, parse_settings
 
 log = logging.getLogger("comfy_core.server")
@@ -32,16 +32,6 @@ def _setup_logging(verbose: bool) -> LogBuffer:
     buffer = LogBuffer()
     logging.getLogger().addHandler(buffer)
     return buffer
-
-
-def _after_ready(services: Services) -> None:
-    """On the start-up thread once the nodes answer: plugin report, then pre-import the
-    libraries the first job needs (never delaying readiness)."""
-    for plugin in services.plugins:
-        state = " (IMPORT FAILED)" if plugin.error else ""
-        log.info("custom nodes %s: %.1f s, %d node(s)%s", plugin.name, plugin.seconds,
-                 len(plugin.node_names), state)
-    preimport(("transformers",))
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -63,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     temp_dir = FolderPaths.from_settings(settings).temp_dir
     shutil.rmtree(temp_dir, ignore_errors=True)
     base = build_base_services(settings, web_root=ROOT / "web", logs=logs)
-    app = create_app(Startup.begin(base, then=_after_ready))
+    app = create_app(Startup.begin(base))
     context = _ssl_context(settings)
     scheme = "https" if context else "http"
     for host in settings.listen:

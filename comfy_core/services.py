@@ -136,37 +136,29 @@ def build_services(settings: Settings, *, builtin_modules: tuple[str, ...] = ("n
 class Startup:
     """The full `Services`, being built on one background thread (or given ready).
 
-    Two moments: `ready` (the Services are built: the API answers) and `settled` (the
-    follow-ups after it, such as pre-imports, are done too: the worker may run jobs).
-    Futures are marked running before the thread starts, so a waiter that is cancelled
+    The future is marked running before the thread starts, so a waiter that is cancelled
     (a client that hung up during start-up) can never cancel the build itself."""
 
-    def __init__(self, base: BaseServices, future: Future, settled: Future) -> None:
+    def __init__(self, base: BaseServices, future: Future) -> None:
         self.base = base
         self._future = future
-        self._settled = settled
 
     @classmethod
     def done(cls, services: Services) -> Startup:
         """A Startup that is already complete (tests, embedding callers)."""
-        future, settled = _running_future(), _running_future()
+        future = _running_future()
         future.set_result(services)
-        settled.set_result(None)
-        return cls(BaseServices.of(services), future, settled)
+        return cls(BaseServices.of(services), future)
 
     @classmethod
     def begin(cls, base: BaseServices,
-              build: Callable[[BaseServices], Services] = complete_services, *,
-              then: Callable[[Services], None] | None = None) -> Startup:
-        """Run `build(base)` on a daemon thread; `then(services)` runs on that thread after
-        the services are marked ready (slow follow-ups that must not delay readiness)."""
-        startup = cls(base, _running_future(), _running_future())
-        threading.Thread(target=startup._run, args=(build, then), name="comfy-startup",
-                         daemon=True).start()
+              build: Callable[[BaseServices], Services] = complete_services) -> Startup:
+        """Run `build(base)` on a daemon thread."""
+        startup = cls(base, _running_future())
+        threading.Thread(target=startup._run, args=(build,), name="comfy-startup", daemon=True).start()
         return startup
 
-    def _run(self, build: Callable[[BaseServices], Services],
-             then: Callable[[Services], None] | None) -> None:
+    def _run(self, build: Callable[[BaseServices], Services]) -> None:
         start = time.monotonic()
         try:
             services = build(self.base)
@@ -175,28 +167,19 @@ class Startup:
             if not isinstance(exc, Exception):  # e.g. a plugin's sys.exit(): never re-raise
                 exc = RuntimeError(f"loading the nodes raised {type(exc).__name__}: {exc}")
             self._future.set_exception(exc)
-            self._settled.set_result(None)
             return
-        self._future.set_result(services)
         log.info("nodes ready in %.2f s (%d node types)", time.monotonic() - start,
                  len(services.registry))
-        try:
-            if then is not None:
-                then(services)
-        except Exception:
-            log.exception("start-up follow-up failed (the server keeps running)")
-        finally:
-            self._settled.set_result(None)
+        for plugin in services.plugins:
+            state = " (IMPORT FAILED)" if plugin.error else ""
+            log.info("custom nodes %s: %.1f s, %d node(s)%s", plugin.name, plugin.seconds,
+                     len(plugin.node_names), state)
+        self._future.set_result(services)
 
     @property
     def ready(self) -> bool:
         """Whether the build has finished (successfully or not)."""
         return self._future.done()
-
-    @property
-    def is_settled(self) -> bool:
-        """Whether the follow-ups after the build are over too."""
-        return self._settled.done()
 
     @property
     def error(self) -> BaseException | None:
@@ -211,28 +194,8 @@ class Startup:
         """The built Services, awaited on the running loop; re-raises the build's error."""
         return await asyncio.wrap_future(self._future)
 
-    async def settled(self) -> None:
-        """Returns once the build and its follow-ups are over (whatever their outcome)."""
-        await asyncio.wrap_future(self._settled)
-
 
 def _running_future() -> Future:
     future: Future = Future()
     future.set_running_or_notify_cancel()
     return future
-
-
-def preimport(modules: tuple[str, ...] = ("transformers",)) -> None:
-    """Import slow libraries that the first job would otherwise import (transformers: 1.5-3 s).
-
-    The worker starts only after this: transformers replaces its module in sys.modules at the
-    end of its import, so a concurrent `from transformers import X` would get the stale
-    module and fail instead of waiting on the import lock."""
-    for name in modules:
-        start = time.monotonic()
-        try:
-            importlib.import_module(name)
-        except ImportError as exc:
-            log.warning("could not pre-import %s: %s", name, exc)
-            continue
-        log.debug("pre-imported %s in %.2f s", name, time.monotonic() - start)

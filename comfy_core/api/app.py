@@ -101,11 +101,11 @@ async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Recover and start the worker as soon as the services are built and settled (at once
-    when they were given ready)."""
+    """Recover and start the worker as soon as the services are built (at once when they
+    were given ready)."""
     state = app[STATE]
     task = None
-    if state.startup.ready and state.startup.error is None and state.startup.is_settled:
+    if state.startup.ready and state.startup.error is None:
         state.attach(state.startup.result())
         state.worker.start()
     else:

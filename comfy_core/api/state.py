@@ -81,7 +81,7 @@ class AppState:
 
     def attach(self, services: Services) -> None:
         """Once, on the loop: recover crashed jobs, then make the worker (started by
-        `start_worker` once the start-up follow-ups are done)."""
+        `start_worker`)."""
         if self.context is not None:
             return
         context = AppContext(folders=services.folders, settings=services.settings,
@@ -93,13 +93,12 @@ class AppState:
         self.worker.worker = self._make_worker(services, context)
 
     async def start_worker(self) -> None:
-        """Attach and start the worker once the build and its follow-ups are over (never
-        when the build failed: that is logged, and requests get a 503)."""
+        """Attach and start the worker once the build is over (never when it failed: that
+        is logged, and requests get a 503)."""
         try:
             await self.wait()
         except Exception:
             return
-        await self.startup.settled()
         self.worker.start()
 
 

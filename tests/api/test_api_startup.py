@@ -12,7 +12,7 @@ from comfy_core.api import create_app
 from comfy_core.api.keys import WORKER
 from comfy_core.api.static import file_in
 from comfy_core.registry.custom_nodes import PluginReport
-from comfy_core.services import BaseServices, Startup, preimport
+from comfy_core.services import BaseServices, Startup
 
 
 def write_editor(root):
@@ -90,22 +90,6 @@ async def test_failed_build_serves_static_and_names_the_failure(services, aiohtt
     assert client.app[WORKER].worker is None
 
 
-async def test_worker_runs_jobs_only_after_the_follow_ups(services, aiohttp_client):
-    """API answers once the nodes are built; jobs wait in the queue for the pre-imports."""
-    warmed = threading.Event()
-    startup = Startup.begin(BaseServices.of(services), lambda base: services,
-                            then=lambda built: warmed.wait(30))
-    client = await aiohttp_client(create_app(startup))
-    resp = await client.post("/prompt", json={"prompt": show_prompt(4)})
-    assert resp.status == 200 and startup.ready and not startup.is_settled
-    pending = (await (await client.get("/queue")).json())["queue_pending"]
-    assert [item[1] for item in pending] == [(await resp.json())["prompt_id"]]
-    assert client.app[WORKER].worker is not None and not client.app[WORKER].started
-    warmed.set()
-    record = await wait_done(client, (await resp.json())["prompt_id"])
-    assert record["outputs"] == {"2": {"values": [4]}}
-
-
 async def test_build_that_exits_becomes_an_error(services):
     def build(base):
         raise SystemExit("plugin quit")
@@ -126,33 +110,17 @@ async def test_cancelled_waiter_does_not_cancel_the_build(services):
     assert startup.ready and startup.error is None
 
 
-async def test_follow_up_runs_after_ready_and_its_error_is_logged(services, caplog):
-    seen = []
-    started: dict = {}
-    release = threading.Event()
-
-    def then(built):
-        seen.append((built, started["startup"].ready, started["startup"].is_settled))
-        raise ValueError("pre-import broke")
-
-    started["startup"] = startup = Startup.begin(
-        BaseServices.of(services), lambda base: release.wait(10) and services, then=then)
-    release.set()
+async def test_ready_is_logged_with_the_node_count(services, caplog):
     with caplog.at_level(logging.INFO):
+        startup = Startup.begin(BaseServices.of(services), lambda base: services)
         assert await startup.wait() is services
-        await startup.settled()
-    assert seen == [(services, True, False)] and startup.is_settled
     assert "nodes ready in" in caplog.text and "(4 node types)" in caplog.text
-    assert "follow-up failed" in caplog.text and "pre-import broke" in caplog.text
 
 
-def test_done_startup_and_preimport_of_missing_module(services, caplog):
+def test_done_startup(services):
     startup = Startup.done(services)
     assert startup.ready and startup.result() is services and startup.error is None
     assert startup.base == BaseServices.of(services)
-    with caplog.at_level(logging.WARNING):
-        preimport(("comfy_core_no_such_module",))
-    assert "could not pre-import comfy_core_no_such_module" in caplog.text
 
 
 def test_file_in_refuses_escapes(tmp_path):

@@ -49,8 +49,11 @@ class Embeddings(nn.Module):
 
     def __init__(self, c: ClipConfig) -> None:
         super().__init__()
-        self.token_embedding = nn.Embedding(c.vocab_size, c.hidden_size)
-        self.position_embedding = nn.Embedding(c.max_positions, c.hidden_size)
+        # N(0, 1) as nn.Embedding's own init, drawn with randn: under a meta-device build,
+        # Tensor.normal_ runs a Python reference that imports torch._dynamo (a second or two).
+        self.token_embedding = nn.Embedding(c.vocab_size, c.hidden_size, _weight=torch.randn(c.vocab_size, c.hidden_size))
+        self.position_embedding = nn.Embedding(c.max_positions, c.hidden_size,
+                                               _weight=torch.randn(c.max_positions, c.hidden_size))
 
     def forward(self, input_ids: torch.Tensor | None = None, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
         x = self.token_embedding(input_ids) if inputs_embeds is None else inputs_embeds  # (N, T, D)

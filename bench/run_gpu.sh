@@ -8,7 +8,8 @@
 #                                         # sdxl sdxl-compile lowvram soak
 #
 # `checks` is the GPU correctness suite: the CUDA cases of the tests (every sampler on the
-# device, CUDA step noise, fp16/bf16 against fp32, streaming and partial loading on CUDA).
+# device, CUDA step noise, no synchronisation inside the sampling loop, fp16/bf16 against
+# fp32, streaming and partial loading on CUDA).
 #
 # PYTHON picks the interpreter (default .venv/bin/python); it needs CUDA torch, diffusers
 # and transformers. Each part fits a 10-minute slot on an H100.
@@ -32,7 +33,7 @@ for part in "${parts[@]}"; do
   case $part in
     checks)
       echo "== checks: CUDA cases of the test suite" | tee -a "$OUT"
-      "$PY" -m pytest -q -rs -p no:cacheprovider tests/sampling/test_sampling_device.py tests/memory tests/models \
+      "$PY" -m pytest -q -rs -p no:cacheprovider tests/sampling tests/memory tests/models \
         -k "cuda or CUDA" > "$RES/checks.log" 2>&1 || echo "FAILED: see $RES/checks.log" | tee -a "$OUT"
       tail -n 3 "$RES/checks.log" | tee -a "$OUT" ;;
     sd15) bench sd15 --family sd15 --size 512 --steps 20 --batches 1 4 --runs 5 --cold-runs 3 --ready-runs 5 ;;

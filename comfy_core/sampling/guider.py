@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import torch
 
 from comfy_core.sampling.conditioning import ResolvedCond
-from comfy_core.sampling.model_sampling import ModelSampling
+from comfy_core.sampling.model_sampling import SIGMA_BEFORE_START, ModelSampling
 from comfy_core.sampling.sampler_base import Guided
 
 # unet(x_in [B,C(+1+C concat),h,w], timestep [B], context [B,T,D], y [B,adm] | None) -> eps or v [B,C,h,w]
@@ -56,10 +56,17 @@ def _feather(mult: torch.Tensor, area: tuple[int, int, int, int], full_hw: tuple
                 mult.narrow(2 + dim, size - 1 - t, 1).mul_((1.0 / rr) * (t + 1))
 
 
+def _active(c: ResolvedCond, sigma: torch.Tensor) -> bool:
+    """Whether σ is inside the entry's timestep range. Reading σ waits for the device, so
+    entries that span every step (the default) never read it."""
+    if c.sigma_start >= SIGMA_BEFORE_START and c.sigma_end <= 0.0:
+        return True
+    return c.sigma_end <= float(sigma[0]) <= c.sigma_start
+
+
 def _job(c: ResolvedCond, x: torch.Tensor, sigma: torch.Tensor, side: int) -> _Job | None:
     """The entry's input crop and weights at this σ, or None when σ is outside its range."""
-    s = float(sigma[0])
-    if s > c.sigma_start or s < c.sigma_end:
+    if not _active(c, sigma):
         return None
     batch, hw = x.shape[0], (x.shape[2], x.shape[3])
     area, crop = None, x

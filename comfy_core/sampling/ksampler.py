@@ -110,8 +110,9 @@ def sample(
 ) -> dict:
     """Run one KSampler / KSamplerAdvanced job; returns a new LATENT dict with the samples on
     the CPU. `inpaint`: the UNet takes the concat channels (mask + masked latent) after x.
-    `device` is where the UNet runs: the whole loop (latent, noise, σ, conditioning) lives
-    there, so step noise comes from that device's generator (COMPAT 9.2) and no step copies."""
+    `device` is where the UNet runs: the loop's tensors (latent, noise, conditioning) live
+    there, so step noise comes from that device's generator (COMPAT 9.2) and no step copies;
+    σ stays on the host, where the samplers' decisions read it without waiting on the device."""
     sampler = get_sampler(sampler_name)
     latent_image = latent["samples"].float()
     noise = zero_noise(latent_image) if not add_noise else prepare_noise(latent_image, seed, latent.get("batch_index"))
@@ -123,9 +124,11 @@ def sample(
     if sigmas is None or len(sigmas) == 0:
         out["samples"] = latent["samples"]
         return out
+    if torch.count_nonzero(latent_image) > 0:  # an empty latent stays exactly zero
+        latent_image = latent_image * scale_factor
     samples = run_sampler(
         sampler, unet, model_sampling, from_comfy(positive), from_comfy(negative), latent_image.to(device),
-        noise.to(device), sigmas.to(device), seed=seed, cfg=cfg, scale_factor=scale_factor, adm=adm, callback=callback,
+        noise.to(device), sigmas, seed=seed, cfg=cfg, scale_factor=scale_factor, adm=adm, callback=callback,
         noise_mask=latent.get("noise_mask"), random_inpaint_noise=sampler_name in RANDOM_INPAINT_NOISE,
         inpaint=inpaint,
     )
@@ -152,10 +155,8 @@ def run_sampler(
     random_inpaint_noise: bool = False,
     inpaint: bool = False,
 ) -> torch.Tensor:
-    """Scale the latent in, build the guider, sample over `sigmas`, scale out. Runs on the
-    device of `latent_image`; conditioning and masks are moved there once."""
-    if torch.count_nonzero(latent_image) > 0:
-        latent_image = latent_image * scale_factor
+    """Build the guider, sample over `sigmas` (host σ), scale out. `latent_image` is already
+    scaled in; the loop runs on its device, where conditioning and masks are moved once."""
     device = latent_image.device
     mask = None if noise_mask is None else reshape_mask(noise_mask.to(device), noise.shape)  # [B, C, h, w]
     concat = ConcatSource(latent_image, mask, scale_factor) if inpaint else None

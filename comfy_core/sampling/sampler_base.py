@@ -52,6 +52,8 @@ def ones_like_batch(x: torch.Tensor) -> torch.Tensor:
 
 def to_d(x: torch.Tensor, sigma: torch.Tensor, denoised: torch.Tensor) -> torch.Tensor:
     """The probability-flow ODE derivative dx/dσ = (x − D)/σ (Karras et al. 2022, eq. 4)."""
+    if sigma.ndim == 0:  # a host σ: a plain scalar to the device's kernel
+        return (x - denoised) / sigma
     return (x - denoised) / sigma.reshape(sigma.shape + (1,) * (x.ndim - sigma.ndim))
 
 

@@ -37,7 +37,7 @@ class _UniPC:
 
     def data(self, x_vp: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
         """x0 at a VP state, via ε = (x·√(1+σ²) − D)/σ then x0 = (x − σ_vp ε)/α."""
-        s = sigma.expand(self.batch)
+        s = x_vp.new_ones(self.batch) * sigma  # [B] on x's device; σ itself stays on the host
         x_ve = x_vp * ((sigma**2 + 1.0) ** 0.5)
         eps = (x_ve - self.denoise(x_ve, s)) / sigma
         return (x_vp - _sigma_vp(sigma) * eps) / torch.exp(_log_alpha(sigma))

@@ -148,11 +148,19 @@ class VAEHandle(ManagedHandle):
     def downscale(self) -> int:
         return self.vae.config.downscale
 
+    def _on_device(self, x: torch.Tensor) -> torch.Tensor:
+        """`x` on the VAE's device and dtype; channels-last on the CPU, oneDNN's native layout:
+        at image resolution the activations dwarf the weights, so re-laying out the weights
+        per convolution is cheaper than re-laying out every activation (about 10% of a
+        decode or encode)."""
+        x = x.to(self.device, self.compute_dtype)
+        return x.contiguous(memory_format=torch.channels_last) if self.device.type == "cpu" else x
+
     def _decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.vae.decode(z.to(self.device, self.compute_dtype))
+        return self.vae.decode(self._on_device(z))
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.vae.encode(x.to(self.device, self.compute_dtype))
+        return self.vae.encode(self._on_device(x))
 
     def decode(self, latent: torch.Tensor, recovery: OomRecovery | None = None) -> torch.Tensor:
         """(B, 4, h, w) -> (B, 8h, 8w, 3) float32 CPU in [0, 1]. Out of memory is recovered
@@ -182,7 +190,7 @@ class VAEHandle(ManagedHandle):
 
         def whole() -> torch.Tensor:
             with torch.no_grad():
-                return self._encode(x).float().cpu()
+                return self._encode(x).float().cpu().contiguous()  # NCHW for the UNet, whatever the VAE's layout
 
         return recovery.run(whole, "VAE encode", [lambda: self.encode_tiled(image, 512, 64),
                                                   lambda: self.encode_tiled(image, 256, 32)])

@@ -69,7 +69,14 @@ class AttnBlock(nn.Module):
         n = self.norm(x)
         q, k, v = (m(n).reshape(b, 1, c, h * w).transpose(2, 3) for m in (self.q, self.k, self.v))  # (B, 1, hw, C)
         out = F.scaled_dot_product_attention(q, k, v)  # (B, 1, hw, C)
-        return x + self.proj_out(out.transpose(2, 3).reshape(b, c, h, w).contiguous())  # NCHW, see attention.py
+        out = out.transpose(2, 3).reshape(b, c, h, w)  # a strided view: give it x's layout, see attention.py
+        return x + self.proj_out(out.contiguous(memory_format=layout_of(x)))
+
+
+def layout_of(x: torch.Tensor) -> torch.memory_format:
+    """channels_last when `x` is laid out so, else the default NCHW."""
+    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
 class Downsample(nn.Module):

@@ -87,3 +87,22 @@ def test_vae_handle_image_round_trip_shapes(tmp_path: Path) -> None:
     assert vae.decode_tiled(latent, tile=4, overlap=2).shape == (2, 40, 64, 3)
     with pytest.raises(ValueError, match="multiples of 8"):
         vae.encode_tiled(image, tile=30, overlap=8)
+
+
+def test_vae_handle_runs_channels_last_on_the_cpu_and_hands_back_nchw(tmp_path: Path) -> None:
+    """oneDNN's native layout inside the VAE; the latent it returns is plain NCHW (a
+    channels-last latent would make every UNet convolution re-lay out its weights)."""
+    vae = load_checkpoint(make_tiny_checkpoint("sd15", tmp_path)).vae
+    seen: list[bool] = []
+    for module in vae.vae.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.register_forward_pre_hook(
+                lambda m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    image = torch.rand(1, 32, 48, 3)
+    latent = vae.encode(image)
+    decoded = vae.decode(latent)
+    assert len(seen) > 20 and all(seen)
+    assert latent.is_contiguous() and decoded.shape == (1, 32, 48, 3)
+    with torch.no_grad():
+        nchw = vae.vae.decode(latent)  # the module itself, in the default layout
+    torch.testing.assert_close(decoded, ((nchw + 1) / 2).clamp(0, 1).movedim(1, -1), atol=1e-5, rtol=1e-5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from diffusers import AutoencoderKL as RefAutoencoderKL
 from diffusers.loaders.single_file_utils import convert_ldm_vae_checkpoint
@@ -81,12 +82,16 @@ def test_tiled_upscaling_function_places_tiles_exactly() -> None:
     torch.testing.assert_close(out, up(z))
 
 
-def test_every_decoder_convolution_gets_an_nchw_contiguous_input() -> None:
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last], ids=["nchw", "channels_last"])
+def test_every_decoder_convolution_keeps_the_input_layout(layout) -> None:
+    """One layout throughout: a convolution handed the other one re-lays out its weights
+    or its activations on every call."""
     vae = _tiny_vae()
     layouts: list[tuple[str, bool]] = []
     for name, module in vae.named_modules():
         if isinstance(module, torch.nn.Conv2d):
-            module.register_forward_pre_hook(lambda m, args, name=name: layouts.append((name, args[0].is_contiguous())))
+            module.register_forward_pre_hook(
+                lambda m, args, name=name: layouts.append((name, args[0].is_contiguous(memory_format=layout))))
     with torch.no_grad():
-        vae.decode(torch.randn(1, 4, 8, 8))
+        vae.decode(torch.randn(1, 4, 8, 8).contiguous(memory_format=layout))
     assert len(layouts) > 10 and [name for name, ok in layouts if not ok] == []

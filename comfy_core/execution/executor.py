@@ -85,6 +85,7 @@ class Executor:
                 log.exception("executor failed on prompt %s", prompt_id)
                 result = self._failure(run, messages, record, exc)
             self._after_run(run)
+            run.release()
             return result
 
     def _run(self, run: PromptRun, outputs: list[str], record, messages: list) -> ExecutionResult:

@@ -59,6 +59,17 @@ class PromptRun:
         self._output_flags: dict[str, bool] = {}
         self.job: JobContext | None = None  # installed by the Executor; node_id follows the run
 
+    def release(self) -> None:
+        """Free what the run holds once the Executor has built its result; the run is not
+        usable afterwards. Its bound methods (held by CacheKeys and Schedule) and the
+        progress sink (held by the JobContext) tie it into reference cycles, so its node
+        values would otherwise wait for Python's full cyclic collection, often hundreds of
+        jobs later: resident memory then climbs by each job's outputs in between."""
+        self.values.clear()
+        self.current_inputs = None
+        self._expansions.clear()
+        del self.keys, self.schedule, self.job
+
     # --- lookups -------------------------------------------------------------------
     def schema(self, node_id: str) -> NodeSchema:
         class_type = self.dyn.get_node(node_id).get("class_type")

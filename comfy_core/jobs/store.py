@@ -53,6 +53,10 @@ CREATE INDEX IF NOT EXISTS jobs_history ON jobs (history_seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);
 """
 _JOB_COLS = "prompt_id, number, prompt, extra_data, outputs"
+# SQLite's page cache per connection, in KiB. The default (2 MiB) fills as history grows
+# and read as a slow leak in the memory soak; the OS caches the file anyway, so a miss
+# costs one read call, and the per-job queries touch a handful of index pages.
+PAGE_CACHE_KIB = 256
 
 
 class DuplicatePromptError(ValueError):
@@ -70,6 +74,7 @@ class JobStore:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
         self._db.executescript(_SCHEMA)
         self._lock = threading.RLock()
         self._work = threading.Condition(self._lock)
@@ -175,8 +180,9 @@ class JobStore:
         total = db.execute("SELECT COUNT(*) FROM jobs WHERE state='done'").fetchone()[0]
         excess = total - self.max_history
         if excess > 0:
+            # only done rows have a history_seq: this walks the history index, not the table
             db.execute("DELETE FROM jobs WHERE prompt_id IN (SELECT prompt_id FROM jobs WHERE "
-                       "state='done' ORDER BY history_seq LIMIT ?)", (excess,))
+                       "history_seq IS NOT NULL ORDER BY history_seq LIMIT ?)", (excess,))
             log.info("history over its cap of %d: removed the %d oldest record(s)",
                      self.max_history, excess)
 
@@ -218,8 +224,8 @@ class JobStore:
     def queue(self) -> tuple[list[list], list[list]]:
         """(running items, pending items in run order) as COMPAT 1.4 queue items."""
         with self._lock:
-            rows = self._db.execute(f"SELECT {_JOB_COLS}, state FROM jobs WHERE state != 'done' "
-                                    "ORDER BY number, seq").fetchall()
+            rows = self._db.execute(f"SELECT {_JOB_COLS}, state FROM jobs WHERE state IN "
+                                    "('pending', 'running') ORDER BY number, seq").fetchall()
         running = [self._job(r[:5]).queue_item() for r in rows if r[5] == "running"]
         pending = [self._job(r[:5]).queue_item() for r in rows if r[5] == "pending"]
         return running, pending
@@ -261,7 +267,7 @@ class JobStore:
             offset = max(offset, 0)
             limit = -1 if max_items is None else max(max_items, 0)
             rows = self._db.execute(
-                f"SELECT {_JOB_COLS}, result FROM jobs WHERE state='done' "
+                f"SELECT {_JOB_COLS}, result FROM jobs WHERE history_seq IS NOT NULL "
                 "ORDER BY history_seq LIMIT ? OFFSET ?", (limit, offset)).fetchall()
         return {r[0]: self._record(r) for r in rows}
 

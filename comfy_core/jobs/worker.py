@@ -106,33 +106,42 @@ class Worker:
                 self._apply_free()
                 if not self.store.wait_for_work(1.0) or self._stop.is_set():
                     continue
-                job = self.store.claim(self.worker_id, LEASE_SECONDS)
+                claimed = self._claim()
             except Exception:  # e.g. the database went away; retry unless stopping
                 if self._stop.is_set():
                     break
                 log.exception("worker could not claim a job; retrying in 1 s")
                 self._stop.wait(1.0)
                 continue
-            if job is None:
+            if claimed is None:
                 continue
             self.status_changed()
             try:
-                contextvars.copy_context().run(self._run_in_app, job)
+                contextvars.copy_context().run(self._run_in_app, *claimed)
             except Exception:  # never let one job kill the worker
-                log.exception("worker failed around job %s", job.prompt_id)
+                log.exception("worker failed around job %s", claimed[0].prompt_id)
+            finally:
+                with self._lock:
+                    self._current = None
             self.status_changed()
 
-    def _run_in_app(self, job: Job) -> None:
+    def _claim(self) -> tuple[Job, threading.Event] | None:
+        """Claim the next job and make it the current one in one step, so an interrupt sent
+        as soon as /queue shows the job running reaches it."""
+        with self._lock:
+            job = self.store.claim(self.worker_id, LEASE_SECONDS)
+            if job is not None:
+                self._current = (job, threading.Event())
+            return self._current if job is not None else None
+
+    def _run_in_app(self, job: Job, interrupt: threading.Event) -> None:
         if self.app is None:
-            self._run_job(job)
+            self._run_job(job, interrupt)
             return
         with use_app(self.app):
-            self._run_job(job)
+            self._run_job(job, interrupt)
 
-    def _run_job(self, job: Job) -> None:
-        interrupt = threading.Event()
-        with self._lock:
-            self._current = (job, interrupt)
+    def _run_job(self, job: Job, interrupt: threading.Event) -> None:
         client_id = job.extra_data.get("client_id")
         beat = _Heartbeat(self.store, self.worker_id, job.prompt_id)
         beat.start()
@@ -142,11 +151,19 @@ class Worker:
             beat.stop()
             with self._lock:
                 self._current = None
+        self._after_job()
         self.store.complete(job.prompt_id, outputs, status, meta)
         self.publish("executing", {"node": None, "prompt_id": job.prompt_id}, None, client_id)
-        if self.memory is not None and hasattr(self.memory, "on_prompt_end"):
-            self.memory.on_prompt_end()
-        self._release_heap()  # keeps RSS flat over many jobs (bench/memory_soak.py)
+
+    def _after_job(self) -> None:
+        """Memory clean-up before the job is reported done, so a client that sees its history
+        record sees the settled process (bench/memory_soak.py samples RSS then)."""
+        try:
+            if self.memory is not None and hasattr(self.memory, "on_prompt_end"):
+                self.memory.on_prompt_end()
+            self._release_heap()  # keeps RSS flat over many jobs
+        except Exception:  # clean-up must never leave the job unrecorded
+            log.exception("memory clean-up after a job failed")
 
     def _execute(self, job: Job, client_id: str | None, interrupt: threading.Event
                  ) -> tuple[dict, dict, dict]:

@@ -9,8 +9,10 @@ input (a seed, or the default prompt's colour) so the executor cannot answer fro
     python bench/memory_soak.py --launch --checkpoint sd15.safetensors --size 256 -- --cpu
     python bench/memory_soak.py --url http://127.0.0.1:8188 --pid 4242 --workflow w.json
 
-Prints one row per job (RSS of the server process, free device memory) and the growth
-between the end of warm-up and the last job; a leak shows as steady growth.
+Prints one row per job (RSS of the server process, free device memory), then the growth
+between the end of warm-up and the last job, the range after warm-up, and the least-squares
+slope over the last half of the jobs: one-off fills of bounded caches land in the first
+half, so a leak shows as a slope that stays above zero.
 """
 
 from __future__ import annotations
@@ -132,6 +134,7 @@ def soak(url: str, pid: int, prompt: dict, targets: list[tuple[str, str]], args)
     print(f"{'job':>5} {'seconds':>8} {'rss MiB':>9} {'device free MiB':>16}")
     for job in range(1, args.jobs + 1):
         seconds = run_job(url, varied(prompt, targets, job), args.timeout)
+        time.sleep(args.pause)
         free = device_free(url)
         row = {"job": job, "seconds": seconds, "rss": process.memory_info().rss, "device_free": free}
         rows.append(row)
@@ -140,12 +143,31 @@ def soak(url: str, pid: int, prompt: dict, targets: list[tuple[str, str]], args)
     return rows
 
 
+def slope(rows: list[dict]) -> float:
+    """Least-squares RSS slope in bytes per job (0 for fewer than two rows)."""
+    n = len(rows)
+    if n < 2:
+        return 0.0
+    mean_x = sum(r["job"] for r in rows) / n
+    mean_y = sum(r["rss"] for r in rows) / n
+    sxx = sum((r["job"] - mean_x) ** 2 for r in rows)
+    return sum((r["job"] - mean_x) * (r["rss"] - mean_y) for r in rows) / sxx
+
+
 def summary(rows: list[dict], warmup: int) -> str:
+    """End-to-end growth after warm-up, the range, and the slope over the last half: bounded
+    caches (allocator, SQLite, Python) fill early, so a leak is a slope that stays positive."""
     base = rows[min(warmup, len(rows)) - 1]
     last = rows[-1]
     growth = (last["rss"] - base["rss"]) / base["rss"] * 100
+    after = [r["rss"] for r in rows[min(warmup, len(rows)) - 1:]]
+    half = rows[len(rows) // 2:]
+    per_job = slope(half)
     return (f"RSS after job {base['job']}: {base['rss'] / MIB:.1f} MiB; after job {last['job']}: "
-            f"{last['rss'] / MIB:.1f} MiB; growth {growth:+.2f}%")
+            f"{last['rss'] / MIB:.1f} MiB; growth {growth:+.2f}%; range after warm-up "
+            f"{min(after) / MIB:.1f}-{max(after) / MIB:.1f} MiB; slope over jobs "
+            f"{half[0]['job']}-{last['job']}: {per_job / 1024:+.2f} KiB/job "
+            f"({per_job * 1000 / base['rss'] * 100:+.2f}% per 1000 jobs)")
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -165,6 +187,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     p.add_argument("--jobs", type=int, default=50)
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per job")
+    p.add_argument("--pause", type=float, default=0.0,
+                   help="seconds to wait after each job before reading RSS (an idle server)")
     args = p.parse_args(own)
     if args.url and args.pid is None:
         p.error("--url needs --pid (the server's process id) to read its RSS")

@@ -163,11 +163,19 @@ def summary(rows: list[dict], warmup: int) -> str:
     after = [r["rss"] for r in rows[min(warmup, len(rows)) - 1:]]
     half = rows[len(rows) // 2:]
     per_job = slope(half)
+    floor = slope(window_minima(half, 10))
     return (f"RSS after job {base['job']}: {base['rss'] / MIB:.1f} MiB; after job {last['job']}: "
             f"{last['rss'] / MIB:.1f} MiB; growth {growth:+.2f}%; range after warm-up "
             f"{min(after) / MIB:.1f}-{max(after) / MIB:.1f} MiB; slope over jobs "
             f"{half[0]['job']}-{last['job']}: {per_job / 1024:+.2f} KiB/job "
-            f"({per_job * 1000 / base['rss'] * 100:+.2f}% per 1000 jobs)")
+            f"({per_job * 1000 / base['rss'] * 100:+.2f}% per 1000 jobs); slope of the lowest "
+            f"RSS of each 10 jobs: {floor / 1024:+.2f} KiB/job")
+
+
+def window_minima(rows: list[dict], size: int) -> list[dict]:
+    """The lowest-RSS row of each run of `size` jobs: the floor the process returns to,
+    unmoved by samples taken while freed memory was still held."""
+    return [min(rows[i:i + size], key=lambda r: r["rss"]) for i in range(0, len(rows), size)]
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:

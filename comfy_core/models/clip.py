@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from torch import nn
 
 EOS_TOKEN = 49407
-BOS_TOKEN = 49406
 
 
 @dataclass(frozen=True)

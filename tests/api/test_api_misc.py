@@ -1,5 +1,6 @@
 """System, model, object_info, userdata, settings, internal and static routes."""
 
+import importlib.metadata
 import json
 import struct
 
@@ -8,6 +9,7 @@ async def test_system_stats_and_features(client):
     stats = await (await client.get("/system_stats")).json()
     assert stats["system"]["ram_total"] > 0 and stats["devices"][0]["type"] == "cpu"
     assert stats["devices"][0]["index"] is None
+    assert stats["system"]["pytorch_version"] == importlib.metadata.version("torch")
     feats = await (await client.get("/api/features")).json()
     assert feats["supports_preview_metadata"] is True
 

@@ -25,6 +25,13 @@ def _package_version(name: str) -> str:
         return "not installed"
 
 
+def _torch_version() -> str:
+    """The running torch's version (the nodes import it), else the installed one's: reading
+    package metadata on every request costs file reads and leaves cycles to collect."""
+    torch = sys.modules.get("torch")
+    return str(torch.__version__) if torch is not None else _package_version("torch")
+
+
 def _cpu_device() -> dict:
     ram = psutil.virtual_memory()
     return {"name": "cpu", "type": "cpu", "index": None, "vram_total": ram.total,
@@ -41,7 +48,7 @@ async def system_stats(request: web.Request) -> web.Response:
               "ram_free": ram.available, "comfyui_version": COMFYUI_VERSION,
               "required_frontend_version": "", "installed_templates_version": None,
               "required_templates_version": None, "python_version": sys.version,
-              "pytorch_version": _package_version("torch"), "embedded_python": False,
+              "pytorch_version": _torch_version(), "embedded_python": False,
               "argv": sys.argv, "platform": platform.platform()}
     return web.json_response({"system": system, "devices": devices})
 

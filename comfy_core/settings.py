@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Sequence
 CACHE_KINDS = ("classic", "lru", "ram", "none")
 PREVIEW_METHODS = ("none", "auto", "latent2rgb", "taesd")
 AUTH_TOKEN_ENV = "COMFY_AUTH_TOKEN"
+ANY_HOST = "*"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Settings:
     tls_keyfile: Path | None = None
     tls_certfile: Path | None = None
     cors_origin: str | None = None
+    allow_hosts: tuple[str, ...] = ()
     max_upload_size_mb: float = 100.0
     base_directory: Path = field(default_factory=Path.cwd)
     input_directory: Path | None = None
@@ -82,6 +84,17 @@ class Settings:
     def is_public(self) -> bool:
         """True when any listen address is reachable from other machines."""
         return not all(is_loopback(host) for host in self.listen)
+
+    @property
+    def host_check(self) -> bool:
+        """Whether requests must name this server in Host (off with `--allow-host '*'`)."""
+        return ANY_HOST not in self.allow_hosts
+
+    @property
+    def requires_token(self) -> bool:
+        """An auth token is needed unless every listen address is loopback *and* the Host
+        check is on: a loopback server without it is reachable through DNS rebinding."""
+        return self.is_public or not self.host_check
 
     def resolved_user_dir(self) -> Path:
         return (self.user_directory or self.base_directory / "user").resolve()
@@ -125,10 +138,14 @@ def _add_network_flags(p: argparse.ArgumentParser) -> None:
                         "same-origin check")
     g.add_argument("--max-upload-size", type=float, default=100.0, metavar="MB",
                    help="largest accepted request body in MB (default 100)")
+    g.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also accept requests whose Host header names NAME (repeatable, comma "
+                        "separated); loopback names and the --listen addresses are always "
+                        "accepted; '*' turns the Host check off (then a token is required)")
     g.add_argument("--auth-token", default=None, metavar="TOKEN",
                    help=f"bearer token required on every request (env {AUTH_TOKEN_ENV}); "
-                        "generated and printed when listening on a non-loopback address "
-                        "without one")
+                        "generated and printed when one is needed (a non-loopback --listen "
+                        "address, or --allow-host '*') and none is given")
 
 
 def _add_folder_flags(p: argparse.ArgumentParser) -> None:
@@ -229,7 +246,10 @@ def parse_settings(
     generated = False
     settings = Settings(
         listen=listen, port=ns.port, tls_keyfile=ns.tls_keyfile, tls_certfile=ns.tls_certfile,
-        cors_origin=ns.enable_cors_header, max_upload_size_mb=ns.max_upload_size,
+        cors_origin=ns.enable_cors_header,
+        allow_hosts=tuple(h.strip().lower().rstrip(".") for raw in ns.allow_host
+                          for h in raw.split(",") if h.strip()),
+        max_upload_size_mb=ns.max_upload_size,
         base_directory=(ns.base_directory or default_base or Path.cwd()).resolve(),
         input_directory=ns.input_directory, output_directory=ns.output_directory,
         temp_directory=ns.temp_directory, user_directory=ns.user_directory,
@@ -245,7 +265,7 @@ def parse_settings(
             ns, f.lstrip("-").replace("-", "_")) for f, _ in _MEMORY_BOOL_FLAGS},
             reserve_vram=ns.reserve_vram),
     )
-    if token is None and settings.is_public:
+    if token is None and settings.requires_token:
         token, generated = token_factory(), True
     return replace(settings, auth_token=token, auth_token_generated=generated)
 

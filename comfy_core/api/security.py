@@ -1,7 +1,8 @@
-"""Middlewares: JSON errors, safe headers, same-origin check or CORS, and the auth token.
+"""Middlewares: JSON errors, safe headers, Host check, same-origin check or CORS, auth token.
 
-Order (outermost first): errors -> headers -> origin/CORS -> auth, so preflights are
-answered before authentication and every failure, including 401/403/413, is JSON.
+Order (outermost first): errors -> headers -> host -> origin/CORS -> auth, so a request
+naming another host is refused before anything else, preflights are answered before
+authentication, and every failure, including 401/403/413, is JSON.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from comfy_core.api.errors import error_body
+from comfy_core.api.hosts import allowed_hosts, host_name, is_allowed
 from comfy_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,30 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 def _forbidden(message: str) -> web.Response:
     return web.json_response({"error": error_body("forbidden", message)}, status=403)
+
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def host_middleware(allowed: frozenset[str]) -> Callable:
+    """403 unless the Host header names this server (DNS rebinding); a state-changing
+    request without a Host header is refused too."""
+
+    @web.middleware
+    async def check_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+        raw = request.headers.get("Host")
+        if raw is None:
+            if request.method in STATE_CHANGING:
+                return _forbidden("a Host header is required on state-changing requests")
+            return await handler(request)
+        name = host_name(raw)
+        if not is_allowed(name, allowed):
+            log.warning("refused %s %s for Host %r", request.method, request.path, raw[:100])
+            return _forbidden(f"Host {raw[:100]!r} does not name this server; start it with "
+                              f"--allow-host {name[:100]} to accept that name")
+        return await handler(request)
+
+    return check_host
 
 
 def origin_middleware() -> Callable:
@@ -141,6 +167,8 @@ def auth_middleware(token: str, *, secure_cookie: bool) -> Callable:
 def middlewares_for(settings: Settings) -> list[Callable]:
     """The middleware chain for these settings."""
     chain: list[Callable] = [errors_middleware, headers_middleware]
+    if settings.host_check:
+        chain.append(host_middleware(allowed_hosts(settings)))
     if settings.cors_origin is not None:
         chain.append(cors_middleware(settings.cors_origin))
     else:
@@ -152,9 +180,11 @@ def middlewares_for(settings: Settings) -> list[Callable]:
 
 
 def check_can_listen(settings: Settings) -> None:
-    """Refuse to expose the server beyond loopback without a token."""
-    if settings.is_public and not settings.auth_token:
-        raise RuntimeError(f"refusing to listen on {', '.join(settings.listen)} without an auth "
-                           "token: pass --auth-token or set COMFY_AUTH_TOKEN")
+    """Refuse to run without a token where one is needed (`Settings.requires_token`)."""
+    if settings.requires_token and not settings.auth_token:
+        where = ", ".join(settings.listen)
+        why = "" if settings.host_check else " with the Host check off (--allow-host '*')"
+        raise RuntimeError(f"refusing to listen on {where}{why} without an auth token: pass "
+                           "--auth-token or set COMFY_AUTH_TOKEN")
 
 

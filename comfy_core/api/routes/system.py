@@ -16,6 +16,29 @@ from comfy_core.api.state import base_of, services_of
 
 routes = web.RouteTableDef()
 COMFYUI_VERSION = "0.8.0"
+REDACTED = "<redacted>"
+_SECRET_FLAG = "--auth-token"
+
+
+def redacted_argv(argv: list[str], token: str | None) -> list[str]:
+    """`argv` without the auth token: the value after `--auth-token` (or an argparse
+    abbreviation of it such as `--auth`), `--auth-token=X`, and the token wherever else it
+    appears."""
+    shown: list[str] = []
+    hide_next = False
+    for arg in argv:
+        flag, eq, _ = arg.partition("=")
+        is_flag = len(flag) > len("--au") and _SECRET_FLAG.startswith(flag)
+        if hide_next:
+            shown.append(REDACTED)
+        elif is_flag and eq:
+            shown.append(f"{flag}={REDACTED}")
+        elif token and token in arg:
+            shown.append(arg.replace(token, REDACTED))
+        else:
+            shown.append(arg)
+        hide_next = is_flag and not eq and not hide_next
+    return shown
 
 
 def _package_version(name: str) -> str:
@@ -49,7 +72,8 @@ async def system_stats(request: web.Request) -> web.Response:
               "required_frontend_version": "", "installed_templates_version": None,
               "required_templates_version": None, "python_version": sys.version,
               "pytorch_version": _torch_version(), "embedded_python": False,
-              "argv": sys.argv, "platform": platform.platform()}
+              "argv": redacted_argv(sys.argv, services.settings.auth_token),
+              "platform": platform.platform()}
     return web.json_response({"system": system, "devices": devices})
 
 

@@ -26,6 +26,52 @@ def prompt_error(kind: str, message: str, details: str = "") -> web.Response:
                              status=400)
 
 
+# Deeper than any real prompt or workflow (nested subgraphs included), shallow enough that
+# every later recursive step (json.dumps into the store, validation, copies) stays far from
+# Python's recursion limit.
+MAX_JSON_DEPTH = 128
+
+
+class JsonBodyError(ValueError):
+    """A JSON text we refuse: malformed, nested too deeply or with an oversized integer."""
+
+    def __init__(self, kind: str, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.message, self.details = kind, message, details
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """The one JSON reader for anything a client sends (bodies, websocket messages, form
+    fields). Raises JsonBodyError naming what is wrong; never RecursionError or a bare
+    ValueError."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise JsonBodyError("json_too_deep", "JSON is nested too deeply",
+                            f"at most {MAX_JSON_DEPTH} levels of arrays and objects") from None
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, int digit limit
+        raise JsonBodyError("invalid_json", "request body is not valid JSON",
+                            str(exc)[:500]) from None
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise JsonBodyError("json_too_deep", "JSON is nested too deeply",
+                            f"at most {MAX_JSON_DEPTH} levels of arrays and objects")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays/objects nest more than `limit` levels (iterative: no recursion)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
 async def read_json(request: web.Request, *, default: Any = None, allow_empty: bool = False
                     ) -> Any:
     """The request's JSON body; raises web.HTTPBadRequest with a JSON error when malformed.
@@ -37,23 +83,11 @@ async def read_json(request: web.Request, *, default: Any = None, allow_empty: b
             return default
         raise bad_request("empty_body", "request body must be JSON")
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise bad_request("invalid_json", "request body is not valid JSON", str(exc)) from None
+        return parse_json(raw)
+    except JsonBodyError as exc:
+        raise bad_request(exc.kind, exc.message, exc.details) from None
 
 
 def bad_request(kind: str, message: str, details: str = "") -> web.HTTPBadRequest:
     return web.HTTPBadRequest(text=json.dumps({"error": error_body(kind, message, details)}),
                               content_type="application/json")
-
-
-def int_query(request: web.Request, name: str, default: int | None = None) -> int | None:
-    """An integer query parameter; 400 with a clear message when it is not one."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise bad_request("invalid_parameter", f"query parameter {name!r} must be an integer",
-                          f"got {raw!r}") from None

@@ -28,8 +28,11 @@ class JobQuery:
     offset: int = 0
 
 
-def parse_job_query(params: Mapping[str, str]) -> JobQuery:
-    """Validate query-string values; raises JobQueryError naming the bad parameter."""
+def parse_job_query(params: Mapping[str, str], *, limit: int | None = None,
+                    offset: int = 0) -> JobQuery:
+    """Validate query-string values; raises JobQueryError naming the bad parameter.
+
+    `limit` and `offset` arrive parsed (the API's one integer parser bounds them)."""
     statuses = tuple(s.strip() for s in params.get("status", "").split(",") if s.strip())
     bad = [s for s in statuses if s not in JOB_STATUSES]
     if bad:
@@ -41,22 +44,10 @@ def parse_job_query(params: Mapping[str, str]) -> JobQuery:
     sort_order = params.get("sort_order", "desc")
     if sort_order not in ("asc", "desc"):
         raise JobQueryError("sort_order must be 'asc' or 'desc'")
-    limit = _int_param(params, "limit")
     if limit is not None and limit <= 0:
         raise JobQueryError("limit must be a positive integer")
-    offset = max(_int_param(params, "offset") or 0, 0)
     return JobQuery(statuses, params.get("workflow_id") or None, sort_by, sort_order, limit,
-                    offset)
-
-
-def _int_param(params: Mapping[str, str], name: str) -> int | None:
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise JobQueryError(f"{name} must be an integer, got {raw!r}") from None
+                    max(offset, 0))
 
 
 def list_jobs(store: JobStore, query: JobQuery) -> dict:

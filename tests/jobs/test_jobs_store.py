@@ -186,19 +186,18 @@ def test_jobs_api_queries(tmp_path):
     assert "execution_error" not in done and done["workflow_id"] == "wf-1"
     assert body["jobs"][1]["execution_error"]["timestamp"] == 20
     q = parse_job_query({"status": "completed,failed", "sort_by": "execution_duration",
-                         "sort_order": "asc", "limit": "1"})
+                         "sort_order": "asc"}, limit=1)
     page = list_jobs(s, q)
     assert [j["id"] for j in page["jobs"]] == ["fail1"] and page["pagination"]["has_more"]
     assert list_jobs(s, parse_job_query({"workflow_id": "nope"}))["jobs"] == []
-    assert list_jobs(s, parse_job_query({"offset": "-5"}))["pagination"]["offset"] == 0
+    assert list_jobs(s, parse_job_query({}, offset=-5))["pagination"]["offset"] == 0
     single = get_job(s, "done1")
     assert single["workflow"]["prompt"] == PROMPT and single["execution_status"]["completed"]
     assert get_job(s, "pend1")["outputs"] == {} and get_job(s, "zz") is None
 
 
-@pytest.mark.parametrize("params", [{"status": "bogus"}, {"sort_by": "name"},
-                                    {"sort_order": "up"}, {"limit": "0"}, {"limit": "x"},
-                                    {"offset": "1.5"}])
-def test_jobs_query_rejects(params):
+@pytest.mark.parametrize("params,limit", [({"status": "bogus"}, None), ({"sort_by": "name"}, None),
+                                          ({"sort_order": "up"}, None), ({}, 0), ({}, -3)])
+def test_jobs_query_rejects(params, limit):
     with pytest.raises(JobQueryError):
-        parse_job_query(params)
+        parse_job_query(params, limit=limit)

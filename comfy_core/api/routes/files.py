@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 from pathlib import Path
 
 from aiohttp import web
 
 from comfy_core.api import images
-from comfy_core.api.errors import json_error
+from comfy_core.api.errors import JsonBodyError, json_error, parse_json
 from comfy_core.api.state import services_of
 from comfy_core.files import UnsafePathError, check_name, check_subfolder, contained_join
 from comfy_core.files.folders import split_annotation
@@ -152,8 +151,8 @@ async def _upload(request: web.Request, *, mask: bool) -> web.Response:
 def _mask_original(request: web.Request, fields: dict) -> Path:
     """The image an uploaded mask applies to, from the `original_ref` JSON field."""
     try:
-        ref = json.loads(fields.get("original_ref") or "")
-    except (json.JSONDecodeError, TypeError):
+        ref = parse_json(fields.get("original_ref") or "")
+    except (JsonBodyError, TypeError):
         raise ValueError("original_ref must be a JSON object with a filename") from None
     if not isinstance(ref, dict) or not isinstance(ref.get("filename"), str):
         raise ValueError("original_ref must be a JSON object with a filename")

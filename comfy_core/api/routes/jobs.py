@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from comfy_core.api.params import ParamError, parse_int
 from comfy_core.api.state import services_of
 from comfy_core.jobs import JobQueryError, get_job, list_jobs, parse_job_query
 
@@ -15,8 +16,10 @@ routes = web.RouteTableDef()
 @routes.get("/api/jobs")
 async def jobs(request: web.Request) -> web.Response:
     try:
-        query = parse_job_query(request.query)
-    except JobQueryError as exc:
+        query = parse_job_query(
+            request.query, limit=parse_int(request.query.get("limit"), "limit"),
+            offset=parse_int(request.query.get("offset"), "offset", 0))
+    except (JobQueryError, ParamError) as exc:
         return web.json_response({"error": str(exc)}, status=400)
     body = await asyncio.to_thread(list_jobs, services_of(request).store, query)
     return web.json_response(body)

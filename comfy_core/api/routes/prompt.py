@@ -10,7 +10,8 @@ import uuid
 from aiohttp import web
 
 from comfy_core.api import protocol
-from comfy_core.api.errors import bad_request, int_query, prompt_error, read_json
+from comfy_core.api.errors import bad_request, prompt_error, read_json
+from comfy_core.api.params import int_query
 from comfy_core.api.keys import HUB, STATE, WORKER
 from comfy_core.api.state import services_of
 from comfy_core.graph.validate import validate_prompt
@@ -40,9 +41,9 @@ def _request_fields(body: dict) -> tuple[str, list | None, float | int | None, d
         raise bad_request("invalid_partial_execution_targets",
                           "partial_execution_targets must be a list of node id strings")
     number = body.get("number")
-    if number is not None and (isinstance(number, bool) or not isinstance(number, (int, float))
-                               or not math.isfinite(number)):
-        raise bad_request("invalid_number", "number must be a finite number", repr(number))
+    if number is not None and not _finite_number(number):
+        raise bad_request("invalid_number", "number must be a finite number",
+                          repr(number)[:100])
     extra = body.get("extra_data", {})
     if not isinstance(extra, dict):
         raise bad_request("invalid_extra_data", "extra_data must be an object")
@@ -52,6 +53,15 @@ def _request_fields(body: dict) -> tuple[str, list | None, float | int | None, d
             raise bad_request("invalid_client_id", "client_id must be a string")
         extra = {**extra, "client_id": client_id}
     return prompt_id, targets, number, extra
+
+
+def _finite_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 @routes.get("/prompt")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
@@ -10,6 +9,7 @@ import uuid
 from aiohttp import WSMsgType, web
 
 from comfy_core.api import protocol
+from comfy_core.api.errors import JsonBodyError, parse_json
 from comfy_core.api.keys import HUB
 from comfy_core.api.state import services_of
 
@@ -43,6 +43,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 await _first_message(ws, client, msg.data, services.settings.max_upload_bytes)
             elif msg.type == WSMsgType.ERROR:
                 log.debug("websocket %s error: %s", client_id, ws.exception())
+    except Exception:  # the handshake is done: an HTTP error response can no longer go out
+        log.exception("websocket %s failed; closing it", client_id)
+        await ws.close()
     finally:
         hub.disconnect(client)
     return ws
@@ -52,8 +55,9 @@ async def _first_message(ws: web.WebSocketResponse, client, raw: str, max_upload
     """Store the client's feature flags and answer with the server's (only the first
     text message counts; anything else is ignored)."""
     try:
-        msg = json.loads(raw)
-    except json.JSONDecodeError:
+        msg = parse_json(raw)
+    except JsonBodyError:
+        log.debug("ignoring a malformed first websocket message from %s", client.client_id)
         return
     if (isinstance(msg, dict) and msg.get("type") == "feature_flags"
             and isinstance(msg.get("data"), dict)):

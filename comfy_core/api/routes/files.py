@@ -8,11 +8,18 @@ import os
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from comfy_core.api import images
-from comfy_core.api.errors import JsonBodyError, json_error, parse_json
+from comfy_core.api.errors import JsonBodyError, bad_request, json_error, parse_json
 from comfy_core.api.state import services_of
-from comfy_core.files import UnsafePathError, check_name, check_subfolder, contained_join
+from comfy_core.files import (
+    UnsafePathError,
+    check_name,
+    check_subfolder,
+    contained_join,
+    is_within,
+)
 from comfy_core.files.folders import split_annotation
 
 routes = web.RouteTableDef()
@@ -77,18 +84,24 @@ async def view(request: web.Request) -> web.StreamResponse:
 
 
 async def _read_upload(request: web.Request) -> dict:
-    """Multipart fields: bytes for files (with their filename), str for the others."""
+    """Multipart fields: bytes for files (with their filename), str for the others; a 400
+    naming the problem when the body is not well-formed multipart/form-data."""
     if not request.content_type.startswith("multipart/"):
-        raise web.HTTPBadRequest(reason="expected multipart/form-data")
+        raise bad_request("invalid_multipart", "expected a multipart/form-data body",
+                          f"got Content-Type {request.content_type!r}")
     fields: dict = {}
-    reader = await request.multipart()
-    async for part in reader:
-        if part.name is None:
-            continue
-        if part.filename is not None:
-            fields[part.name] = (part.filename, bytes(await part.read()))
-        else:
-            fields[part.name] = await part.text()
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if part.name is None:
+                continue
+            if part.filename is not None:
+                fields[part.name] = (part.filename, bytes(await part.read()))
+            else:
+                fields[part.name] = await part.text()
+    except (ValueError, LookupError, EOFError, HttpProcessingError) as exc:
+        raise bad_request("invalid_multipart", "the multipart/form-data body is malformed",
+                          str(exc)[:300]) from None
     return fields
 
 
@@ -113,31 +126,40 @@ def _target(request: web.Request, fields: dict) -> tuple[Path, str, str, str, by
 
 def _free_name(folder: Path, filename: str, data: bytes, overwrite: bool) -> tuple[str, bool]:
     """(name to use, whether to write): identical content reuses the existing file,
-    otherwise "<stem> (1)<ext>", "(2)", ... (COMPAT 1.5)."""
-    if overwrite or not (folder / filename).exists():
+    otherwise "<stem> (1)<ext>", "(2)", ... (COMPAT 1.5). A name that is a link leading out
+    of `folder` counts as taken and is never read; overwriting it is refused."""
+    if overwrite:
+        if not is_within(folder, folder / filename):
+            raise UnsafePathError(f"{filename!r} is a link that leads out of its folder; "
+                                  "upload under another name")
         return filename, True
     digest = hashlib.sha256(data).hexdigest()
     stem, ext = os.path.splitext(filename)
     name, i = filename, 1
-    while (folder / name).exists():
-        if (folder / name).is_file() and images.sha256_file(folder / name) == digest:
+    while _taken(folder / name):
+        if is_within(folder, folder / name) and (folder / name).is_file() \
+                and images.sha256_file(folder / name) == digest:
             return name, False
         name = f"{stem} ({i}){ext}"
         i += 1
     return name, True
 
 
+def _taken(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
 async def _upload(request: web.Request, *, mask: bool) -> web.Response:
     fields = await _read_upload(request)
+    overwrite = str(fields.get("overwrite", "")).lower() in ("true", "1")
     try:
         folder, filename, subfolder, kind, data = _target(request, fields)
         await asyncio.to_thread(images.check_image_bytes, data)
         original = _mask_original(request, fields) if mask else None
+        name, write = await asyncio.to_thread(_free_name, folder, filename, data, overwrite)
+        dest = contained_join(folder, name)
     except (ValueError, UnsafePathError) as exc:
         return json_error(400, "invalid_upload", str(exc))
-    overwrite = str(fields.get("overwrite", "")).lower() in ("true", "1")
-    name, write = await asyncio.to_thread(_free_name, folder, filename, data, overwrite)
-    dest = contained_join(folder, name)
     try:
         if original is not None:
             await asyncio.to_thread(images.merge_mask, original, data, dest)

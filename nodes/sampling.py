@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from comfy_core.sampling.model_call import sample_model, working_memory
-from comfy_core.sampling.samplers import SAMPLER_NAMES
+from comfy_core.sampling.samplers import SAMPLER_NAMES, get_sampler
 from comfy_core.sampling.schedules import SCHEDULER_NAMES
 from nodes.common import check_interrupt, ensure_loaded, folders, oom_recovery, sampler_progress, setting
 
@@ -44,7 +44,8 @@ def run_ksampler(model, positive, negative, latent_image, *, steps: int, cfg: fl
     """Load the model, then sample with per-step progress, previews and interrupts."""
     check_interrupt()
     _maybe_compile(model)
-    ensure_loaded([model], working_memory(model, latent_image["samples"].shape, cfg))
+    needs_uncond = get_sampler(options["sampler_name"]).needs_uncond
+    ensure_loaded([model], working_memory(model, latent_image["samples"].shape, cfg, needs_uncond))
     progress = sampler_progress(model, steps)
 
     def callback(step: int, total: int, x0) -> None:

@@ -167,12 +167,15 @@ class CFGGuider:
         return [o / c for o, c in zip(outs, counts)]
 
     def guided(self, x: torch.Tensor, sigma: torch.Tensor) -> Guided:
-        if math.isclose(self.cfg, 1.0):
-            cond = self.predictions(x, sigma, sides=1)[0]
-            uncond = torch.zeros_like(cond)
-        else:
-            cond, uncond = self.predictions(x, sigma, sides=2)
+        """The CFG result and the unconditional prediction, which is evaluated even at cfg 1:
+        samplers that read it (CFG++) ask for it through this method (ComfyUI's
+        `disable_cfg1_optimization`)."""
+        cond, uncond = self.predictions(x, sigma, sides=2)
         return Guided(uncond + (cond - uncond) * self.cfg, uncond)
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return self.guided(x, sigma).denoised
+        """The CFG result; at cfg 1 the negative is not evaluated (COMPAT 9.4)."""
+        if math.isclose(self.cfg, 1.0):
+            return self.predictions(x, sigma, sides=1)[0]
+        cond, uncond = self.predictions(x, sigma, sides=2)
+        return uncond + (cond - uncond) * self.cfg

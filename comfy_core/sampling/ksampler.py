@@ -15,8 +15,8 @@ from comfy_core.sampling.conditioning import from_comfy, mirror_areas, resolve
 from comfy_core.sampling.guider import CFGGuider, UNet
 from comfy_core.sampling.model_sampling import ModelSampling
 from comfy_core.sampling.noise import prepare_noise, zero_noise
-from comfy_core.sampling.sampler_base import Denoiser, Guided, SamplerExtra, guided
-from comfy_core.sampling.samplers import DISCARD_PENULTIMATE_SIGMA, RANDOM_INPAINT_NOISE, get_sampler
+from comfy_core.sampling.sampler_base import Denoiser, Guided, guided
+from comfy_core.sampling.samplers import get_sampler
 from comfy_core.sampling.schedules import calculate_sigmas
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,10 @@ def schedule_sigmas(ms: ModelSampling, scheduler: str, sampler_name: str, steps:
     """σ for `steps` steps at strength `denoise`: a longer schedule's tail when denoise < 1,
     the second-to-last σ dropped for samplers that need it (COMPAT 9.5)."""
 
+    discard = get_sampler(sampler_name).discard_penultimate_sigma
+
     def full(n: int) -> torch.Tensor:
-        if sampler_name in DISCARD_PENULTIMATE_SIGMA:
+        if discard:
             s = calculate_sigmas(ms, scheduler, n + 1)
             return torch.cat([s[:-2], s[-1:]])
         return calculate_sigmas(ms, scheduler, n)
@@ -75,14 +77,18 @@ class InpaintDenoiser:
     def __init__(self, inner: Denoiser, ms: ModelSampling, latent: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor) -> None:
         self.inner, self.ms, self.latent, self.noise, self.mask = inner, ms, latent, noise, mask
 
+    def _masked_input(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return x * self.mask + self.ms.noise_scaling(sigma, self.noise, self.latent) * (1.0 - self.mask)
+
+    def _masked_output(self, denoised: torch.Tensor) -> torch.Tensor:
+        return denoised * self.mask + self.latent * (1.0 - self.mask)
+
     def guided(self, x: torch.Tensor, sigma: torch.Tensor) -> Guided:
-        keep = 1.0 - self.mask
-        x = x * self.mask + self.ms.noise_scaling(sigma, self.noise, self.latent) * keep
-        out = guided(self.inner, x, sigma)
-        return Guided(out.denoised * self.mask + self.latent * keep, out.uncond)
+        out = guided(self.inner, self._masked_input(x, sigma), sigma)
+        return Guided(self._masked_output(out.denoised), out.uncond)
 
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return self.guided(x, sigma).denoised
+        return self._masked_output(self.inner(self._masked_input(x, sigma), sigma))
 
 
 def sample(
@@ -113,7 +119,7 @@ def sample(
     `device` is where the UNet runs: the loop's tensors (latent, noise, conditioning) live
     there, so step noise comes from that device's generator (COMPAT 9.2) and no step copies;
     σ stays on the host, where the samplers' decisions read it without waiting on the device."""
-    sampler = get_sampler(sampler_name)
+    spec = get_sampler(sampler_name)
     latent_image = latent["samples"].float()
     noise = zero_noise(latent_image) if not add_noise else prepare_noise(latent_image, seed, latent.get("batch_index"))
     device = torch.device(device)
@@ -127,9 +133,9 @@ def sample(
     if torch.count_nonzero(latent_image) > 0:  # an empty latent stays exactly zero
         latent_image = latent_image * scale_factor
     samples = run_sampler(
-        sampler, unet, model_sampling, from_comfy(positive), from_comfy(negative), latent_image.to(device),
+        spec.fn, unet, model_sampling, from_comfy(positive), from_comfy(negative), latent_image.to(device),
         noise.to(device), sigmas, seed=seed, cfg=cfg, scale_factor=scale_factor, adm=adm, callback=callback,
-        noise_mask=latent.get("noise_mask"), random_inpaint_noise=sampler_name in RANDOM_INPAINT_NOISE,
+        noise_mask=latent.get("noise_mask"), random_inpaint_noise=spec.random_inpaint_noise,
         inpaint=inpaint,
     )
     out["samples"] = samples.cpu()
@@ -178,6 +184,6 @@ def run_sampler(
         if callback is not None:
             callback(i + 1, total, denoised)
 
-    samples = sampler(denoiser, x, sigmas, extra=SamplerExtra(seed=seed), callback=on_step)
+    samples = sampler(denoiser, x, sigmas, seed=seed, callback=on_step)
     samples = ms.inverse_noise_scaling(sigmas[-1], samples)
     return samples.float() / scale_factor

@@ -62,9 +62,10 @@ def unet_callable(model: DiffusionModel) -> UNet:
     return call
 
 
-def working_memory(model: DiffusionModel, latent_shape: Sequence[int], cfg: float) -> int:
-    """Bytes one sampling step needs besides the weights (for `ensure_loaded`)."""
-    batch = int(latent_shape[0]) * (1 if abs(cfg - 1.0) < 1e-9 else 2)
+def working_memory(model: DiffusionModel, latent_shape: Sequence[int], cfg: float, needs_uncond: bool = False) -> int:
+    """Bytes one sampling step needs besides the weights (for `ensure_loaded`); the negative
+    is evaluated unless cfg is 1 and the sampler does not read it."""
+    batch = int(latent_shape[0]) * (1 if abs(cfg - 1.0) < 1e-9 and not needs_uncond else 2)
     cells = batch * int(latent_shape[-2]) * int(latent_shape[-1])
     return int(cells * model.compute_dtype.itemsize * UNET_BYTES_PER_CELL_BYTE)
 

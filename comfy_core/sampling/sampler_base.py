@@ -2,13 +2,17 @@
 
 A denoiser is `D(x [B,C,H,W], σ [B]) -> denoised [B,C,H,W]` (Karras et al. 2022 notation).
 CFG++ samplers also need the unconditional prediction; a denoiser that can give it
-implements `GuidedDenoiser.guided`, the typed hook that replaces ComfyUI's post-CFG
-callback trick.
+implements `GuidedDenoiser.guided`, which always evaluates the unconditional side (even at
+cfg 1, where a plain call skips it).
+
+Every sampler is `sample_<name>(denoise, x, sigmas, *, callback=None, noise=None,
+seed=None, **options) -> x`: `noise` is a NoiseSampler (built from `seed` when None) and
+the options are k-diffusion's keyword names with their published defaults (eta, s_noise,
+r, solver_type, order, ...), so a SAMPLER value's options pass straight through.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, NamedTuple, Protocol, runtime_checkable
 
 import torch
@@ -22,7 +26,7 @@ StepCallback = Callable[[int, torch.Tensor, torch.Tensor], None]
 
 class Guided(NamedTuple):
     denoised: torch.Tensor  # the CFG result
-    uncond: torch.Tensor  # the unconditional prediction (zeros when cfg == 1 skipped it)
+    uncond: torch.Tensor  # the unconditional prediction
 
 
 @runtime_checkable
@@ -30,19 +34,6 @@ class GuidedDenoiser(Protocol):
     def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor: ...
 
     def guided(self, x: torch.Tensor, sigma: torch.Tensor) -> Guided: ...
-
-
-@dataclass(frozen=True)
-class SamplerExtra:
-    """Per-run options. `seed` seeds the default noise samplers; `eta` and `s_noise`
-    scale the stochasticity of ancestral/SDE samplers (1.0 = the published defaults)."""
-
-    seed: int | None = None
-    eta: float = 1.0
-    s_noise: float = 1.0
-
-
-DEFAULT_EXTRA = SamplerExtra()
 
 
 def ones_like_batch(x: torch.Tensor) -> torch.Tensor:

@@ -1,8 +1,13 @@
-"""The sampler registry: name -> `sample_<name>(denoise, x, sigmas, *, extra, callback,
-noise) -> x`. Only implemented names are listed, in ComfyUI's UI order (COMPAT 7.1)."""
+"""The sampler registry: one `SamplerSpec` per name, in ComfyUI's UI order (COMPAT 7.1; the
+first is the default). A spec is everything the sampling procedure needs to know about a
+sampler: its function `sample_<name>(denoise, x, sigmas, *, callback, noise, seed,
+**options) -> x`, the keyword options that function accepts, and three properties that
+change the procedure around it."""
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -13,46 +18,71 @@ from comfy_core.sampling import samplers_step as step
 from comfy_core.sampling import samplers_unipc as unipc
 
 Sampler = Callable[..., torch.Tensor]
+# Keyword parameters every sampler function takes that are run inputs, not options.
+RUN_INPUTS = frozenset({"callback", "noise", "seed"})
 
-SAMPLERS: dict[str, Sampler] = {
-    "euler": euler.sample_euler,
-    "euler_cfg_pp": euler.sample_euler_cfg_pp,
-    "euler_ancestral": euler.sample_euler_ancestral,
-    "euler_ancestral_cfg_pp": euler.sample_euler_ancestral_cfg_pp,
-    "heun": euler.sample_heun,
-    "heunpp2": euler.sample_heunpp2,
-    "dpm_2": euler.sample_dpm_2,
-    "dpm_2_ancestral": euler.sample_dpm_2_ancestral,
-    "lms": euler.sample_lms,
-    "dpmpp_2s_ancestral": dpmpp.sample_dpmpp_2s_ancestral,
-    "dpmpp_sde": dpmpp.sample_dpmpp_sde,
-    "dpmpp_sde_gpu": dpmpp.sample_dpmpp_sde_gpu,
-    "dpmpp_2m": dpmpp.sample_dpmpp_2m,
-    "dpmpp_2m_cfg_pp": dpmpp.sample_dpmpp_2m_cfg_pp,
-    "dpmpp_2m_sde": dpmpp.sample_dpmpp_2m_sde,
-    "dpmpp_2m_sde_gpu": dpmpp.sample_dpmpp_2m_sde_gpu,
-    "dpmpp_2m_sde_heun": dpmpp.sample_dpmpp_2m_sde_heun,
-    "dpmpp_2m_sde_heun_gpu": dpmpp.sample_dpmpp_2m_sde_heun_gpu,
-    "dpmpp_3m_sde": dpmpp.sample_dpmpp_3m_sde,
-    "dpmpp_3m_sde_gpu": dpmpp.sample_dpmpp_3m_sde_gpu,
-    "ddpm": step.sample_ddpm,
-    "lcm": step.sample_lcm,
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """One sampler. `discard_penultimate_sigma`: its schedule is computed for N+1 steps and the
+    second-to-last σ dropped (COMPAT 9.5). `random_inpaint_noise`: the inpainting blend uses
+    fresh noise seeded seed+1 instead of the initial noise (COMPAT 9.4). `needs_uncond`: it
+    reads the unconditional prediction (CFG++), which is then computed even at cfg 1."""
+
+    fn: Sampler
+    discard_penultimate_sigma: bool = False
+    random_inpaint_noise: bool = False
+    needs_uncond: bool = False
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The keyword options `fn` accepts (k-diffusion's names: eta, s_noise, r, ...)."""
+        params = inspect.signature(self.fn).parameters.values()
+        return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY and p.name not in RUN_INPUTS)
+
+    def defaults(self) -> dict[str, object]:
+        """Each option's published default."""
+        params = inspect.signature(self.fn).parameters
+        return {name: params[name].default for name in self.options}
+
+
+_DISCARD = {"discard_penultimate_sigma": True}
+_UNCOND = {"needs_uncond": True}
+
+SAMPLERS: dict[str, SamplerSpec] = {
+    "euler": SamplerSpec(euler.sample_euler),
+    "euler_cfg_pp": SamplerSpec(euler.sample_euler_cfg_pp, **_UNCOND),
+    "euler_ancestral": SamplerSpec(euler.sample_euler_ancestral),
+    "euler_ancestral_cfg_pp": SamplerSpec(euler.sample_euler_ancestral_cfg_pp, **_UNCOND),
+    "heun": SamplerSpec(euler.sample_heun),
+    "heunpp2": SamplerSpec(euler.sample_heunpp2),
+    "dpm_2": SamplerSpec(euler.sample_dpm_2, **_DISCARD),
+    "dpm_2_ancestral": SamplerSpec(euler.sample_dpm_2_ancestral, **_DISCARD),
+    "lms": SamplerSpec(euler.sample_lms),
+    "dpmpp_2s_ancestral": SamplerSpec(dpmpp.sample_dpmpp_2s_ancestral),
+    "dpmpp_sde": SamplerSpec(dpmpp.sample_dpmpp_sde),
+    "dpmpp_sde_gpu": SamplerSpec(dpmpp.sample_dpmpp_sde_gpu),
+    "dpmpp_2m": SamplerSpec(dpmpp.sample_dpmpp_2m),
+    "dpmpp_2m_cfg_pp": SamplerSpec(dpmpp.sample_dpmpp_2m_cfg_pp, **_UNCOND),
+    "dpmpp_2m_sde": SamplerSpec(dpmpp.sample_dpmpp_2m_sde),
+    "dpmpp_2m_sde_gpu": SamplerSpec(dpmpp.sample_dpmpp_2m_sde_gpu),
+    "dpmpp_2m_sde_heun": SamplerSpec(dpmpp.sample_dpmpp_2m_sde_heun),
+    "dpmpp_2m_sde_heun_gpu": SamplerSpec(dpmpp.sample_dpmpp_2m_sde_heun_gpu),
+    "dpmpp_3m_sde": SamplerSpec(dpmpp.sample_dpmpp_3m_sde),
+    "dpmpp_3m_sde_gpu": SamplerSpec(dpmpp.sample_dpmpp_3m_sde_gpu),
+    "ddpm": SamplerSpec(step.sample_ddpm),
+    "lcm": SamplerSpec(step.sample_lcm),
     # DDIM with η = 0 is Euler on the probability-flow ODE (Karras et al. 2022, sec. 4);
-    # it differs only in the inpainting noise (RANDOM_INPAINT_NOISE).
-    "ddim": euler.sample_euler,
-    "uni_pc": unipc.sample_uni_pc,
-    "uni_pc_bh2": unipc.sample_uni_pc_bh2,
+    # it differs only in the inpainting noise.
+    "ddim": SamplerSpec(euler.sample_euler, random_inpaint_noise=True),
+    "uni_pc": SamplerSpec(unipc.sample_uni_pc, **_DISCARD),
+    "uni_pc_bh2": SamplerSpec(unipc.sample_uni_pc_bh2, **_DISCARD),
 }
 SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 
-# Samplers whose schedule is computed for N+1 steps with the second-to-last σ dropped.
-DISCARD_PENULTIMATE_SIGMA: frozenset[str] = frozenset({"dpm_2", "dpm_2_ancestral", "uni_pc", "uni_pc_bh2"})
-# Samplers whose inpainting blend uses fresh noise seeded seed+1 instead of the initial noise.
-RANDOM_INPAINT_NOISE: frozenset[str] = frozenset({"ddim"})
 
-
-def get_sampler(name: str) -> Sampler:
-    """The sampler function called `name`; a clear error names the valid choices."""
+def get_sampler(name: str) -> SamplerSpec:
+    """The sampler called `name`; a clear error names the valid choices."""
     try:
         return SAMPLERS[name]
     except KeyError:

@@ -7,9 +7,7 @@ import torch
 
 from comfy_core.sampling.noise import GaussianNoise, NoiseSampler, brownian_noise
 from comfy_core.sampling.sampler_base import (
-    DEFAULT_EXTRA,
     Denoiser,
-    SamplerExtra,
     StepCallback,
     ancestral_step,
     guided,
@@ -28,17 +26,18 @@ def sample_dpmpp_2s_ancestral(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
+    eta: float = 1.0,
+    s_noise: float = 1.0,
 ) -> torch.Tensor:
     """DPM-Solver++(2S), single-step second order, with ancestral noise."""
-    extra = extra or DEFAULT_EXTRA
-    noise = noise or GaussianNoise(x, extra.seed)
+    noise = noise or GaussianNoise(x, seed)
     s_in = ones_like_batch(x)
     for i in range(len(sigmas) - 1):
         denoised = denoise(x, sigmas[i] * s_in)
-        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], extra.eta)
+        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
         report(callback, i, x, denoised)
         if sigma_down == 0:
             x = x + to_d(x, sigmas[i], denoised) * (sigma_down - sigmas[i])
@@ -50,7 +49,7 @@ def sample_dpmpp_2s_ancestral(
             denoised_2 = denoise(x_2, s.neg().exp() * s_in)
             x = (t_next.neg().exp() / t.neg().exp()) * x - (-h).expm1() * denoised_2
         if sigmas[i + 1] > 0:
-            x = x + noise(sigmas[i], sigmas[i + 1]) * extra.s_noise * sigma_up
+            x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
     return x
 
 
@@ -59,15 +58,18 @@ def sample_dpmpp_sde(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
+    eta: float = 1.0,
+    s_noise: float = 1.0,
     r: float = 0.5,
 ) -> torch.Tensor:
     """DPM-Solver++ SDE, two stages per step (r = ½) with Brownian-tree noise."""
-    extra = extra or DEFAULT_EXTRA
-    noise = noise or brownian_noise(x, sigmas, extra.seed)
-    s_in, eta = ones_like_batch(x), extra.eta
+    if len(sigmas) <= 1:
+        return x
+    noise = noise or brownian_noise(x, sigmas, seed)
+    s_in = ones_like_batch(x)
     for i in range(len(sigmas) - 1):
         denoised = denoise(x, sigmas[i] * s_in)
         report(callback, i, x, denoised)
@@ -80,14 +82,14 @@ def sample_dpmpp_sde(
         # Stage 1: to σ_s (ancestral split), noise via the tree.
         sd, su = ancestral_step(sigmas[i], sigma_s, eta)
         x_2 = (sd / sigmas[i]) * x - (t - _lam(sd)).expm1() * denoised
-        x_2 = x_2 + noise(sigmas[i], sigma_s) * extra.s_noise * su
+        x_2 = x_2 + noise(sigmas[i], sigma_s) * s_noise * su
         denoised_2 = denoise(x_2, sigma_s * s_in)
         # Stage 2: to σ_{i+1} with the mixed derivative estimate.
         sd, su = ancestral_step(sigmas[i], sigmas[i + 1], eta)
         fac = 1 / (2 * r)
         denoised_d = (1 - fac) * denoised + fac * denoised_2
         x = (sd / sigmas[i]) * x - (t - _lam(sd)).expm1() * denoised_d
-        x = x + noise(sigmas[i], sigmas[i + 1]) * extra.s_noise * su
+        x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * su
     return x
 
 
@@ -96,9 +98,9 @@ def sample_dpmpp_2m(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """DPM-Solver++(2M), multistep second order (Lu et al. 2022, Alg. 2)."""
     s_in = ones_like_batch(x)
@@ -121,17 +123,26 @@ def sample_dpmpp_2m(
     return x
 
 
-def _sample_2m_sde(
+def sample_dpmpp_2m_sde(
     denoise: Denoiser,
     x: torch.Tensor,
     sigmas: torch.Tensor,
-    extra: SamplerExtra,
-    callback: StepCallback | None,
-    noise: NoiseSampler,
-    heun: bool,
+    *,
+    callback: StepCallback | None = None,
+    noise: NoiseSampler | None = None,
+    seed: int | None = None,
+    eta: float = 1.0,
+    s_noise: float = 1.0,
+    solver_type: str = "midpoint",
 ) -> torch.Tensor:
-    """DPM-Solver++(2M) SDE; `heun` picks the Heun-type correction over the midpoint one."""
-    s_in, eta = ones_like_batch(x), extra.eta
+    """DPM-Solver++(2M) SDE with Brownian-tree noise; `solver_type` picks the midpoint or
+    the Heun-type second-order correction."""
+    if solver_type not in ("midpoint", "heun"):
+        raise ValueError(f"solver_type must be 'midpoint' or 'heun', got {solver_type!r}")
+    if len(sigmas) <= 1:
+        return x
+    noise = noise or brownian_noise(x, sigmas, seed)
+    s_in = ones_like_batch(x)
     old_denoised, h_last, h = None, None, None
     for i in range(len(sigmas) - 1):
         denoised = denoise(x, sigmas[i] * s_in)
@@ -145,28 +156,13 @@ def _sample_2m_sde(
             if old_denoised is not None:
                 r = h_last / h
                 phi = (-h - eta_h).expm1().neg()
-                coef = (phi / (-h - eta_h) + 1) if heun else 0.5 * phi
+                coef = (phi / (-h - eta_h) + 1) if solver_type == "heun" else 0.5 * phi
                 x = x + coef * (1 / r) * (denoised - old_denoised)
-            if eta:
-                scale = sigmas[i + 1] * (-2 * eta_h).expm1().neg().sqrt() * extra.s_noise
+            if eta and s_noise:
+                scale = sigmas[i + 1] * (-2 * eta_h).expm1().neg().sqrt() * s_noise
                 x = x + noise(sigmas[i], sigmas[i + 1]) * scale
         old_denoised, h_last = denoised, h
     return x
-
-
-def sample_dpmpp_2m_sde(
-    denoise: Denoiser,
-    x: torch.Tensor,
-    sigmas: torch.Tensor,
-    *,
-    extra: SamplerExtra | None = None,
-    callback: StepCallback | None = None,
-    noise: NoiseSampler | None = None,
-) -> torch.Tensor:
-    """DPM-Solver++(2M) SDE, midpoint correction, Brownian-tree noise."""
-    extra = extra or DEFAULT_EXTRA
-    noise = noise or brownian_noise(x, sigmas, extra.seed)
-    return _sample_2m_sde(denoise, x, sigmas, extra, callback, noise, heun=False)
 
 
 def sample_dpmpp_2m_sde_heun(
@@ -174,14 +170,16 @@ def sample_dpmpp_2m_sde_heun(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
+    eta: float = 1.0,
+    s_noise: float = 1.0,
+    solver_type: str = "heun",
 ) -> torch.Tensor:
-    """DPM-Solver++(2M) SDE with the Heun-type correction."""
-    extra = extra or DEFAULT_EXTRA
-    noise = noise or brownian_noise(x, sigmas, extra.seed)
-    return _sample_2m_sde(denoise, x, sigmas, extra, callback, noise, heun=True)
+    """DPM-Solver++(2M) SDE, the Heun-type correction by default."""
+    return sample_dpmpp_2m_sde(denoise, x, sigmas, callback=callback, noise=noise, seed=seed, eta=eta,
+                               s_noise=s_noise, solver_type=solver_type)
 
 
 def sample_dpmpp_3m_sde(
@@ -189,14 +187,17 @@ def sample_dpmpp_3m_sde(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
+    eta: float = 1.0,
+    s_noise: float = 1.0,
 ) -> torch.Tensor:
     """DPM-Solver++(3M) SDE: third-order multistep with exponential-integrator φ terms."""
-    extra = extra or DEFAULT_EXTRA
-    noise = noise or brownian_noise(x, sigmas, extra.seed)
-    s_in, eta = ones_like_batch(x), extra.eta
+    if len(sigmas) <= 1:
+        return x
+    noise = noise or brownian_noise(x, sigmas, seed)
+    s_in = ones_like_batch(x)
     d_1, d_2 = None, None  # previous two denoised
     h, h_1, h_2 = None, None, None
     for i in range(len(sigmas) - 1):
@@ -219,7 +220,7 @@ def sample_dpmpp_3m_sde(
             elif h_1 is not None:
                 x = x + phi_2 * (denoised - d_1) / (h_1 / h)
             if eta:
-                scale = sigmas[i + 1] * (-2 * h * eta).expm1().neg().sqrt() * extra.s_noise
+                scale = sigmas[i + 1] * (-2 * h * eta).expm1().neg().sqrt() * s_noise
                 x = x + noise(sigmas[i], sigmas[i + 1]) * scale
         d_1, d_2 = denoised, d_1
         h_1, h_2 = h, h_1
@@ -231,9 +232,9 @@ def sample_dpmpp_2m_cfg_pp(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """DPM-Solver++(2M) with CFG++ (Chung et al. 2024): the state update follows the
     unconditional prediction, the output the guided one."""
@@ -256,21 +257,15 @@ def sample_dpmpp_2m_cfg_pp(
 def _gpu_tree(fn):  # type: ignore[no-untyped-def]
     """The `_gpu` variant of an SDE sampler: its Brownian tree lives on x's device."""
 
-    def sample(
-        denoise: Denoiser,
-        x: torch.Tensor,
-        sigmas: torch.Tensor,
-        *,
-        extra: SamplerExtra | None = None,
-        callback: StepCallback | None = None,
-        noise: NoiseSampler | None = None,
-    ) -> torch.Tensor:
-        extra = extra or DEFAULT_EXTRA
-        noise = noise or brownian_noise(x, sigmas, extra.seed, cpu=False)
-        return fn(denoise, x, sigmas, extra=extra, callback=callback, noise=noise)
+    def sample(denoise: Denoiser, x: torch.Tensor, sigmas: torch.Tensor, *, noise: NoiseSampler | None = None,
+               seed: int | None = None, **options) -> torch.Tensor:
+        if len(sigmas) > 1:
+            noise = noise or brownian_noise(x, sigmas, seed, cpu=False)
+        return fn(denoise, x, sigmas, noise=noise, seed=seed, **options)
 
     sample.__name__ = fn.__name__ + "_gpu"
     sample.__doc__ = f"{fn.__doc__} Brownian tree on the model device."
+    sample.__wrapped__ = fn  # its keyword options are fn's
     return sample
 
 

@@ -9,9 +9,7 @@ import torch
 
 from comfy_core.sampling.noise import GaussianNoise, NoiseSampler
 from comfy_core.sampling.sampler_base import (
-    DEFAULT_EXTRA,
     Denoiser,
-    SamplerExtra,
     StepCallback,
     ancestral_step,
     guided,
@@ -26,9 +24,9 @@ def sample_euler(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """Euler's method on the probability-flow ODE (Karras et al. 2022, Alg. 2, no churn)."""
     s_in = ones_like_batch(x)
@@ -45,24 +43,25 @@ def sample_euler_ancestral(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
+    eta: float = 1.0,
+    s_noise: float = 1.0,
 ) -> torch.Tensor:
     """Ancestral Euler: Euler step down to σ_down, then fresh noise of std σ_up."""
-    extra = extra or DEFAULT_EXTRA
-    noise = noise or GaussianNoise(x, extra.seed)
+    noise = noise or GaussianNoise(x, seed)
     s_in = ones_like_batch(x)
     for i in range(len(sigmas) - 1):
         denoised = denoise(x, sigmas[i] * s_in)
-        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], extra.eta)
+        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
         report(callback, i, x, denoised)
         if sigma_down == 0:
             x = denoised
             continue
         d = to_d(x, sigmas[i], denoised)
         x = x + d * (sigma_down - sigmas[i])
-        x = x + noise(sigmas[i], sigmas[i + 1]) * extra.s_noise * sigma_up
+        x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
     return x
 
 
@@ -71,9 +70,9 @@ def sample_heun(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """Heun's second-order method (Karras et al. 2022, Alg. 1); Euler on the last step."""
     s_in = ones_like_batch(x)
@@ -96,9 +95,9 @@ def sample_heunpp2(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """Heun++ (third evaluation one step ahead, σ-weighted slopes); falls back to Heun
     and then Euler over the last two steps."""
@@ -130,9 +129,9 @@ def sample_dpm_2(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """DPM-Solver-2 as an ODE midpoint method in log σ (Karras et al. 2022, Alg. 2
     variant; Lu et al. 2022)."""
@@ -156,17 +155,18 @@ def sample_dpm_2_ancestral(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
+    eta: float = 1.0,
+    s_noise: float = 1.0,
 ) -> torch.Tensor:
     """DPM-Solver-2 down to σ_down, then ancestral noise of std σ_up."""
-    extra = extra or DEFAULT_EXTRA
-    noise = noise or GaussianNoise(x, extra.seed)
+    noise = noise or GaussianNoise(x, seed)
     s_in = ones_like_batch(x)
     for i in range(len(sigmas) - 1):
         denoised = denoise(x, sigmas[i] * s_in)
-        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], extra.eta)
+        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
         d = to_d(x, sigmas[i], denoised)
         report(callback, i, x, denoised)
         if sigma_down == 0:
@@ -176,7 +176,7 @@ def sample_dpm_2_ancestral(
         x_2 = x + d * (sigma_mid - sigmas[i])
         d_2 = to_d(x_2, sigma_mid, denoise(x_2, sigma_mid * s_in))
         x = x + d_2 * (sigma_down - sigmas[i])
-        x = x + noise(sigmas[i], sigmas[i + 1]) * extra.s_noise * sigma_up
+        x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
     return x
 
 
@@ -196,9 +196,9 @@ def sample_lms(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
     order: int = 4,
 ) -> torch.Tensor:
     """Linear multistep (Adams–Bashforth in σ, order 4) as in k-diffusion."""
@@ -220,9 +220,9 @@ def sample_euler_cfg_pp(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """Euler with CFG++ (Chung et al. 2024): renoise along the unconditional direction."""
     s_in = ones_like_batch(x)
@@ -239,19 +239,20 @@ def sample_euler_ancestral_cfg_pp(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
+    eta: float = 1.0,
+    s_noise: float = 1.0,
 ) -> torch.Tensor:
     """Ancestral Euler with CFG++ (Chung et al. 2024)."""
-    extra = extra or DEFAULT_EXTRA
-    noise = noise or GaussianNoise(x, extra.seed)
+    noise = noise or GaussianNoise(x, seed)
     s_in = ones_like_batch(x)
     for i in range(len(sigmas) - 1):
         denoised, uncond = guided(denoise, x, sigmas[i] * s_in)
-        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], extra.eta)
+        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
         report(callback, i, x, denoised)
         x = denoised + to_d(x, sigmas[i], uncond) * sigma_down
         if sigmas[i + 1] > 0:
-            x = x + noise(sigmas[i], sigmas[i + 1]) * extra.s_noise * sigma_up
+            x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
     return x

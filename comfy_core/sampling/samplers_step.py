@@ -8,9 +8,7 @@ import torch
 
 from comfy_core.sampling.noise import GaussianNoise, NoiseSampler
 from comfy_core.sampling.sampler_base import (
-    DEFAULT_EXTRA,
     Denoiser,
-    SamplerExtra,
     StepCallback,
     ones_like_batch,
     report,
@@ -35,13 +33,12 @@ def sample_ddpm(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """DDPM ancestral sampling on the given σ schedule (VE state converted per step)."""
-    extra = extra or DEFAULT_EXTRA
-    noise = noise or GaussianNoise(x, extra.seed)
+    noise = noise or GaussianNoise(x, seed)
     s_in = ones_like_batch(x)
     for i in range(len(sigmas) - 1):
         denoised = denoise(x, sigmas[i] * s_in)
@@ -58,13 +55,12 @@ def sample_lcm(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """Jump to the denoised estimate, then add fresh noise at the next σ."""
-    extra = extra or DEFAULT_EXTRA
-    noise = noise or GaussianNoise(x, extra.seed)
+    noise = noise or GaussianNoise(x, seed)
     s_in = ones_like_batch(x)
     for i in range(len(sigmas) - 1):
         denoised = denoise(x, sigmas[i] * s_in)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from comfy_core.sampling.noise import NoiseSampler
-from comfy_core.sampling.sampler_base import Denoiser, SamplerExtra, StepCallback, report
+from comfy_core.sampling.sampler_base import Denoiser, StepCallback, report
 
 # The final σ = 0 is replaced by this (UniPC needs a finite λ at the end).
 FINAL_SIGMA = 0.001
@@ -111,9 +111,9 @@ def sample_uni_pc(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """UniPC with B(h) = h (bh1), order min(3, N−1), lower order at the ends."""
     return _sample_unipc(denoise, x, sigmas, callback, bh2=False)
@@ -124,9 +124,9 @@ def sample_uni_pc_bh2(
     x: torch.Tensor,
     sigmas: torch.Tensor,
     *,
-    extra: SamplerExtra | None = None,
     callback: StepCallback | None = None,
     noise: NoiseSampler | None = None,
+    seed: int | None = None,
 ) -> torch.Tensor:
     """UniPC with B(h) = e^h − 1 (bh2)."""
     return _sample_unipc(denoise, x, sigmas, callback, bh2=True)

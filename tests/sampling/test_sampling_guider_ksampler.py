@@ -47,13 +47,18 @@ def test_batched_cfg_equals_two_separate_calls_and_negative_comes_first():
     torch.testing.assert_close(out, uncond + (cond - uncond) * 7.5, atol=1e-5, rtol=1e-5)
 
 
-def test_cfg_one_skips_uncond():
+def test_cfg_one_skips_uncond_unless_the_sampler_reads_it():
     unet, g = guider(1.0)
     x, s = torch.randn(1, 4, 8, 8, generator=G), torch.tensor([3.0])
-    out = g.guided(x, s)
-    assert len(unet.calls) == 1 and unet.calls[0][0] == 1
-    torch.testing.assert_close(out.denoised, g.denoise_raw(x, s, POS[0][0], None))
-    assert float(out.uncond.abs().sum()) == 0
+    plain = g(x, s)
+    assert [c[0] for c in unet.calls] == [1]  # the plain call skips the negative at cfg 1
+    out = g.guided(x, s)  # what a CFG++ sampler asks for: the real unconditional prediction
+    assert [c[0] for c in unet.calls] == [1, 2]
+    cond = g.denoise_raw(x, s, POS[0][0], None)
+    torch.testing.assert_close(plain, cond)
+    torch.testing.assert_close(out.uncond, g.denoise_raw(x, s, NEG[0][0], None), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(out.denoised, cond, atol=1e-6, rtol=1e-5)
+    assert float((out.uncond - out.denoised).abs().max()) > 1e-3
 
 
 def test_cross_attn_lengths_repeat_to_lcm_and_ratio_limit():
@@ -190,3 +195,24 @@ def test_ksampler_batch_index_noise():
     single = run({"samples": torch.zeros(1, 4, 8, 8), "batch_index": [1]}, steps=1, cfg=1.0)
     torch.testing.assert_close(out["samples"][1:], single["samples"], atol=1e-5, rtol=1e-5)
     assert out["batch_index"] == [3, 1]
+
+
+def test_ksampler_cfg_pp_at_cfg_one_computes_the_negative():
+    """ComfyUI evaluates the negative for CFG++ samplers even at cfg 1 (they turn the cfg-1
+    shortcut off): every step is one batch of [negative, positive]."""
+    lat = {"samples": torch.zeros(1, 4, 8, 8)}
+    unet = RecordingUNet()
+    out = sample(unet, MS, POS, NEG, lat, seed=7, steps=3, cfg=1.0, sampler_name="euler_cfg_pp",
+                 scheduler="karras", scale_factor=0.18215)
+    assert [c[0] for c in unet.calls] == [2, 2, 2]
+    sig = schedule_sigmas(MS, "karras", "euler_cfg_pp", 3)
+    _, g = guider(1.0)
+    x = prepare_noise(lat["samples"], 7) * (1 + sig[0] ** 2) ** 0.5
+    for i in range(3):
+        cond, uncond = g.denoise_raw(x, sig[i : i + 1], POS[0][0], None), g.denoise_raw(x, sig[i : i + 1], NEG[0][0], None)
+        x = cond + (x - uncond) / sig[i] * sig[i + 1]
+    torch.testing.assert_close(out["samples"], x / 0.18215, atol=1e-4, rtol=1e-5)
+    plain = RecordingUNet()
+    sample(plain, MS, POS, NEG, lat, seed=7, steps=3, cfg=1.0, sampler_name="euler", scheduler="karras",
+           scale_factor=0.18215)
+    assert [c[0] for c in plain.calls] == [1, 1, 1]

@@ -74,7 +74,7 @@ def test_sampling_loop_makes_no_host_device_round_trips(model, sampler_name):
     sigmas = schedule_sigmas(ms, "karras", sampler_name, 4)  # on the host, as sample() passes it
     latent = torch.empty(2, 4, 8, 8, device=META)
     cond = from_comfy([[torch.empty(1, 77, 32), {}]])
-    sampler = functools.partial(get_sampler(sampler_name), noise=functools.partial(_device_noise, like=latent))
+    sampler = functools.partial(get_sampler(sampler_name).fn, noise=functools.partial(_device_noise, like=latent))
     steps, copies = [], HostToDeviceCopies()
 
     def on_step(step: int, total: int, x0: torch.Tensor) -> None:
@@ -110,7 +110,7 @@ def test_cuda_steps_never_synchronize(sampler_name):
         torch.cuda.set_sync_debug_mode("error")
 
     try:
-        out = run_sampler(get_sampler(sampler_name), unet_callable(model), ms, cond, cond, latent, noise,
+        out = run_sampler(get_sampler(sampler_name).fn, unet_callable(model), ms, cond, cond, latent, noise,
                           schedule_sigmas(ms, "karras", sampler_name, 6), seed=0, cfg=7.0, scale_factor=0.18215,
                           callback=arm)
     finally:

@@ -63,7 +63,7 @@ def test_ode_samplers_match_diffusers(name, cls, kw):
     x0 = start(sigmas)
     vp = name == "dpmpp_2m"
     ref = run_diffusers(sched, x0 / ((1 + sigmas[0] ** 2) ** 0.5) if vp else x0, vp=vp)
-    got = SAMPLERS[name](toy_denoiser, x0, sigmas)
+    got = SAMPLERS[name].fn(toy_denoiser, x0, sigmas)
     torch.testing.assert_close(got, ref, atol=2e-4, rtol=1e-4)
 
 
@@ -79,7 +79,7 @@ def test_euler_ancestral_matches_diffusers_with_same_generator():
         eps = (ref - toy_denoiser(ref, sigma.reshape(1))) / sigma
         ref = sched.step(eps, t, ref, generator=gen).prev_sample
     g2 = torch.Generator().manual_seed(5)
-    got = SAMPLERS["euler_ancestral"](toy_denoiser, x0, sigmas, noise=lambda s, sn: torch.randn(SHAPE, generator=g2))
+    got = SAMPLERS["euler_ancestral"].fn(toy_denoiser, x0, sigmas, noise=lambda s, sn: torch.randn(SHAPE, generator=g2))
     torch.testing.assert_close(got, ref, atol=2e-4, rtol=1e-4)
 
 
@@ -91,7 +91,7 @@ def test_dpmpp_2m_sde_matches_diffusers_with_same_noise():
     x0 = start(sigmas)
     ref = run_diffusers(sched, x0 / ((1 + sigmas[0] ** 2) ** 0.5), vp=True, noises=noises)
     it = iter(noises)
-    got = SAMPLERS["dpmpp_2m_sde"](toy_denoiser, x0, sigmas, noise=lambda s, sn: next(it))
+    got = SAMPLERS["dpmpp_2m_sde"].fn(toy_denoiser, x0, sigmas, noise=lambda s, sn: next(it))
     # diffusers works in VP units; its final σ is 0 so both are in data units.
     torch.testing.assert_close(got, ref, atol=5e-4, rtol=1e-4)
 
@@ -103,5 +103,5 @@ def test_unipc_matches_diffusers(name, solver):
     sigmas = sched.sigmas.float()
     x0 = start(sigmas)
     ref_vp = run_diffusers(sched, x0 / ((1 + sigmas[0] ** 2) ** 0.5), vp=True)
-    got = SAMPLERS[name](toy_denoiser, x0, sigmas)
+    got = SAMPLERS[name].fn(toy_denoiser, x0, sigmas)
     torch.testing.assert_close(got, ref_vp * (1 + sigmas[-1] ** 2) ** 0.5, atol=5e-4, rtol=1e-4)

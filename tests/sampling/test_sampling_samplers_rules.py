@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from comfy_core.sampling.noise import BrownianNoise, GaussianNoise, brownian_noise, prepare_noise
-from comfy_core.sampling.sampler_base import Guided, SamplerExtra
+from comfy_core.sampling.sampler_base import Guided
 from comfy_core.sampling.samplers import SAMPLER_NAMES, SAMPLERS, get_sampler
 
 SHAPE = (1, 2, 4, 4)
@@ -41,7 +41,7 @@ def test_names_follow_compat_order_and_all_run():
     required = "euler euler_ancestral heun dpm_2 dpm_2_ancestral lms dpmpp_2s_ancestral dpmpp_sde dpmpp_2m dpmpp_2m_sde dpmpp_2m_sde_heun dpmpp_3m_sde ddpm lcm ddim uni_pc uni_pc_bh2"
     assert set(required.split()) <= set(SAMPLER_NAMES)
     for name in SAMPLER_NAMES:
-        out = SAMPLERS[name](toy, x_start(), SIG, extra=SamplerExtra(seed=3))
+        out = SAMPLERS[name].fn(toy, x_start(), SIG, seed=3)
         assert out.shape == SHAPE and torch.isfinite(out).all(), name
     with pytest.raises(ValueError, match="unknown sampler 'nope'"):
         get_sampler("nope")
@@ -50,7 +50,7 @@ def test_names_follow_compat_order_and_all_run():
 def test_dpm_2_step_rule():
     sig = SIG[:3]
     x = x_start()
-    got = SAMPLERS["dpm_2"](toy, x, sig)
+    got = SAMPLERS["dpm_2"].fn(toy, x, sig)
     for i in range(2):
         s, sn = sig[i], sig[i + 1]
         d = (x - toy(x, s.reshape(1))) / s
@@ -64,7 +64,7 @@ def test_dpm_2_step_rule():
 def test_euler_ancestral_rule_and_final_step_is_denoised():
     zs = [torch.randn(SHAPE, generator=torch.Generator().manual_seed(20 + i)) for i in range(4)]
     it = iter(zs)
-    got = SAMPLERS["euler_ancestral"](toy, x_start(), SIG, noise=lambda a, b: next(it))
+    got = SAMPLERS["euler_ancestral"].fn(toy, x_start(), SIG, noise=lambda a, b: next(it))
     x = x_start()
     for i in range(4):
         s, sn = float(SIG[i]), float(SIG[i + 1])
@@ -79,9 +79,9 @@ def test_euler_ancestral_rule_and_final_step_is_denoised():
 def test_lcm_and_ddpm_rules():
     z = torch.randn(SHAPE, generator=torch.Generator().manual_seed(7))
     sig = SIG[:2]
-    got = SAMPLERS["lcm"](toy, x_start(), sig, noise=lambda a, b: z)
+    got = SAMPLERS["lcm"].fn(toy, x_start(), sig, noise=lambda a, b: z)
     torch.testing.assert_close(got, toy(x_start(), sig[:1]) + sig[1] * z)
-    got = SAMPLERS["ddpm"](toy, x_start(), sig, noise=lambda a, b: z)
+    got = SAMPLERS["ddpm"].fn(toy, x_start(), sig, noise=lambda a, b: z)
     s, sp = float(sig[0]), float(sig[1])
     ab, abp = 1 / (s * s + 1), 1 / (sp * sp + 1)
     a = ab / abp
@@ -92,29 +92,47 @@ def test_lcm_and_ddpm_rules():
 
 
 def test_ddim_equals_euler_and_3m_sde_eta0_is_deterministic():
-    torch.testing.assert_close(SAMPLERS["ddim"](toy, x_start(), SIG), SAMPLERS["euler"](toy, x_start(), SIG))
-    a = SAMPLERS["dpmpp_3m_sde"](toy, x_start(), SIG, extra=SamplerExtra(seed=1, eta=0.0))
-    b = SAMPLERS["dpmpp_3m_sde"](toy, x_start(), SIG, extra=SamplerExtra(seed=2, eta=0.0))
+    torch.testing.assert_close(SAMPLERS["ddim"].fn(toy, x_start(), SIG), SAMPLERS["euler"].fn(toy, x_start(), SIG))
+    a = SAMPLERS["dpmpp_3m_sde"].fn(toy, x_start(), SIG, seed=1, eta=0.0)
+    b = SAMPLERS["dpmpp_3m_sde"].fn(toy, x_start(), SIG, seed=2, eta=0.0)
     torch.testing.assert_close(a, b)
 
 
-def test_cfg_pp_with_plain_denoiser_equals_base_sampler_and_uses_uncond():
-    torch.testing.assert_close(SAMPLERS["euler_cfg_pp"](toy, x_start(), SIG), SAMPLERS["euler"](toy, x_start(), SIG))
+class ShiftedUncond:
+    """A guided denoiser whose unconditional prediction differs from the CFG result."""
 
-    class Fixed:
-        def __call__(self, x, s):
-            return self.guided(x, s).denoised
+    def __init__(self):
+        self.guided_calls = 0
 
-        def guided(self, x, s):
-            return Guided(toy(x, s), torch.zeros_like(x))
+    def __call__(self, x, s):
+        return toy(x, s)
 
-    got = SAMPLERS["euler_cfg_pp"](Fixed(), x_start(), SIG[:2])
-    torch.testing.assert_close(got, toy(x_start(), SIG[:1]) + x_start() / SIG[0] * SIG[1])
+    def guided(self, x, s):
+        self.guided_calls += 1
+        return Guided(toy(x, s), toy(x, s) - 0.3)
+
+
+def test_cfg_pp_with_plain_denoiser_equals_base_sampler_and_steps_along_uncond():
+    torch.testing.assert_close(SAMPLERS["euler_cfg_pp"].fn(toy, x_start(), SIG), SAMPLERS["euler"].fn(toy, x_start(), SIG))
+    got = SAMPLERS["euler_cfg_pp"].fn(ShiftedUncond(), x_start(), SIG[:2])
+    den = toy(x_start(), SIG[:1])
+    uncond = den - 0.3
+    # CFG++ (Chung et al. 2024): leave along the unconditional direction from the guided x0.
+    torch.testing.assert_close(got, den + (x_start() - uncond) / SIG[0] * SIG[1])
+
+
+@pytest.mark.parametrize("name", SAMPLER_NAMES)
+def test_needs_uncond_is_exactly_the_samplers_that_read_it(name):
+    """The registry's flag is what makes cfg 1 still compute the negative: it must be true
+    for every sampler that asks for the unconditional prediction, and only for those."""
+    denoiser = ShiftedUncond()
+    SAMPLERS[name].fn(denoiser, x_start(), SIG, seed=3)
+    assert (denoiser.guided_calls > 0) == SAMPLERS[name].needs_uncond
 
 
 @pytest.mark.parametrize("name", ["euler_ancestral", "dpmpp_2m_sde", "dpmpp_sde", "ddpm"])
 def test_same_seed_repeats_and_other_seed_differs(name):
-    run = lambda seed: SAMPLERS[name](toy, x_start(), SIG, extra=SamplerExtra(seed=seed))
+    run = lambda seed: SAMPLERS[name].fn(toy, x_start(), SIG, seed=seed)
     torch.testing.assert_close(run(5), run(5), atol=0, rtol=0)
     assert not torch.allclose(run(5), run(6))
 
@@ -185,7 +203,7 @@ GOLDEN = {
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden_outputs(name):
-    out = SAMPLERS[name](toy, x_start(), SIG, extra=SamplerExtra(seed=3))
+    out = SAMPLERS[name].fn(toy, x_start(), SIG, seed=3)
     total, first = GOLDEN[name]
     assert float(out.sum()) == pytest.approx(total, abs=2e-3)
     assert float(out.flatten()[0]) == pytest.approx(first, abs=2e-4)

@@ -7,7 +7,9 @@ editor-only entries (control_after_generate after seeds, the upload button after
 image_upload combos) are skipped. Links resolve through Reroute nodes, PrimitiveNodes,
 bypassed nodes and subgraph boundaries; subgraph instances are flattened into
 "<instance>:<inner>" execution ids; muted and virtual nodes produce nothing; STRING widgets
-flagged dynamicPrompts get comments stripped and `{a|b}` choices made.
+flagged dynamicPrompts get comments stripped and `{a|b}` choices made. Widgets the file has
+no value for take their defaults; legacy group nodes become subgraphs first
+(comfy_core/graph/group_nodes.py).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
+from comfy_core.graph.group_nodes import expand_group_nodes
+from comfy_core.graph.widget_layout import (WorkflowError, default_value, input_specs,
+                                            widget_slots, widget_specs)
+
 VIRTUAL_TYPES = frozenset({"Reroute", "PrimitiveNode", "Note", "MarkdownNote"})
 MODE_MUTED, MODE_BYPASS = 2, 4
-SEED_NAMES = ("seed", "noise_seed")
 SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID = -10, -20
 MAX_SUBGRAPH_DEPTH = 32
 _COMMENTS = re.compile(r"/\*[\s\S]*?\*/|//.*")
@@ -30,10 +34,6 @@ _REFERENCE = re.compile(r"%([^%]+)%")
 _DATE_TOKENS = re.compile(r"yyyy|yy|MM|M|dd|d|hh|h|mm|m|ss|s")
 _UNSAFE = re.compile(r'[/?<>\\:*|"]')
 EXPANDED_INPUTS = ("filename_prefix",)
-
-
-class WorkflowError(ValueError):
-    """The workflow cannot be converted; the message names the node and what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -48,34 +48,6 @@ class _Link:
 
 def is_ui_workflow(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("nodes"), list)
-
-
-def _specs(info: dict, include_force_input: bool = False):
-    """(name, kind, options) of every widget input of a node, in input order."""
-    inputs = info.get("input", {})
-    for section in ("required", "optional"):
-        for name in info.get("input_order", {}).get(section, list(inputs.get(section, {}))):
-            spec = inputs.get(section, {}).get(name)
-            if not isinstance(spec, (list, tuple)) or not spec:
-                continue
-            kind = "COMBO" if isinstance(spec[0], list) else spec[0]
-            opts = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
-            forced = bool(opts.get("forceInput"))
-            if kind in WIDGET_TYPES and (not forced or include_force_input):
-                yield name, kind, opts
-
-
-def widget_slots(info: dict, include_force_input: bool = False) -> list[str | None]:
-    """Names of the widgets_values positions of a node; None marks an editor-only entry.
-    `include_force_input` gives the layout of legacy files that stored forceInput inputs."""
-    slots: list[str | None] = []
-    for name, kind, opts in _specs(info, include_force_input):
-        slots.append(name)
-        if opts.get("control_after_generate") or (kind == "INT" and name in SEED_NAMES):
-            slots.append(None)
-        if opts.get("image_upload"):
-            slots.append(None)
-    return slots
 
 
 def strip_comments(text: str) -> str:
@@ -246,16 +218,20 @@ class _Converter:
         return None
 
     def _widget_values(self, node: dict, info: dict) -> dict[str, Any]:
+        """Input values from widgets_values; widgets the file has no value for (inputs
+        added after it was saved) hold their defaults, as in the editor."""
         values = node.get("widgets_values")
+        defaults = {name: default_value(spec) for name, spec in input_specs(info).items()
+                    if name in {n for n, _, _ in widget_specs(info)}}
         if isinstance(values, dict):
-            return dict(values)
+            return {**defaults, **values}
         if not isinstance(values, list):
-            return {}
+            return defaults
         slots = widget_slots(info)
         if len(values) != len(slots) and len(widget_slots(info, True)) == len(values):
             slots = widget_slots(info, True)  # a legacy file with forceInput entries
-        widgets = {name for name, _, _ in _specs(info)}
-        return {n: v for n, v in zip(slots, values) if n is not None and n in widgets}
+        given = {n: v for n, v in zip(slots, values) if n is not None and n in defaults}
+        return {**defaults, **given}
 
     def node_inputs(self, scope: _Scope, node: dict, info: dict) -> dict:
         values = self._widget_values(node, info)
@@ -270,7 +246,8 @@ class _Converter:
                 values.pop(name, None)
             elif found:
                 values[name] = found[1]
-        dynamic = {n for n, kind, opts in _specs(info) if kind == "STRING" and opts.get("dynamicPrompts")}
+        dynamic = {n for n, kind, opts in widget_specs(info)
+                   if kind == "STRING" and opts.get("dynamicPrompts")}
         inputs = {}
         for name, value in values.items():
             if name in dynamic and isinstance(value, str):
@@ -289,8 +266,7 @@ class _Converter:
                 continue
             info = self.info.get(kind)
             if info is None:
-                raise WorkflowError(f"node #{scope.prefix}{node_id} has unknown type {kind!r} "
-                                    "(legacy group nodes are not converted headless)")
+                raise WorkflowError(f"node #{scope.prefix}{node_id} has unknown type {kind!r}")
             prompt[scope.prefix + node_id] = {
                 "inputs": self.node_inputs(scope, node, info), "class_type": kind,
                 "_meta": {"title": node.get("title") or info.get("display_name") or kind}}
@@ -347,6 +323,7 @@ def workflow_to_prompt(workflow: dict, object_info: dict,
     `random` ([0, 1)) makes the dynamic-prompt choices; pass a seeded one to repeat them."""
     if not is_ui_workflow(workflow):
         raise WorkflowError("not a UI workflow: expected an object with a 'nodes' list")
+    workflow = expand_group_nodes(workflow, object_info)
     prompt = _Converter(workflow, object_info, random or _random.Random().random).convert()
     source, now = json.loads(json.dumps(prompt)), now or datetime.now()
     for entry in prompt.values():

@@ -43,9 +43,9 @@ test("legacy widgets_values with forceInput entries are detected by count and st
   assert.deepEqual(widgetValuesToInputs(def, [1.5]).values, { b: 1.5 });
 });
 
-test("object-shaped widgets_values map by name", () => {
+test("object-shaped widgets_values map by name; absent names keep their defaults", () => {
   assert.deepEqual(widgetValuesToInputs(defs.EmptyLatentImage, { width: 640, height: 448, bogus: 1 }).values,
-    { width: 640, height: 448 });
+    { width: 640, height: 448, batch_size: 1 });
 });
 
 test("INT snaps to its step and clamps; FLOAT rounds to round then step", () => {

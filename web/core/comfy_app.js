@@ -6,6 +6,7 @@
  */
 import { normaliseObjectInfo } from "../graph/node_defs.js";
 import { workflowToPrompt, buildPromptRequest } from "../graph/to_prompt.js";
+import { expandGroupNodes } from "../graph/group_nodes.js";
 import { expandPromptText } from "../graph/text_replacements.js";
 import { promptToWorkflow } from "../graph/from_prompt.js";
 import { defaultWorkflow } from "../graph/default_workflow.js";
@@ -139,7 +140,7 @@ export class ComfyApp {
    * @throws {Error} naming what is wrong when `json` is neither
    */
   loadWorkflow(json, opts = {}) {
-    const workflow = isApiPrompt(json) ? promptToWorkflow(json, this.defs) : checkWorkflow(json);
+    const workflow = isApiPrompt(json) ? promptToWorkflow(json, this.defs) : expandGroupNodes(checkWorkflow(json), this.defs);
     this.graph.clear();
     this.domWidgets.prune(this.graph);
     this.graph.configure(structuredClone(workflow));

@@ -3,12 +3,14 @@
  * live canvas so it runs under node and is unit-tested: widget values positionally
  * (control and upload entries skipped), links resolved through Reroute nodes, primitives,
  * bypassed nodes and subgraph boundaries, subgraph instances flattened, muted and virtual
- * nodes left out, dangling links removed. comfy_core/graph/workflow_convert.py is the
+ * nodes left out, dangling links removed, missing widget values defaulted, legacy group
+ * nodes expanded (group_nodes.js). comfy_core/graph/workflow_convert.py is the
  * same conversion for the command line; keep the two in step.
  */
 import { typesCompatible } from "./node_defs.js";
 import { widgetValuesToInputs } from "./widget_values.js";
 import { processDynamicPrompt } from "./dynamic_prompts.js";
+import { expandGroupNodes } from "./group_nodes.js";
 
 /** Node modes of the UI format (COMPAT 3.2). */
 export const MODE = Object.freeze({ ALWAYS: 0, ON_EVENT: 1, NEVER: 2, ON_TRIGGER: 3, BYPASS: 4 });
@@ -220,9 +222,10 @@ export function keepAncestors(prompt, targets) {
  * @param {Object<string, import("./node_defs.js").NodeDef>} defs normalised node definitions
  * @param {{random?: () => number, virtualTypes?: string[], outputTargets?: string[]}} [opts]
  * @returns {Object<string, {inputs: object, class_type: string, _meta: {title: string}}>}
- * @throws {Error} when subgraphs nest without end
+ * @throws {Error} when subgraphs nest without end, or a group node cannot be expanded
  */
 export function workflowToPrompt(workflow, defs, opts = {}) {
+  workflow = expandGroupNodes(workflow, defs);
   const ctx = {
     defs, random: opts.random ?? Math.random, definitions: subgraphDefinitions(workflow),
     virtual: new Set([...VIRTUAL_NODE_TYPES, ...(opts.virtualTypes ?? [])]),

@@ -77,16 +77,20 @@ export function layoutForValues(def, values) {
 }
 
 /**
- * Map saved widgets_values onto input names.
+ * Map saved widgets_values onto input names. Widgets the file holds no value for (inputs
+ * added after it was saved) take their defaults, as a freshly built widget would.
  * @returns {{values: Object<string, any>, controls: Object<string, string>}} input values
  *   (forceInput entries of legacy files dropped) and control modes keyed by input name.
  */
 export function widgetValuesToInputs(def, widgetsValues) {
   const values = {};
   const controls = {};
+  for (const slot of widgetLayout(def)) {
+    if (slot.kind === "input") values[slot.name] = slot.defaultValue;
+  }
   if (widgetsValues && !Array.isArray(widgetsValues) && typeof widgetsValues === "object") {
-    for (const slot of widgetLayout(def)) {
-      if (slot.kind === "input" && slot.name in widgetsValues) values[slot.name] = widgetsValues[slot.name];
+    for (const name of Object.keys(values)) {
+      if (name in widgetsValues) values[name] = widgetsValues[name];
     }
     return { values, controls };
   }

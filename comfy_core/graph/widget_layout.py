@@ -1,0 +1,96 @@
+"""Which widgets a node shows, in which order, and what they hold before anyone edits them
+(COMPAT 3.3): the layout `widgets_values` is positional over.
+
+Widgets are the node's widget-type inputs (INT, FLOAT, STRING, BOOLEAN, combos) that are
+not `forceInput`, required then optional, each in input order; an INT or combo with
+`control_after_generate` (and any INT named seed or noise_seed) is followed by its control
+entry, a combo with `image_upload` by its upload button. web/graph/widget_values.js is the
+editor's copy of these rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
+SEED_NAMES = ("seed", "noise_seed")
+CONTROLLED_KINDS = ("INT", "COMBO")
+
+
+class WorkflowError(ValueError):
+    """The workflow cannot be converted; the message names the node and what is wrong."""
+
+
+def spec_kind(spec: Any) -> str | None:
+    """"COMBO" for a legacy list combo, else the spec's type name (None when malformed)."""
+    if not isinstance(spec, (list, tuple)) or not spec:
+        return None
+    return "COMBO" if isinstance(spec[0], (list, tuple)) else str(spec[0])
+
+
+def spec_options(spec: Any) -> dict:
+    if isinstance(spec, (list, tuple)) and len(spec) > 1 and isinstance(spec[1], dict):
+        return spec[1]
+    return {}
+
+
+def is_widget_spec(spec: Any, include_force_input: bool = False) -> bool:
+    """Whether an input spec makes a widget (rather than a plain socket)."""
+    forced = bool(spec_options(spec).get("forceInput"))
+    return spec_kind(spec) in WIDGET_TYPES and (not forced or include_force_input)
+
+
+def input_specs(info: dict) -> dict[str, Any]:
+    """{name: spec} of the required then optional inputs of an /object_info entry, in
+    input order."""
+    inputs = info.get("input") or {}
+    out: dict[str, Any] = {}
+    for section in ("required", "optional"):
+        specs = inputs.get(section) or {}
+        for name in (info.get("input_order") or {}).get(section, list(specs)):
+            if name in specs and name not in out:
+                out[name] = specs[name]
+    return out
+
+
+def widget_specs(info: dict, include_force_input: bool = False
+                 ) -> Iterator[tuple[str, str, dict]]:
+    """(name, kind, options) of every widget input of a node, in input order."""
+    for name, spec in input_specs(info).items():
+        if is_widget_spec(spec, include_force_input):
+            yield name, str(spec_kind(spec)), spec_options(spec)
+
+
+def has_control(name: str, kind: str, options: dict) -> bool:
+    """Whether the widget is followed by a value-control entry ("fixed", "randomize", ...)."""
+    if options.get("control_after_generate"):
+        return kind in CONTROLLED_KINDS
+    return kind == "INT" and name in SEED_NAMES
+
+
+def widget_slots(info: dict, include_force_input: bool = False) -> list[str | None]:
+    """Names of the widgets_values positions of a node; None marks an editor-only entry.
+    `include_force_input` gives the layout of legacy files that stored forceInput inputs."""
+    slots: list[str | None] = []
+    for name, kind, opts in widget_specs(info, include_force_input):
+        slots.append(name)
+        if has_control(name, kind, opts):
+            slots.append(None)
+        if opts.get("image_upload"):
+            slots.append(None)
+    return slots
+
+
+def default_value(spec: Any) -> Any:
+    """What a fresh widget holds: its `default`, else the first choice, else the smallest
+    allowed number (at least 0), False or an empty text, as the editor does."""
+    kind, options = spec_kind(spec), spec_options(spec)
+    if "default" in options:
+        return options["default"]
+    if kind == "COMBO":
+        choices = spec[0] if isinstance(spec[0], (list, tuple)) else options.get("options") or []
+        return choices[0] if choices else ""
+    if kind in ("INT", "FLOAT"):
+        low = options.get("min")
+        return max(0, low) if isinstance(low, (int, float)) else 0
+    return False if kind == "BOOLEAN" else ""

@@ -17,6 +17,8 @@ CACHE_KINDS = ("classic", "lru", "ram", "none")
 PREVIEW_METHODS = ("none", "auto", "latent2rgb", "taesd")
 AUTH_TOKEN_ENV = "COMFY_AUTH_TOKEN"
 ANY_HOST = "*"
+DEFAULT_MAX_IMAGE_PIXELS = 8192 * 8192
+DEFAULT_MAX_IMAGE_FRAMES = 256
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Settings:
     cors_origin: str | None = None
     allow_hosts: tuple[str, ...] = ()
     max_upload_size_mb: float = 100.0
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    max_image_frames: int = DEFAULT_MAX_IMAGE_FRAMES
     base_directory: Path = field(default_factory=Path.cwd)
     input_directory: Path | None = None
     output_directory: Path | None = None
@@ -138,6 +142,11 @@ def _add_network_flags(p: argparse.ArgumentParser) -> None:
                         "same-origin check")
     g.add_argument("--max-upload-size", type=float, default=100.0, metavar="MB",
                    help="largest accepted request body in MB (default 100)")
+    g.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
+                   help="largest image (all frames together) accepted at upload or decoded "
+                        "by LoadImage and /view previews (default 67108864 = 8192x8192)")
+    g.add_argument("--max-image-frames", type=int, default=DEFAULT_MAX_IMAGE_FRAMES, metavar="N",
+                   help="most frames an uploaded or loaded image may have (default 256)")
     g.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="also accept requests whose Host header names NAME (repeatable, comma "
                         "separated); loopback names and the --listen addresses are always "
@@ -236,7 +245,7 @@ def parse_settings(
     listen = tuple(h.strip() for h in ns.listen.split(",") if h.strip()) or ("127.0.0.1",)
     if (ns.tls_keyfile is None) != (ns.tls_certfile is None):
         parser.error("--tls-keyfile and --tls-certfile must be given together")
-    for name in ("port", "preview_size", "max_history"):
+    for name in ("port", "preview_size", "max_history", "max_image_pixels", "max_image_frames"):
         if getattr(ns, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
     if ns.max_upload_size <= 0 or ns.cache_lru < 0:
@@ -246,7 +255,8 @@ def parse_settings(
     generated = False
     settings = Settings(
         listen=listen, port=ns.port, tls_keyfile=ns.tls_keyfile, tls_certfile=ns.tls_certfile,
-        cors_origin=ns.enable_cors_header,
+        cors_origin=ns.enable_cors_header, max_image_pixels=ns.max_image_pixels,
+        max_image_frames=ns.max_image_frames,
         allow_hosts=tuple(h.strip().lower().rstrip(".") for raw in ns.allow_host
                           for h in raw.split(",") if h.strip()),
         max_upload_size_mb=ns.max_upload_size,

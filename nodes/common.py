@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from comfy_core import runtime
+from comfy_core.files.image_limits import ImageLimits
 from comfy_core.images import previews
 from comfy_core.memory import ModelKind
 
@@ -23,6 +24,11 @@ def setting(name: str, default: Any) -> Any:
     """One field of the app's Settings (the default when the app has no settings)."""
     settings = runtime.app().settings
     return default if settings is None else getattr(settings, name, default)
+
+
+def image_limits() -> ImageLimits:
+    """The app's pixel and frame limits for decoding user images (--max-image-*)."""
+    return ImageLimits.of(runtime.app().settings)
 
 
 def ensure_loaded(models: list, extra_bytes: int = 0, kind: str | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from comfy_core.images import decode, png, resize, save, transforms
-from nodes.common import MAX_RESOLUTION, folders, setting
+from nodes.common import MAX_RESOLUTION, folders, image_limits, setting
 
 _SIZE = {"min": 1, "max": MAX_RESOLUTION, "step": 1}
 _PAD = {"default": 0, "min": 0, "max": MAX_RESOLUTION, "step": 8}
@@ -117,7 +117,7 @@ class LoadImage:
         return {"required": {"image": (files, {"image_upload": True})}}
 
     def load_image(self, image):
-        return decode.load_image(folders().annotated_path(image))
+        return decode.load_image(folders().annotated_path(image), image_limits())
 
     @classmethod
     def IS_CHANGED(cls, image, **_):

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from comfy_core.images import decode, masks
-from nodes.common import EXTRAS_MASK, MAX_RESOLUTION, folders
+from nodes.common import EXTRAS_MASK, MAX_RESOLUTION, folders, image_limits
 
 _POS = {"default": 0, "min": 0, "max": MAX_RESOLUTION, "step": 1}
 _SIZE = {"default": 512, "min": 1, "max": MAX_RESOLUTION, "step": 1}
@@ -25,7 +25,7 @@ class LoadImageMask:
                              "channel": (list(decode.MASK_CHANNELS),)}}
 
     def load_image(self, image, channel):
-        return (decode.load_mask(folders().annotated_path(image), channel),)
+        return (decode.load_mask(folders().annotated_path(image), channel, image_limits()),)
 
     @classmethod
     def IS_CHANGED(cls, image, channel=None, **_):

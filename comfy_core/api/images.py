@@ -10,11 +10,15 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from comfy_core.files.image_limits import ImageLimits, ImageTooLargeError, check_opened
+
 # Decoded formats we accept on upload, and extensions an uploaded file may carry.
 UPLOAD_FORMATS = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "MPO"})
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif",
                               ".tiff", ".jfif"})
-MAX_PIXELS = 1 << 28
+# /view?preview= keeps ComfyUI's full-size re-encode up to this box; larger images (up to
+# the pixel limit) are scaled down to fit it, so a preview never costs a full-size encode.
+PREVIEW_MAX_SIDE = 4096
 # Content types /view may serve inline; everything else is an octet-stream attachment, so
 # an uploaded or generated file can never run as HTML, SVG or script in the browser.
 INLINE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -27,22 +31,33 @@ class BadImageError(ValueError):
     """Uploaded bytes are not an image we accept."""
 
 
-def check_image_bytes(data: bytes) -> str:
-    """Return the decoded format of `data` or raise BadImageError saying why not."""
+def _open_checked(path: Path, limits: ImageLimits) -> Image.Image:
+    """Open `path` for re-encoding, refusing images past the limits before decoding."""
+    img = Image.open(path)
+    try:
+        check_opened(img, limits, path.name)
+    except BaseException:
+        img.close()
+        raise
+    return img
+
+
+def check_image_bytes(data: bytes, limits: ImageLimits) -> str:
+    """Return the decoded format of `data` or raise BadImageError saying why not
+    (ImageTooLargeError, a subclass, past the pixel or frame limit)."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             fmt = img.format or ""
-            width, height = img.size
             if fmt not in UPLOAD_FORMATS:
                 raise BadImageError(f"image format {fmt or 'unknown'} is not accepted; "
                                     f"expected one of {sorted(UPLOAD_FORMATS)}")
-            if width * height > MAX_PIXELS:
-                raise BadImageError(f"image of {width}x{height} pixels is too large")
+            check_opened(img, limits, "the image")
             img.verify()
-    except BadImageError:
+    except (BadImageError, ImageTooLargeError):
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"the image is too large to decode: {exc}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise BadImageError(f"file is not a readable image: {exc}") from None
     return fmt
 
@@ -55,18 +70,19 @@ def content_type_for(name: str) -> tuple[str, bool]:
     return "application/octet-stream", False
 
 
-def preview_bytes(path: Path, fmt_param: str, channel: str | None) -> tuple[bytes, str]:
-    """Re-encode for `preview=<fmt>[;<quality>]` (webp default, jpeg allowed)."""
+def preview_bytes(path: Path, fmt_param: str, channel: str | None, limits: ImageLimits
+                  ) -> tuple[bytes, str]:
+    """Re-encode for `preview=<fmt>[;<quality>]` (webp default, jpeg allowed); images past
+    PREVIEW_MAX_SIDE are scaled down to fit (JPEG decodes at reduced size)."""
     fmt, _, quality_raw = fmt_param.partition(";")
     fmt = fmt if fmt in ("webp", "jpeg") else "webp"
     if channel and "a" in channel:
         fmt = "webp"
-    try:
-        quality = int(quality_raw) if quality_raw else 90
-    except ValueError:
-        quality = 90
+    quality = int(quality_raw) if quality_raw.isdigit() and len(quality_raw) < 4 else 90
     quality = min(max(quality, 1), 100)
-    with Image.open(path) as img:
+    with _open_checked(path, limits) as img:
+        if max(img.size) > PREVIEW_MAX_SIDE:
+            img.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE), Image.Resampling.BILINEAR)
         if fmt == "jpeg" or channel == "rgb":
             img = img.convert("RGB")
         buf = io.BytesIO()
@@ -74,9 +90,9 @@ def preview_bytes(path: Path, fmt_param: str, channel: str | None) -> tuple[byte
     return buf.getvalue(), f"image/{fmt}"
 
 
-def channel_bytes(path: Path, channel: str) -> bytes:
+def channel_bytes(path: Path, channel: str, limits: ImageLimits) -> bytes:
     """`channel=rgb`: PNG without alpha; `channel=a`: PNG whose content is the alpha."""
-    with Image.open(path) as img:
+    with _open_checked(path, limits) as img:
         if channel == "rgb":
             out = img.convert("RGB")
         else:
@@ -90,10 +106,10 @@ def channel_bytes(path: Path, channel: str) -> bytes:
     return buf.getvalue()
 
 
-def merge_mask(original: Path, mask_data: bytes, dest: Path) -> None:
+def merge_mask(original: Path, mask_data: bytes, dest: Path, limits: ImageLimits) -> None:
     """Put the alpha of `mask_data` onto `original` (RGBA), keep its PNG text, save PNG."""
-    check_image_bytes(mask_data)
-    with Image.open(original) as orig:
+    check_image_bytes(mask_data, limits)
+    with _open_checked(original, limits) as orig:
         info = PngImagePlugin.PngInfo()
         for key, value in (getattr(orig, "text", None) or {}).items():
             info.add_text(key, value)

@@ -18,6 +18,7 @@ from typing import Callable, Iterator, TypeVar
 import torch
 from PIL import Image, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
+from comfy_core.files.image_limits import ImageLimits, check_opened
 from comfy_core.images.convert import channel_to_tensor, pil_to_tensor
 
 T = TypeVar("T")
@@ -90,9 +91,18 @@ def _frame_mask(frame: Image.Image) -> torch.Tensor | None:
     return None
 
 
-def load_image(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode an image file -> (IMAGE `[B, H, W, 3]`, MASK `[B, H, W]`), COMPAT 8.4."""
+def _open_limited(path: Path, limits: ImageLimits) -> Image.Image:
+    """Open `path` and refuse it (ImageTooLargeError) past `limits`, before decoding."""
     source = tolerant(Image.open, path)
+    check_opened(source, limits, path.name)
+    return source
+
+
+def load_image(path: Path, limits: ImageLimits = ImageLimits()
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode an image file -> (IMAGE `[B, H, W, 3]`, MASK `[B, H, W]`), COMPAT 8.4.
+    Raises ImageTooLargeError past the pixel or frame limits."""
+    source = _open_limited(path, limits)
     images: list[torch.Tensor] = []
     masks: list[torch.Tensor | None] = []
     for raw in ImageSequence.Iterator(source):
@@ -117,11 +127,11 @@ def _stack_masks(masks: list[torch.Tensor | None], size: torch.Size) -> torch.Te
     return torch.stack(filled, dim=0)
 
 
-def load_mask(path: Path, channel: str) -> torch.Tensor:
+def load_mask(path: Path, channel: str, limits: ImageLimits = ImageLimits()) -> torch.Tensor:
     """LoadImageMask: one channel of the first frame as MASK `[1, H, W]`; alpha inverted."""
     if channel not in MASK_CHANNELS:
         raise ValueError(f"channel must be one of {MASK_CHANNELS}, got {channel!r}")
-    image = tolerant(ImageOps.exif_transpose, tolerant(Image.open, path))
+    image = tolerant(ImageOps.exif_transpose, _open_limited(path, limits))
     if image.getbands() != ("R", "G", "B", "A"):
         image = _scale_mode_i(image).convert("RGBA")
     band = channel[0].upper()

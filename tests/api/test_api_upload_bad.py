@@ -61,3 +61,45 @@ async def test_broken_multipart_is_400(client, content_type, body):
     assert error["message"] and error["type"] in ("invalid_multipart", "invalid_upload",
                                                   "bad_request")
     assert (await client.get("/queue")).status == 200
+
+
+# -- item 7: pixel and frame limits at upload, bounded previews ---------------------------
+from comfy_core.tools.hostile_images import blank_png, many_frames_gif  # noqa: E402
+
+
+@pytest.mark.parametrize("name,data,word", [
+    ("big.png", blank_png(12000, 12000), "pixels"),
+    ("anim.gif", many_frames_gif(600), "frames"),
+])
+async def test_amplifying_uploads_refused(client, services, name, data, word):
+    resp = await client.post("/upload/image", data=form(name, data))
+    assert resp.status == 413, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["type"] == "image_too_large" and word in error["message"]
+    assert not (services.folders.input_dir / name).exists()
+
+
+async def test_preview_of_huge_image_refused_raw_file_served(client, services):
+    data = blank_png(12000, 12000)
+    (services.folders.output_dir / "huge.png").write_bytes(data)
+    resp = await client.get("/view?filename=huge.png&preview=webp;50")
+    assert resp.status == 413 and (await resp.json())["error"]["type"] == "image_too_large"
+    assert (await client.get("/view?filename=huge.png&channel=rgb")).status == 413
+    raw = await client.get("/view?filename=huge.png")
+    assert raw.status == 200 and await raw.read() == data
+
+
+async def test_preview_of_large_image_is_downscaled(client, services):
+    import io
+
+    from PIL import Image
+
+    (services.folders.output_dir / "wide.png").write_bytes(blank_png(6000, 3000))
+    resp = await client.get("/view?filename=wide.png&preview=jpeg")
+    assert resp.status == 200 and resp.headers["Content-Type"] == "image/jpeg"
+    preview = Image.open(io.BytesIO(await resp.read()))
+    assert preview.size == (4096, 2048)
+    (services.folders.output_dir / "small.png").write_bytes(png_bytes((300, 200)))
+    small = Image.open(io.BytesIO(await (await client.get(
+        "/view?filename=small.png&preview=webp")).read()))
+    assert small.size == (300, 200)  # normal sizes keep ComfyUI's full-size preview

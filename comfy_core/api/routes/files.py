@@ -21,6 +21,7 @@ from comfy_core.files import (
     is_within,
 )
 from comfy_core.files.folders import split_annotation
+from comfy_core.files.image_limits import ImageLimits, ImageTooLargeError
 
 routes = web.RouteTableDef()
 DIR_TYPES = ("output", "input", "temp")
@@ -67,20 +68,34 @@ async def view(request: web.Request) -> web.StreamResponse:
         return path
     preview = request.query.get("preview")
     channel = request.query.get("channel")
-    try:
-        if preview:
-            data, ctype = await asyncio.to_thread(images.preview_bytes, path, preview, channel)
-            return web.Response(body=data, content_type=ctype,
-                                headers={"Content-Disposition": _disposition(path.name, True)})
-        if channel in ("rgb", "a"):
-            data = await asyncio.to_thread(images.channel_bytes, path, channel)
-            return web.Response(body=data, content_type="image/png",
-                                headers={"Content-Disposition": _disposition(path.name, True)})
-    except (OSError, ValueError) as exc:
-        return json_error(400, "not_an_image", f"cannot re-encode {path.name}", str(exc))
+    if preview or channel in ("rgb", "a"):
+        return await _reencoded(path, preview, channel, _limits(request))
     ctype, inline = images.content_type_for(path.name)
     return web.FileResponse(path, headers={"Content-Type": ctype,
                                            "Content-Disposition": _disposition(path.name, inline)})
+
+
+async def _reencoded(path: Path, preview: str | None, channel: str | None,
+                     limits: ImageLimits) -> web.Response:
+    """/view's `preview=` (webp/jpeg) or `channel=rgb|a` (PNG) answer for `path`."""
+    try:
+        if preview:
+            data, ctype = await asyncio.to_thread(images.preview_bytes, path, preview, channel,
+                                                  limits)
+        else:
+            data, ctype = await asyncio.to_thread(images.channel_bytes, path, channel,
+                                                  limits), "image/png"
+    except ImageTooLargeError as exc:
+        return json_error(413, "image_too_large", str(exc),
+                          "fetch the file without preview/channel to get its bytes")
+    except (OSError, ValueError) as exc:
+        return json_error(400, "not_an_image", f"cannot re-encode {path.name}", str(exc))
+    return web.Response(body=data, content_type=ctype,
+                        headers={"Content-Disposition": _disposition(path.name, True)})
+
+
+def _limits(request: web.Request) -> ImageLimits:
+    return ImageLimits.of(services_of(request).settings)
 
 
 async def _read_upload(request: web.Request) -> dict:
@@ -152,19 +167,24 @@ def _taken(path: Path) -> bool:
 async def _upload(request: web.Request, *, mask: bool) -> web.Response:
     fields = await _read_upload(request)
     overwrite = str(fields.get("overwrite", "")).lower() in ("true", "1")
+    limits = _limits(request)
     try:
         folder, filename, subfolder, kind, data = _target(request, fields)
-        await asyncio.to_thread(images.check_image_bytes, data)
+        await asyncio.to_thread(images.check_image_bytes, data, limits)
         original = _mask_original(request, fields) if mask else None
         name, write = await asyncio.to_thread(_free_name, folder, filename, data, overwrite)
         dest = contained_join(folder, name)
+    except ImageTooLargeError as exc:
+        return json_error(413, "image_too_large", str(exc))
     except (ValueError, UnsafePathError) as exc:
         return json_error(400, "invalid_upload", str(exc))
     try:
         if original is not None:
-            await asyncio.to_thread(images.merge_mask, original, data, dest)
+            await asyncio.to_thread(images.merge_mask, original, data, dest, limits)
         elif write:
             await asyncio.to_thread(images.write_atomic, dest, data)
+    except ImageTooLargeError as exc:
+        return json_error(413, "image_too_large", str(exc))
     except (ValueError, OSError) as exc:
         return json_error(400, "invalid_upload", f"cannot store {name!r}", str(exc))
     return web.json_response({"name": name, "subfolder": subfolder, "type": kind})

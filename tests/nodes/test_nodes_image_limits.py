@@ -3,7 +3,10 @@
 import pytest
 from PIL import Image
 
+from comfy_core import runtime
+from comfy_core.files import FolderPaths
 from comfy_core.files.image_limits import ImageTooLargeError
+from comfy_core.settings import Settings
 from comfy_core.tools.hostile_images import blank_png, many_frames_gif
 from nodes.image import LoadImage
 from nodes.mask import LoadImageMask
@@ -22,12 +25,11 @@ def test_load_refuses_amplifiers(app, name, data, flag):
 
 
 def test_load_follows_the_configured_limits(tmp_path):
-    from conftest import _install
-
-    from comfy_core import runtime
-
-    ctx = _install(tmp_path, max_image_frames=5)
-    (ctx.folders.input_dir / "twelve.gif").write_bytes(many_frames_gif(12))
+    folders = FolderPaths.build(tmp_path)
+    folders.input_dir.mkdir(parents=True)
+    ctx = runtime.AppContext(folders=folders, settings=Settings(base_directory=tmp_path,
+                                                                max_image_frames=5))
+    (folders.input_dir / "twelve.gif").write_bytes(many_frames_gif(12))
     with runtime.use_app(ctx), pytest.raises(ImageTooLargeError, match="12 frames"):
         LoadImage().load_image("twelve.gif")
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from comfy_core import runtime
 from comfy_core.files.image_limits import ImageLimits
 from comfy_core.images import previews
+from comfy_core.loading import taesd
 from comfy_core.memory import ModelKind
+from comfy_core.models.taesd import preview_pixels
+
+log = logging.getLogger(__name__)
 
 MAX_RESOLUTION = 16384
 EXTRAS_PRIMITIVE = "comfy_extras.nodes_primitive"
@@ -71,8 +76,20 @@ def sampler_progress(model: Any, steps: int) -> Any:
     job = runtime.job()
     method = previews.resolve_method(setting("preview_method", "none"),
                                      job.extra_data if job is not None else None)
-    previewer = None
-    if method == "latent2rgb":
-        rgb = previews.LatentRGB.of(model.family.latent)
-        previewer = previews.Previewer(rgb, setting("preview_size", 512))
+    render = taesd_render(model.family.latent) if method == "taesd" else None
+    if render is None and method in ("taesd", "latent2rgb"):
+        render = previews.latent2rgb_render(previews.LatentRGB.of(model.family.latent))
+    previewer = None if render is None else previews.Previewer(render, setting("preview_size", 512))
     return previews.progress_callback(job, steps, previewer)
+
+
+def taesd_render(latent_format: Any) -> previews.Render | None:
+    """TAESD previews for a latent format when its decoder is in models/vae_approx, else None
+    (logged: the caller falls back to latent2rgb, as ComfyUI does)."""
+    name = latent_format.taesd_decoder
+    found = taesd.find_decoder(folders().get_filename_list("vae_approx"), name) if name else None
+    if found is None:
+        log.warning("TAESD previews need models/vae_approx/%s.safetensors; using latent2rgb", name)
+        return None
+    decoder = taesd.load_decoder(folders().get_full_path("vae_approx", found))
+    return lambda x0: previews.pixels_to_image(preview_pixels(decoder, x0))

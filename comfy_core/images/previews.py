@@ -1,7 +1,8 @@
 """Latent -> RGB previews sent while sampling (COMPAT 2.5).
 
-Latent2RGB maps the first latent of the batch through a fixed `[C, 3]` matrix (+ bias for
-SDXL), then `((x + 1) / 2).clamp(0, 1) * 255`. The factors are the published SD1/SDXL
+Two renderers: TAESD (the tiny decoder, `comfy_core.models.taesd`, chosen by the `taesd`
+method when the family's decoder file is installed) and latent2rgb. Latent2RGB maps the
+first latent of the batch through a fixed `[C, 3]` matrix (+ bias for SDXL), then `((x + 1) / 2).clamp(0, 1) * 255`. The factors are the published SD1/SDXL
 approximations. `Previewer` throttles: it renders at most one image per `min_interval`
 seconds (and always the last step), so previews never dominate a fast sampler's time.
 """
@@ -75,18 +76,30 @@ def resolve_method(default_method: str, extra_data: dict | None) -> str:
     if method not in PREVIEW_METHODS:
         log.warning("unknown preview method %r; previews disabled", method)
         return "none"
-    if method == "taesd":
-        log.warning("TAESD previews are not available; using latent2rgb")
-        return "latent2rgb"
     return "latent2rgb" if method == "auto" else method
 
 
-class Previewer:
-    """Renders throttled previews of the sampler's x0 for one sampling run."""
+def pixels_to_image(pixels: torch.Tensor) -> Image.Image:
+    """An RGB image `[H, W, 3]` in 0..1 -> PIL image, truncating to bytes like ComfyUI."""
+    return Image.fromarray(pixels.detach().float().cpu().clamp(0, 1).mul(0xFF)
+                           .to(torch.uint8).numpy())
 
-    def __init__(self, rgb: LatentRGB, max_size: int, min_interval: float = 0.1,
+
+Render = Callable[[torch.Tensor], Image.Image]  # x0 [B, C, h, w] -> preview of its first item
+
+
+def latent2rgb_render(rgb: LatentRGB) -> Render:
+    """The latent2rgb preview as a render function."""
+    return lambda x0: latent_to_rgb(x0, rgb)
+
+
+class Previewer:
+    """Renders throttled previews of the sampler's x0 for one sampling run; `render` is
+    latent2rgb or the TAESD decoder."""
+
+    def __init__(self, render: Render, max_size: int, min_interval: float = 0.1,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.rgb = rgb
+        self.render = render
         self.max_size = max_size
         self.min_interval = min_interval
         self._clock = clock
@@ -98,7 +111,7 @@ class Previewer:
         if not final and self._last is not None and now - self._last < self.min_interval:
             return None
         self._last = now
-        return ("JPEG", latent_to_rgb(x0, self.rgb), self.max_size)
+        return ("JPEG", self.render(x0), self.max_size)
 
 
 def progress_callback(job: Any, total_steps: int, previewer: Previewer | None

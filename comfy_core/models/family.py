@@ -54,12 +54,14 @@ class UNetConfig:
 @dataclass(frozen=True)
 class LatentFormat:
     """How latents relate to pixels: sampling works on `latent * scale_factor`; previews use
-    `rgb = latent @ rgb_factors + rgb_bias` (rgb_factors is [channels][3])."""
+    `rgb = latent @ rgb_factors + rgb_bias` (rgb_factors is [channels][3]), or the TAESD
+    decoder whose file name starts with `taesd_decoder` when it is installed."""
 
     channels: int
     scale_factor: float
     rgb_factors: tuple[tuple[float, float, float], ...]
     rgb_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    taesd_decoder: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ SD15_LATENT = LatentFormat(
         (-0.2829, 0.1762, 0.2721),
         (-0.2120, -0.2616, -0.7177),
     ),
+    taesd_decoder="taesd_decoder",
 )
 
 SDXL_LATENT = LatentFormat(
@@ -131,6 +134,7 @@ SDXL_LATENT = LatentFormat(
         (-0.3165, -0.2492, -0.2188),
     ),
     rgb_bias=(0.1084, -0.0175, -0.0011),
+    taesd_decoder="taesdxl_decoder",
 )
 
 CLIP_L = TextEncoderSpec("clip_l", 49407, -1, True, 768, None, open_clip=False)

@@ -4,6 +4,7 @@
     python -m comfy_core.tools.make_checkpoint --family sdxl --size full --out sdxl_random.safetensors
     python -m comfy_core.tools.make_checkpoint --family sd15_inpaint --out tiny_inpaint.safetensors
     python -m comfy_core.tools.make_checkpoint --lora lora.safetensors --family sd15 --checkpoint tiny.safetensors
+    python -m comfy_core.tools.make_checkpoint --family sdxl --taesd models/vae_approx/taesdxl_decoder.safetensors
 
 Tiny checkpoints keep every real key name, layout and structural trait that detection reads
 (ADM input, linear projections, attention-free deepest level of the refiner, the full
@@ -200,8 +201,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dtype", choices=sorted(DTYPES), help="default fp32 (tiny) / fp16 (full)")
     parser.add_argument("--lora", help="write a tiny LoRA for the checkpoint given with --checkpoint")
     parser.add_argument("--checkpoint", help="the checkpoint a --lora file targets")
+    parser.add_argument("--taesd", help="write a TAESD preview decoder for --family to this file "
+                        "(e.g. models/vae_approx/taesd_decoder.safetensors)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.taesd:
+        from comfy_core.tools.make_taesd import write_taesd_decoder
+
+        write_taesd_decoder(args.taesd, seed=args.seed)
+        return
     if args.lora:
         if not args.checkpoint:
             parser.error("--lora needs --checkpoint")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from comfy_core.images.previews import (SD1_RGB, SDXL_RGB, Previewer, latent_rgb_for,
-                                        latent_to_rgb, progress_callback, resolve_method)
+from comfy_core.images.previews import (SD1_RGB, SDXL_RGB, Previewer, latent2rgb_render,
+                                        latent_rgb_for, latent_to_rgb, progress_callback,
+                                        resolve_method)
 
 
 def test_latent_to_rgb_matches_the_formula_on_the_first_latent():
@@ -32,7 +33,7 @@ def test_method_resolution():
     assert resolve_method("none", None) == "none"
     assert resolve_method("none", {"preview_method": "auto"}) == "latent2rgb"
     assert resolve_method("latent2rgb", {"preview_method": "default"}) == "latent2rgb"
-    assert resolve_method("taesd", {}) == "latent2rgb"
+    assert resolve_method("taesd", {}) == "taesd"
     assert resolve_method("bogus", {}) == "none"
 
 
@@ -46,7 +47,7 @@ class FakeJob:
 
 def test_throttled_previews_but_every_step_reported():
     now = [0.0]
-    previewer = Previewer(SD1_RGB, 512, min_interval=1.0, clock=lambda: now[0])
+    previewer = Previewer(latent2rgb_render(SD1_RGB), 512, min_interval=1.0, clock=lambda: now[0])
     job = FakeJob()
     cb = progress_callback(job, 4, previewer)
     x0 = torch.zeros(1, 4, 2, 2)

@@ -8,6 +8,7 @@ import torch
 from comfy_core import runtime
 from comfy_core.models.family import SD15, SDXL
 from comfy_core.models.patcher import ClipHandle
+from comfy_core.tools.make_taesd import write_taesd_decoder
 from nodes.common import sampler_progress
 from nodes.conditioning import CLIPSetLastLayer
 
@@ -51,3 +52,26 @@ def test_sampler_progress_raises_when_interrupted(app):
         callback = sampler_progress(_Model(), 1)
     with pytest.raises(runtime.Interrupted):
         callback(0, torch.zeros(1, 4, 1, 1), None, 1)
+
+
+def _preview_of(latent_size: int):
+    seen = []
+    job = runtime.JobContext(prompt_id="p", extra_data={"preview_method": "taesd"},
+                             on_progress=lambda v, n, p: seen.append(p))
+    with runtime.use_job(job):
+        callback = sampler_progress(_Model(), 1)
+    x0 = torch.zeros(1, 4, latent_size, latent_size)
+    callback(0, x0, x0, 1)
+    return seen[-1][1]
+
+
+def test_taesd_previews_when_the_decoder_is_installed(app, caplog):
+    assert _preview_of(3).size == (3, 3)  # no decoder yet: latent2rgb at latent size
+    assert "taesdxl_decoder.safetensors; using latent2rgb" in caplog.text
+    vae_approx = app.folders.get_folder_paths("vae_approx")[0]
+    (vae_approx / "taesd_decoder.safetensors").parent.mkdir(parents=True, exist_ok=True)
+    write_taesd_decoder(vae_approx / "taesd_decoder.safetensors")  # SD1's: not for SDXL
+    assert _preview_of(3).size == (3, 3)
+    write_taesd_decoder(vae_approx / "taesdxl_decoder.safetensors")
+    image = _preview_of(3)
+    assert image.size == (24, 24)  # decoded to pixels: 8x the latent

@@ -1,0 +1,71 @@
+"""TAESD, the tiny autoencoder for Stable Diffusion latents (Ollin Boer Bohan, 2023): its
+decoder turns a latent into an image in one cheap pass, which is what makes per-step
+previews affordable. SD1.x/SD2.x use `taesd_decoder`, SDXL `taesdxl_decoder`; both take the
+4-channel latents the UNet samples (already multiplied by the VAE scale factor).
+
+The module tree follows the public file layout, a flat `nn.Sequential` whose indices are
+the key prefixes ("1.weight", "3.conv.0.weight", ...), so weights load without renaming:
+
+    0 clamp (tanh(x / 3) * 3)   1 conv C->64   2 relu
+    3-5 blocks, 6 upsample x2, 7 conv (no bias)       (three times: 3-7, 8-12, 13-17)
+    18 block   19 conv 64->3
+
+A block is conv-relu-conv-relu-conv plus a skip (identity here: 64 -> 64), then relu.
+The decoder's output is an image in about 0..1.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+WIDTH = 64  # channels of every hidden layer in the public models
+UPSAMPLE_STAGES = 3  # three x2 upsamplings: latents are 1/8 of the image
+
+
+class Clamp(nn.Module):
+    """Soft clamp of the input latent to about +-3."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(x / 3) * 3
+
+
+class Block(nn.Module):
+    """Residual block: relu(conv-relu-conv-relu-conv(x) + skip(x))."""
+
+    def __init__(self, n_in: int, n_out: int) -> None:
+        super().__init__()
+        self.conv = nn.Sequential(_conv(n_in, n_out), nn.ReLU(), _conv(n_out, n_out), nn.ReLU(),
+                                  _conv(n_out, n_out))
+        self.skip = nn.Conv2d(n_in, n_out, 1, bias=False) if n_in != n_out else nn.Identity()
+        self.fuse = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fuse(self.conv(x) + self.skip(x))
+
+
+def _conv(n_in: int, n_out: int, bias: bool = True) -> nn.Conv2d:
+    return nn.Conv2d(n_in, n_out, 3, padding=1, bias=bias)
+
+
+class TAESDDecoder(nn.Sequential):
+    """Latent `[B, C, h, w]` -> image `[B, 3, 8h, 8w]` (about 0..1)."""
+
+    def __init__(self, latent_channels: int = 4) -> None:
+        layers: list[nn.Module] = [Clamp(), _conv(latent_channels, WIDTH), nn.ReLU()]
+        for _ in range(UPSAMPLE_STAGES):
+            layers += [Block(WIDTH, WIDTH), Block(WIDTH, WIDTH), Block(WIDTH, WIDTH),
+                       nn.Upsample(scale_factor=2), _conv(WIDTH, WIDTH, bias=False)]
+        layers += [Block(WIDTH, WIDTH), _conv(WIDTH, 3)]
+        super().__init__(*layers)
+        self.latent_channels = latent_channels
+
+
+def preview_pixels(decoder: TAESDDecoder, latent: torch.Tensor) -> torch.Tensor:
+    """First latent of a batch `[B, C, h, w]` -> image `[8h, 8w, 3]` clamped to 0..1. The
+    decoder moves to the latent's device (where sampling runs) on first use."""
+    if next(decoder.parameters()).device != latent.device:
+        decoder.to(latent.device)
+    with torch.no_grad():
+        image = decoder(latent[:1].float())[0]  # [3, H, W]
+    return image.clamp(0, 1).movedim(0, -1)

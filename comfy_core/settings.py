@@ -56,6 +56,7 @@ class Settings:
     cors_origin: str | None = None
     allow_hosts: tuple[str, ...] = ()
     max_upload_size_mb: float = 100.0
+    max_prompt_size_mb: float = 16.0
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     max_image_frames: int = DEFAULT_MAX_IMAGE_FRAMES
     base_directory: Path = field(default_factory=Path.cwd)
@@ -83,6 +84,10 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_size_mb * 1024 * 1024)
+
+    @property
+    def max_prompt_bytes(self) -> int:
+        return int(self.max_prompt_size_mb * 1024 * 1024)
 
     @property
     def is_public(self) -> bool:
@@ -142,6 +147,9 @@ def _add_network_flags(p: argparse.ArgumentParser) -> None:
                         "same-origin check")
     g.add_argument("--max-upload-size", type=float, default=100.0, metavar="MB",
                    help="largest accepted request body in MB (default 100)")
+    g.add_argument("--max-prompt-size", type=float, default=16.0, metavar="MB",
+                   help="largest POST /prompt body in MB (prompt, extra_data and workflow "
+                        "together, as stored in the queue and history; default 16)")
     g.add_argument("--max-image-pixels", type=int, default=DEFAULT_MAX_IMAGE_PIXELS, metavar="N",
                    help="largest image (all frames together) accepted at upload or decoded "
                         "by LoadImage and /view previews (default 67108864 = 8192x8192)")
@@ -248,14 +256,16 @@ def parse_settings(
     for name in ("port", "preview_size", "max_history", "max_image_pixels", "max_image_frames"):
         if getattr(ns, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
-    if ns.max_upload_size <= 0 or ns.cache_lru < 0:
-        parser.error("--max-upload-size must be positive and --cache-lru not negative")
+    if ns.max_upload_size <= 0 or ns.max_prompt_size <= 0 or ns.cache_lru < 0:
+        parser.error("--max-upload-size and --max-prompt-size must be positive and "
+                     "--cache-lru not negative")
     kind, lru, ram = _cache_choice(ns)
     token = ns.auth_token or environ.get(AUTH_TOKEN_ENV) or None
     generated = False
     settings = Settings(
         listen=listen, port=ns.port, tls_keyfile=ns.tls_keyfile, tls_certfile=ns.tls_certfile,
-        cors_origin=ns.enable_cors_header, max_image_pixels=ns.max_image_pixels,
+        cors_origin=ns.enable_cors_header, max_prompt_size_mb=ns.max_prompt_size,
+        max_image_pixels=ns.max_image_pixels,
         max_image_frames=ns.max_image_frames,
         allow_hosts=tuple(h.strip().lower().rstrip(".") for raw in ns.allow_host
                           for h in raw.split(",") if h.strip()),

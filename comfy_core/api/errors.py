@@ -20,10 +20,11 @@ def json_error(status: int, kind: str, message: str, details: str = "", **extra:
                              status=status)
 
 
-def prompt_error(kind: str, message: str, details: str = "") -> web.Response:
-    """POST /prompt's 400 shape, with the (empty) node_errors key clients expect."""
+def prompt_error(kind: str, message: str, details: str = "", *, status: int = 400
+                 ) -> web.Response:
+    """POST /prompt's error shape, with the (empty) node_errors key clients expect."""
     return web.json_response({"error": error_body(kind, message, details), "node_errors": {}},
-                             status=400)
+                             status=status)
 
 
 # Deeper than any real prompt or workflow (nested subgraphs included), shallow enough that
@@ -72,12 +73,18 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-async def read_json(request: web.Request, *, default: Any = None, allow_empty: bool = False
-                    ) -> Any:
-    """The request's JSON body; raises web.HTTPBadRequest with a JSON error when malformed.
+class BodyTooLargeError(ValueError):
+    """A request body is larger than the route accepts."""
+
+
+async def read_json(request: web.Request, *, default: Any = None, allow_empty: bool = False,
+                    max_bytes: int | None = None) -> Any:
+    """The request's JSON body; raises web.HTTPBadRequest with a JSON error when malformed,
+    BodyTooLargeError past `max_bytes` (checked before reading, and while reading a body
+    without Content-Length).
 
     `allow_empty` turns an empty body into `default`."""
-    raw = await request.read()
+    raw = await request.read() if max_bytes is None else await _read_bounded(request, max_bytes)
     if not raw.strip():
         if allow_empty:
             return default
@@ -86,6 +93,17 @@ async def read_json(request: web.Request, *, default: Any = None, allow_empty: b
         return parse_json(raw)
     except JsonBodyError as exc:
         raise bad_request(exc.kind, exc.message, exc.details) from None
+
+
+async def _read_bounded(request: web.Request, max_bytes: int) -> bytes:
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise BodyTooLargeError(f"body of {request.content_length} bytes")
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > max_bytes:
+            raise BodyTooLargeError(f"body of more than {max_bytes} bytes")
+    return bytes(body)
 
 
 def bad_request(kind: str, message: str, details: str = "") -> web.HTTPBadRequest:

@@ -56,6 +56,33 @@ def history_record(job: Job, outputs: dict, status: dict, meta: dict) -> dict:
     return {"prompt": job.queue_item(), "outputs": outputs, "status": status, "meta": meta}
 
 
+HISTORY_PARTS = ("prompt", "extra_data", "workflow", "outputs")
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    """Which parts of history records to leave out (`/history?omit=&max_field_bytes=`):
+    the named parts, and `prompt`/`extra_data` whose stored JSON exceeds max_field_bytes.
+    Left-out parts become `{}` and are listed in the record's `omitted` key."""
+
+    omit: frozenset[str] = frozenset()
+    max_field_bytes: int | None = None
+
+    def drops(self, part: str, stored_size: int) -> bool:
+        return part in self.omit or (self.max_field_bytes is not None
+                                     and part in ("prompt", "extra_data")
+                                     and stored_size > self.max_field_bytes)
+
+
+def without_workflow(extra_data: dict) -> tuple[dict, bool]:
+    """(extra_data without extra_pnginfo.workflow, whether there was one)."""
+    pnginfo = extra_data.get("extra_pnginfo")
+    if not isinstance(pnginfo, dict) or "workflow" not in pnginfo:
+        return extra_data, False
+    rest = {k: v for k, v in pnginfo.items() if k != "workflow"}
+    return {**extra_data, "extra_pnginfo": rest}, True
+
+
 def stopped_status(prompt_id: str, reason: str = STOPPED_REASON) -> dict:
     """History status of a job whose server died under it."""
     ts = now_ms()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from comfy_core.jobs.records import (
+    HistoryView,
     Job,
     history_record,
     job_status_of,
@@ -24,6 +25,7 @@ from comfy_core.jobs.records import (
     now_ms,
     split_sensitive,
     stopped_status,
+    without_workflow,
     workflow_id_of,
 )
 
@@ -258,8 +260,10 @@ class JobStore:
         with self._lock:
             return self._db.execute("DELETE FROM jobs WHERE state='done'").rowcount
 
-    def history(self, max_items: int | None = None, offset: int = -1) -> dict[str, dict]:
-        """Records oldest first with ComfyUI's max_items/offset semantics (COMPAT 1.4)."""
+    def history(self, max_items: int | None = None, offset: int = -1,
+                view: HistoryView | None = None) -> dict[str, dict]:
+        """Records oldest first with ComfyUI's max_items/offset semantics (COMPAT 1.4);
+        `view` leaves large parts out."""
         with self._lock:
             total = self._count("done")
             if offset < 0 and max_items is not None:
@@ -269,18 +273,36 @@ class JobStore:
             rows = self._db.execute(
                 f"SELECT {_JOB_COLS}, result FROM jobs WHERE history_seq IS NOT NULL "
                 "ORDER BY history_seq LIMIT ? OFFSET ?", (limit, offset)).fetchall()
-        return {r[0]: self._record(r) for r in rows}
+        return {r[0]: self._record(r, view) for r in rows}
 
-    def history_item(self, prompt_id: str) -> dict | None:
+    def history_item(self, prompt_id: str, view: HistoryView | None = None) -> dict | None:
         with self._lock:
             row = self._db.execute(f"SELECT {_JOB_COLS}, result FROM jobs WHERE state='done' "
                                    "AND prompt_id=?", (prompt_id,)).fetchone()
-        return self._record(row) if row else None
+        return self._record(row, view) if row else None
 
-    def _record(self, row: tuple) -> dict:
+    def _record(self, row: tuple, view: HistoryView | None = None) -> dict:
         result: dict[str, Any] = json.loads(row[5])
-        return history_record(self._job(row[:5]), result["outputs"], result["status"],
-                              result["meta"])
+        if view is None:
+            return history_record(self._job(row[:5]), result["outputs"], result["status"],
+                                  result["meta"])
+        omitted: list[str] = []
+
+        def part(name: str, text: str) -> Any:
+            if view.drops(name, len(text)):
+                omitted.append(name)
+                return {}
+            return json.loads(text)
+
+        prompt, extra = part("prompt", row[2]), part("extra_data", row[3])
+        if "workflow" in view.omit:
+            extra, had = without_workflow(extra)
+            omitted += ["workflow"] if had else []
+        outputs = {} if "outputs" in view.omit else result["outputs"]
+        omitted += ["outputs"] if "outputs" in view.omit else []
+        job = Job(row[0], row[1], prompt, extra, json.loads(row[4]))
+        record = history_record(job, outputs, result["status"], result["meta"])
+        return {**record, "omitted": omitted} if omitted else record
 
     def raw_rows(self, where: str, params: tuple, order: str, limit: int, offset: int
                  ) -> tuple[list[sqlite3.Row], int]:

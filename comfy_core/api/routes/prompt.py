@@ -6,18 +6,20 @@ import asyncio
 import math
 import re
 import uuid
+from typing import Any
 
 from aiohttp import web
 
 from comfy_core.api import protocol
-from comfy_core.api.errors import bad_request, prompt_error, read_json
+from comfy_core.api.errors import BodyTooLargeError, bad_request, prompt_error, read_json
 from comfy_core.api.params import int_query
 from comfy_core.api.keys import HUB, STATE, WORKER
 from comfy_core.api.state import services_of
 from comfy_core.graph.validate import validate_prompt
 from comfy_core.jobs import DuplicatePromptError
-from comfy_core.jobs.records import now_ms
+from comfy_core.jobs.records import HISTORY_PARTS, HistoryView, now_ms
 from comfy_core.jobs.worker import FreeRequest
+from comfy_core.settings import Settings
 
 routes = web.RouteTableDef()
 _PROMPT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
@@ -70,15 +72,32 @@ async def get_prompt(request: web.Request) -> web.Response:
     return web.json_response({"exec_info": {"queue_remaining": remaining}})
 
 
+async def _read_prompt_body(request: web.Request, settings: Settings) -> Any:
+    """The JSON body, or the 413 when it passes --max-prompt-size (or --max-upload-size,
+    when that is the smaller)."""
+    upload, limit = settings.max_upload_bytes, settings.max_prompt_bytes
+    try:
+        return await read_json(request, max_bytes=min(upload, limit))
+    except BodyTooLargeError as exc:
+        if upload < limit:
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=upload, actual_size=request.content_length or upload + 1) from None
+        return prompt_error("prompt_too_large", "the prompt request is larger than "
+                            f"{settings.max_prompt_size_mb:g} MB (--max-prompt-size)",
+                            str(exc), status=413)
+
+
 @routes.post("/prompt")
 async def post_prompt(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    services = services_of(request)
+    body = await _read_prompt_body(request, services.settings)
+    if isinstance(body, web.Response):
+        return body
     if not isinstance(body, dict):
         return prompt_error("invalid_request", "request body must be a JSON object")
     if "prompt" not in body:
         return prompt_error("no_prompt", "No prompt provided", "No prompt provided")
     prompt_id, targets, number, extra = _request_fields(body)
-    services = services_of(request)
     result = await asyncio.to_thread(validate_prompt, services.registry, body["prompt"], targets)
     if not result.ok:
         return web.json_response({"error": result.error, "node_errors": result.node_errors},
@@ -120,19 +139,32 @@ async def post_queue(request: web.Request) -> web.Response:
     return web.Response()
 
 
+def _history_view(request: web.Request) -> HistoryView | None:
+    """`omit=` (comma list of HISTORY_PARTS) and `max_field_bytes=`; None when neither."""
+    omit = frozenset(p.strip() for p in request.query.get("omit", "").split(",") if p.strip())
+    unknown = sorted(omit - set(HISTORY_PARTS))
+    if unknown:
+        raise bad_request("invalid_parameter", f"omit may name {', '.join(HISTORY_PARTS)}; "
+                          f"got {', '.join(unknown)[:200]}")
+    max_field = int_query(request, "max_field_bytes", low=0)
+    return HistoryView(omit, max_field) if omit or max_field is not None else None
+
+
 @routes.get("/history")
 async def get_history(request: web.Request) -> web.Response:
     max_items = int_query(request, "max_items")
     offset = int_query(request, "offset", -1)
+    view = _history_view(request)
     store = services_of(request).store
-    history = await asyncio.to_thread(store.history, max_items, offset)
+    history = await asyncio.to_thread(store.history, max_items, offset, view)
     return web.json_response(history)
 
 
 @routes.get("/history/{prompt_id}")
 async def get_history_item(request: web.Request) -> web.Response:
     prompt_id = request.match_info["prompt_id"]
-    record = services_of(request).store.history_item(prompt_id)
+    view = _history_view(request)
+    record = await asyncio.to_thread(services_of(request).store.history_item, prompt_id, view)
     return web.json_response({prompt_id: record} if record is not None else {})
 
 

@@ -130,6 +130,23 @@ class LoadImage:
         return True
 
 
+class LoadImageOutput(LoadImage):
+    """LoadImage over the output folder: the editor fills the combo from the
+    /internal/files/output route, whose names carry " [output]"."""
+
+    DESCRIPTION = ("Load an image from the output folder. When the refresh button is clicked, "
+                   "the node updates the image list and selects the first image, for quick "
+                   "iteration.")
+    EXPERIMENTAL = True
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"image": ("COMBO", {
+            "image_upload": True, "image_folder": "output",
+            "remote": {"route": "/internal/files/output", "refresh_button": True,
+                       "control_after_refresh": "first"}})}}
+
+
 class SaveImage:
     CATEGORY = "image"
     RETURN_TYPES = ()
@@ -181,6 +198,7 @@ NODE_CLASS_MAPPINGS = {
     "ImageBatch": ImageBatch,
     "ImagePadForOutpaint": ImagePadForOutpaint,
     "LoadImage": LoadImage,
+    "LoadImageOutput": LoadImageOutput,
     "SaveImage": SaveImage,
     "PreviewImage": PreviewImage,
 }
@@ -191,6 +209,7 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "ImageBatch": "Batch Images",
     "ImagePadForOutpaint": "Pad Image for Outpainting",
     "LoadImage": "Load Image",
+    "LoadImageOutput": "Load Image (from Outputs)",
     "SaveImage": "Save Image",
     "PreviewImage": "Preview Image",
 }

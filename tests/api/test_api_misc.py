@@ -81,7 +81,7 @@ async def test_settings_users_i18n(client):
 
 async def test_internal_and_index(client, services):
     (services.folders.output_dir / "o.png").write_bytes(b"x")
-    assert await (await client.get("/internal/files/output")).json() == ["o.png"]
+    assert await (await client.get("/internal/files/output")).json() == ["o.png [output]"]
     assert (await client.get("/internal/files/models")).status == 400
     paths = await (await client.get("/internal/folder_paths")).json()
     assert "checkpoints" in paths

@@ -11,7 +11,7 @@ from PIL import Image
 
 from comfy_core.images.png import read_png_text
 from nodes.image import (EmptyImage, ImageBatch, ImageInvert, ImagePadForOutpaint, ImageScale,
-                         ImageScaleBy, LoadImage, PreviewImage, SaveImage)
+                         ImageScaleBy, LoadImage, LoadImageOutput, PreviewImage, SaveImage)
 
 
 def test_empty_image_color_channels():
@@ -126,3 +126,15 @@ def test_load_image_combo_hash_validation_and_annotations(app):
     assert LoadImage.VALIDATE_INPUTS("out.png [output]") is True
     assert LoadImage.VALIDATE_INPUTS("missing.png") == "Invalid image file: missing.png"
     assert LoadImage.VALIDATE_INPUTS("../../etc/passwd") != True  # noqa: E712
+
+
+def test_load_image_output_reads_the_names_the_output_route_lists(app):
+    Image.new("RGB", (5, 4), (0, 255, 0)).save(app.folders.output_dir / "ComfyUI_00001_.png")
+    [(kind, opts)] = LoadImageOutput.INPUT_TYPES()["required"].values()
+    assert kind == "COMBO" and opts["remote"]["route"] == "/internal/files/output"
+    assert opts["image_folder"] == "output" and opts["image_upload"] is True
+    value = "ComfyUI_00001_.png [output]"  # what /internal/files/output lists
+    assert LoadImageOutput.VALIDATE_INPUTS(value) is True
+    image, mask = LoadImageOutput().load_image(value)
+    assert image.shape == (1, 4, 5, 3) and torch.allclose(image[0, 0, 0], torch.tensor([0.0, 1.0, 0.0]))
+    assert LoadImageOutput.IS_CHANGED(value) == LoadImage.IS_CHANGED(value)

@@ -53,7 +53,9 @@ async def files(request: web.Request) -> web.Response:
     base = services_of(request).folders.directory_of(kind)
     found = [p for p in base.iterdir() if p.is_file()] if base.is_dir() else []
     found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    return web.json_response([p.name for p in found])
+    # Annotated ("name [output]") so a remote combo's value names its folder: LoadImage's
+    # loader and validation then look there (LoadImageOutput), as in ComfyUI.
+    return web.json_response([f"{p.name} [{kind}]" for p in found])
 
 
 def create_internal_app() -> web.Application:

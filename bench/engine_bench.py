@@ -1,5 +1,6 @@
 """Engine overhead: per-node cost of validation and execution on trivial nodes, and a
-1,000-node graph (chain and wide fan-in) validated, run cold, and re-run from cache.
+1,000-node graph (chain and wide fan-in) validated, run cold, and re-run from cache; and
+the validation of a chain of output nodes that all fail (one bad constant at its root).
 
 Run: .venv/bin/python bench/engine_bench.py [--nodes 1000] [--repeat 3]
 Prints a table; it is not a test and asserts nothing.
@@ -46,6 +47,12 @@ class Inc:
         return (x + y + 1,)
 
 
+class PassOut(Inc):
+    """An output node that passes its value on, so outputs can form a chain."""
+
+    OUTPUT_NODE = True
+
+
 class Out:
     RETURN_TYPES = ()
     FUNCTION = "run"
@@ -87,6 +94,28 @@ def wide(n: int) -> dict:
     return prompt
 
 
+def failing_outputs(n: int) -> dict:
+    """A constant out of its range feeding a chain of n-1 output nodes: every output fails."""
+    prompt = {"0": {"class_type": "Const", "inputs": {"value": -1}}}
+    for i in range(1, n):
+        prompt[str(i)] = {"class_type": "PassOut", "inputs": {"x": [str(i - 1), 0]}}
+    return prompt
+
+
+def registry() -> NodeRegistry:
+    reg = NodeRegistry()
+    reg.register_mappings({"Const": Const, "Inc": Inc, "Out": Out, "PassOut": PassOut}, None,
+                          "nodes")
+    return reg
+
+
+def bench_failing(n: int, repeat: int) -> list[tuple[str, int, float]]:
+    reg, prompt = registry(), failing_outputs(n)
+    assert not validate_prompt(reg, prompt).ok
+    return [("failing outputs chain: validate", n,
+             timed(lambda: validate_prompt(reg, prompt), repeat))]
+
+
 def timed(fn: Callable[[], object], repeat: int) -> float:
     runs = []
     for _ in range(repeat):
@@ -97,9 +126,8 @@ def timed(fn: Callable[[], object], repeat: int) -> float:
 
 
 def bench(name: str, prompt: dict, repeat: int) -> list[tuple[str, int, float]]:
-    registry = NodeRegistry()
-    registry.register_mappings({"Const": Const, "Inc": Inc, "Out": Out}, None, "nodes")
-    v = validate_prompt(registry, prompt)
+    reg = registry()
+    v = validate_prompt(reg, prompt)
     assert v.ok, v.error
 
     def run(executor: Executor) -> None:
@@ -107,12 +135,12 @@ def bench(name: str, prompt: dict, repeat: int) -> list[tuple[str, int, float]]:
         assert result.status_str == "success", result.error
 
     def cold() -> None:
-        run(Executor(registry, make_cache("none")))
+        run(Executor(reg, make_cache("none")))
 
-    warm_exec = Executor(registry, make_cache("classic"))
+    warm_exec = Executor(reg, make_cache("classic"))
     run(warm_exec)
     n = len(prompt)
-    return [(f"{name}: validate", n, timed(lambda: validate_prompt(registry, prompt), repeat)),
+    return [(f"{name}: validate", n, timed(lambda: validate_prompt(reg, prompt), repeat)),
             (f"{name}: execute (no cache)", n, timed(cold, repeat)),
             (f"{name}: re-run (all cached)", n, timed(lambda: run(warm_exec), repeat))]
 
@@ -122,7 +150,9 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    rows = bench("chain", chain(args.nodes), args.repeat) + bench("wide", wide(args.nodes), args.repeat)
+    rows = (bench("chain", chain(args.nodes), args.repeat)
+            + bench("wide", wide(args.nodes), args.repeat)
+            + bench_failing(args.nodes, args.repeat) + bench_failing(2 * args.nodes, args.repeat))
     print(f"{'case':32} {'nodes':>6} {'total ms':>10} {'us/node':>9}")
     for case, n, seconds in rows:
         print(f"{case:32} {n:6d} {seconds * 1e3:10.1f} {seconds / n * 1e6:9.1f}")

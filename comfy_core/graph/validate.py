@@ -160,12 +160,14 @@ def _validate(registry: NodeRegistry, prompt: Any, targets: Any) -> Validation:
         return deps[node_id]
 
     order, cycles = topological_order(outputs, sources)
-    own = _node_errors(check, order, cycle_members(cycles), set(outputs))
+    in_cycle = cycle_members(cycles)
+    own = _node_errors(check, order, in_cycle, set(outputs))
     valid: dict[str, bool] = {}
     for node_id in order:  # dependencies first, so each source is decided already
         valid[node_id] = not own.get(node_id) and all(valid.get(s, False) for s in sources(node_id))
     good = [o for o in outputs if valid[o]]
-    node_errors = _report(check, own, [o for o in outputs if not valid[o]], sources)
+    culprits = _culprits(order, own, in_cycle, sources)
+    node_errors = _report(check, own, [o for o in outputs if not valid[o]], culprits, order)
     if good:
         return Validation(True, None, good, node_errors, copy)
     lines = [f"{e['message']}: {e['details']}" for entry in node_errors.values() for e in entry["errors"]]
@@ -206,16 +208,36 @@ def _exception_error(check: _PromptCheck, node_id: str, exc: Exception,
                  linked_node=check.prompt[parent]["inputs"][name], **exception_info(exc))
 
 
+def _culprits(order: list[str], own: dict[str, list[dict]], in_cycle: dict[str, list[str]],
+              sources) -> dict[str, frozenset[str]]:
+    """For each node, the nodes with their own errors among itself and its ancestors, in
+    one pass in dependency order. A node that adds nothing shares its source's set, so a
+    long chain below one error costs O(n), not O(n^2). Cycle members count the whole cycle."""
+    found: dict[str, frozenset[str]] = {}
+    for node_id in order:
+        sets = [found[s] for s in sources(node_id) if s in found]
+        merged = max(sets, key=len) if sets else frozenset()
+        extra = [s for s in sets if s is not merged and not s <= merged]
+        if extra:
+            merged = merged.union(*extra)
+        if node_id in in_cycle:
+            merged = merged.union(in_cycle[node_id])
+        if own.get(node_id) and node_id not in merged:
+            merged = merged | {node_id}
+        found[node_id] = merged
+    return found
+
+
 def _report(check: _PromptCheck, own: dict[str, list[dict]], bad_outputs: list[str],
-            sources) -> dict:
-    """node_errors: nodes with their own errors and the invalid outputs depending on them."""
+            culprits: dict[str, frozenset[str]], order: list[str]) -> dict:
+    """node_errors: nodes with their own errors and the invalid outputs depending on them
+    (each output's culprits in dependency order)."""
+    position = {node_id: i for i, node_id in enumerate(order)}
     report: dict[str, dict] = {}
     for output in bad_outputs:
-        reach, _ = topological_order([output], sources)
-        for node_id in reach:
-            if own.get(node_id):
-                entry = report.setdefault(node_id, {
-                    "errors": own[node_id], "dependent_outputs": [],
-                    "class_type": check.prompt[node_id]["class_type"]})
-                entry["dependent_outputs"].append(output)
+        for node_id in sorted(culprits[output], key=position.__getitem__):
+            entry = report.setdefault(node_id, {
+                "errors": own[node_id], "dependent_outputs": [],
+                "class_type": check.prompt[node_id]["class_type"]})
+            entry["dependent_outputs"].append(output)
     return report

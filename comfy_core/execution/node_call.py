@@ -3,16 +3,15 @@ and merge the per-call results back into output lists (COMPAT 4.3 and 4.4)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import inspect
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from comfy_core.execution.blocker import ExecutionBlocker
 from comfy_core.graph.links import link_parts
 from comfy_core.registry.schema import InputDef
+from comfy_core.registry.v3.node import NodeOutput
+from comfy_core.runtime.awaitables import resolve_awaitable
 
 # (source_id, output_index) -> that output's value list, or None while unavailable
 Lookup = Callable[[str, int], "list | None"]
@@ -81,24 +80,6 @@ def filter_kwargs(func: Callable, kwargs: dict) -> dict:
     return {k: v for k, v in kwargs.items() if k in names}
 
 
-def resolve_awaitable(value: Any) -> Any:
-    """Run an async node's coroutine to completion in this thread (or a helper thread
-    when this thread already runs an event loop)."""
-    if not inspect.isawaitable(value):
-        return value
-
-    async def wait() -> Any:
-        return await value
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(wait())
-    ctx = contextvars.copy_context()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(ctx.run, asyncio.run, wait()).result()
-
-
 @dataclass(frozen=True)
 class CallResult:
     """One call's return value, normalised. outputs None: the call returned no result."""
@@ -113,7 +94,10 @@ class Spread(list):
 
 
 def normalize_result(value: Any, n_outputs: int, where: str) -> CallResult:
-    """Accept a tuple/list, {"result","ui","expand"}, an ExecutionBlocker or None."""
+    """Accept a tuple/list, {"result","ui","expand"}, an ExecutionBlocker, None, or a V3
+    NodeOutput (whose `block_execution` message blocks every output)."""
+    if isinstance(value, NodeOutput):
+        return _from_node_output(value, n_outputs, where)
     if isinstance(value, dict):
         result = value.get("result")
         if isinstance(result, ExecutionBlocker):
@@ -133,6 +117,17 @@ def normalize_result(value: Any, n_outputs: int, where: str) -> CallResult:
         return CallResult(tuple(value))
     raise TypeError(f"{where} returned {type(value).__name__}; expected a tuple of "
                     f"{n_outputs} output(s) or a dict with 'result'/'ui'")
+
+
+def _from_node_output(out: NodeOutput, n_outputs: int, where: str) -> CallResult:
+    ui = out.ui_dict()
+    if ui is not None and not isinstance(ui, dict):
+        raise TypeError(f"{where} returned a 'ui' of type {type(ui).__name__}; expected a dict")
+    if out.block_execution is not None:
+        return CallResult((ExecutionBlocker(out.block_execution),) * n_outputs, ui, out.expand)
+    if not out.args:
+        return CallResult(() if n_outputs == 0 else None, ui, out.expand)
+    return CallResult(tuple(out.args), ui, out.expand)
 
 
 def merge_outputs(results: list[tuple], output_is_list: tuple[bool, ...], n_outputs: int) -> tuple:

@@ -16,7 +16,7 @@ from comfy_core.execution.cache import CacheEntry, CachePolicy
 from comfy_core.execution.errors import blocked_payload
 from comfy_core.execution.node_call import (
     CallResult, Spread, call_plan, filter_kwargs, find_blocker, gather_inputs, merge_outputs,
-    merge_ui, normalize_result, resolve_awaitable,
+    merge_ui, normalize_result,
 )
 from comfy_core.execution.progress import ProgressTracker
 from comfy_core.execution.scheduler import Schedule
@@ -27,6 +27,7 @@ from comfy_core.graph.order import DependencyCycleError
 from comfy_core.registry.registry import NodeRegistry
 from comfy_core.registry.schema import InputDef, NodeSchema
 from comfy_core.runtime import Interrupted, JobContext
+from comfy_core.runtime.awaitables import resolve_awaitable
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +79,13 @@ class PromptRun:
             raise KeyError(f"node {node_id!r}: class_type {class_type!r} is not registered")
         return schema
 
-    def defs(self, schema: NodeSchema) -> dict[str, InputDef]:
-        if schema.name not in self._defs:
-            self._defs[schema.name] = schema.input_defs()
-        return self._defs[schema.name]
+    def defs(self, node_id: str, schema: NodeSchema) -> dict[str, InputDef]:
+        """Declared inputs, per class (per node for V3 dynamic inputs, which follow the
+        node's prompt inputs)."""
+        key = f"#{node_id}" if schema.dynamic_inputs else schema.name
+        if key not in self._defs:
+            self._defs[key] = schema.input_defs(self.dyn.get_node(node_id).get("inputs", {}))
+        return self._defs[key]
 
     def is_output(self, node_id: str) -> bool:
         flag = self._output_flags.get(node_id)
@@ -126,10 +130,11 @@ class PromptRun:
         if schema is None or not schema.has_is_changed:
             return None
         try:
-            inputs = gather_inputs(self.dyn.get_node(node_id).get("inputs", {}), self.defs(schema),
+            defs = self.defs(node_id, schema)
+            inputs = gather_inputs(self.dyn.get_node(node_id).get("inputs", {}), defs,
                                    lambda s, i: None, self.hidden(node_id))
-            func = schema.cls.IS_CHANGED
-            return [resolve_awaitable(func(**filter_kwargs(func, kw)))
+            func = schema.method("is_changed", None, self.hidden(node_id))
+            return [resolve_awaitable(func(**filter_kwargs(func, schema.shape_kwargs(kw, defs))))
                     for kw in call_plan(inputs.values, schema.input_is_list)]
         except Exception as exc:
             log.warning("IS_CHANGED of node %s (%s) failed: %s", node_id, schema.name, exc)
@@ -140,7 +145,7 @@ class PromptRun:
         """Sources of the node's non-lazy links that exist in the prompt."""
         node = self.dyn.get_node(node_id)
         schema = self.registry.get(node.get("class_type"))
-        defs = self.defs(schema) if schema is not None else {}
+        defs = self.defs(node_id, schema) if schema is not None else {}
         found = []
         for name, value in node.get("inputs", {}).items():
             parts = link_parts(value)
@@ -201,22 +206,26 @@ class PromptRun:
             self.progress.start(node_id)
         if node_id in self._expansions:
             return self._finish(node_id, key, schema, self._resolve_expansion(node_id))
-        inputs = gather_inputs(self.dyn.get_node(node_id).get("inputs", {}), self.defs(schema),
+        defs = self.defs(node_id, schema)
+        inputs = gather_inputs(self.dyn.get_node(node_id).get("inputs", {}), defs,
                                self.lookup, self.hidden(node_id))
         self.current_inputs = inputs.values
         obj = self._objects(node_id, schema)
-        if schema.has_check_lazy_status and self._needs_lazy(node_id, obj, schema, inputs):
+        if schema.has_check_lazy_status and self._needs_lazy(node_id, obj, schema, inputs, defs):
             return PENDING
-        calls = self._call(node_id, obj, schema, inputs.values)
+        calls = self._call(node_id, obj, schema, inputs.values, defs)
         if any(c.expand is not None for c in calls):
             return self._expand(node_id, calls)
         return self._finish(node_id, key, schema, calls)
 
-    def _needs_lazy(self, node_id: str, obj: Any, schema: NodeSchema, inputs) -> bool:
-        """Ask check_lazy_status which unevaluated inputs it needs; stage their sources."""
+    def _needs_lazy(self, node_id: str, obj: Any, schema: NodeSchema, inputs,
+                    defs: dict[str, InputDef]) -> bool:
+        """Ask check_lazy_status which unevaluated inputs it needs; stage their sources.
+        (V3: values nested in dynamic inputs come as (value, prompt input name).)"""
         needed: set[str] = set()
+        check = schema.method("lazy", obj, self.hidden(node_id))
         for kwargs in call_plan(inputs.values, schema.input_is_list):
-            names = resolve_awaitable(obj.check_lazy_status(**kwargs))
+            names = resolve_awaitable(check(**schema.shape_kwargs(kwargs, defs, lazy=True)))
             if isinstance(names, (list, tuple)):
                 needed.update(n for n in names if isinstance(n, str))
         node_inputs = self.dyn.get_node(node_id).get("inputs", {})
@@ -229,8 +238,9 @@ class PromptRun:
                 added = True
         return added
 
-    def _call(self, node_id: str, obj: Any, schema: NodeSchema, values: dict) -> list[CallResult]:
-        func = getattr(obj, schema.function)
+    def _call(self, node_id: str, obj: Any, schema: NodeSchema, values: dict,
+              defs: dict[str, InputDef]) -> list[CallResult]:
+        func = schema.method("execute", obj, self.hidden(node_id))
         where = f"node {node_id} ({schema.name}).{schema.function}"
         n = len(schema.return_types)
         results = []
@@ -241,7 +251,8 @@ class PromptRun:
             if blocker is not None:
                 results.append(CallResult((self._blocked(node_id, schema, blocker),) * n))
                 continue
-            results.append(normalize_result(resolve_awaitable(func(**kwargs)), n, where))
+            result = resolve_awaitable(func(**schema.shape_kwargs(kwargs, defs)))
+            results.append(normalize_result(result, n, where))
         return results
 
     def _blocked(self, node_id: str, schema: NodeSchema, blocker: ExecutionBlocker) -> ExecutionBlocker:

@@ -72,7 +72,7 @@ class CacheKeys:
         schema = self._registry.get(class_type)
         changed = self._is_changed(node_id)
         parts: list[Any] = [class_type, self._run_token if is_nan_marker(changed) else _canonical(changed)]
-        if schema is not None and (schema.not_idempotent or _takes_unique_id(schema)):
+        if schema is not None and (schema.not_idempotent or schema.takes_unique_id()):
             parts.append(["ID", node_id])
         inputs = node.get("inputs", {})
         for name in sorted(inputs):
@@ -84,10 +84,3 @@ class CacheKeys:
                 parts.append([name, _canonical(inputs[name])])
         return hashlib.blake2b(_canonical(parts).encode(), digest_size=20).hexdigest()
 
-
-def _takes_unique_id(schema) -> bool:
-    try:
-        hidden = schema.input_types().get("hidden") or {}
-    except Exception:
-        return False
-    return isinstance(hidden, dict) and "UNIQUE_ID" in hidden.values()

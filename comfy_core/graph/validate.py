@@ -100,16 +100,21 @@ class _PromptCheck:
         self.prompt = prompt
         self._defs: dict[str, dict[str, InputDef]] = {}
 
-    def defs(self, class_type: str) -> dict[str, InputDef]:
-        if class_type not in self._defs:
-            self._defs[class_type] = self.registry.get(class_type).input_defs()
-        return self._defs[class_type]
+    def defs(self, node_id: str) -> dict[str, InputDef]:
+        """A node's declared inputs: per class, or per node for V3 dynamic inputs (whose
+        inputs follow the node's prompt inputs)."""
+        node = self.prompt[node_id]
+        schema = self.registry.get(node["class_type"])
+        key = f"#{node_id}" if schema.dynamic_inputs else node["class_type"]
+        if key not in self._defs:
+            self._defs[key] = schema.input_defs(node["inputs"])
+        return self._defs[key]
 
     def links(self, node_id: str) -> list[tuple[str, str]]:
         """(input_name, source_id) of declared inputs that link to an existing node."""
         node = self.prompt[node_id]
         try:
-            defs = self.defs(node["class_type"])
+            defs = self.defs(node_id)
         except Exception:  # INPUT_TYPES raised; reported when the node itself is checked
             return []
         found = []
@@ -137,7 +142,7 @@ class _PromptCheck:
     def own_errors(self, node_id: str) -> list[dict]:
         node = self.prompt[node_id]
         schema = self.registry.get(node["class_type"])
-        defs = self.defs(node["class_type"])
+        defs = self.defs(node_id)
         errors, received = check_inputs(node_id, node["inputs"], schema, defs, self.resolve)
         if not errors:
             errors = check_custom(node_id, node["inputs"], schema, defs, received, self.prompt)

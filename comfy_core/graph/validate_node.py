@@ -1,5 +1,7 @@
 """Per-node input checks of validation (COMPAT 4.1 step 4). Errors are returned as
-ComfyUI-shaped dicts; constants are converted into the caller's (copied) inputs dict."""
+ComfyUI-shaped dicts; constants are converted into the caller's (copied) inputs dict.
+Inputs nested in V3 dynamic inputs ("images.image0") are checked like any other; their
+errors name the last part ("image0")."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from comfy_core.graph.links import link_parts
-from comfy_core.graph.types import types_compatible
+from comfy_core.graph.types import MATCHTYPE, types_compatible
 from comfy_core.registry.schema import InputDef, NodeSchema
+from comfy_core.runtime.awaitables import resolve_awaitable
 
 MAX_LISTED_CHOICES = 20
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {"INT": int, "FLOAT": float, "STRING": str, "BOOLEAN": bool}
@@ -44,42 +47,51 @@ def check_inputs(
             continue
         if name not in inputs:
             if d.category == "required":
-                errors.append(error("required_input_missing", "Required input is missing", name,
-                                    input_name=name))
+                errors.append(error("required_input_missing", "Required input is missing",
+                                    d.label, input_name=d.label))
             continue
         value = inputs[name]
         config = [d.type, d.options]
         if isinstance(value, list):
-            err = _check_link(name, value, d, config, resolve, validate, received)
+            err = _check_link(d, value, config, resolve, validate, received)
         else:
-            err = _check_constant(name, value, d, config, inputs, validate)
+            err = _check_constant(d, value, config, inputs, validate)
         if err is not None:
             errors.append(err)
     return errors, received
 
 
-def _check_link(name, value, d, config, resolve, validate, received) -> dict | None:
+def _check_link(d: InputDef, value: Any, config: list, resolve: LinkResolver, validate: Any,
+                received: dict) -> dict | None:
+    name = d.label
     target = resolve(value)
     if target.problem is not None:
         message = "Bad linked input, must be a length-2 list of [node_id, slot_index]"
         details = name if target.problem == "shape" else f"{name}: {target.problem}"
         return error("bad_linked_input", message, details, input_name=name,
                      input_config=config, received_value=value)
-    received[name] = target.return_type
+    received[d.name] = target.return_type
     if validate is not None and validate.wants_input_types:
         return None
-    if not types_compatible(target.return_type, d.type):
-        details = f"{name}, received_type({target.return_type}) mismatch input_type({d.type})"
+    expected = d.options.get("template", {}).get("allowed_types", "*") if d.type == MATCHTYPE else d.type
+    if not types_compatible(target.return_type, expected):
+        details = f"{name}, received_type({target.return_type}) mismatch input_type({expected})"
         return error("return_type_mismatch", "Return type mismatch between linked nodes", details,
                      input_name=name, input_config=config, received_type=target.return_type,
                      linked_node=value)
     return None
 
 
-def _check_constant(name, value, d, config, inputs, validate) -> dict | None:
+def _top_name(d: InputDef) -> str:
+    """The keyword a validate method receives this input under (nested ones: their root)."""
+    return d.path[0] if d.path else d.name
+
+
+def _check_constant(d: InputDef, value: Any, config: list, inputs: dict, validate: Any) -> dict | None:
+    name = d.label
     if isinstance(value, dict) and "__value__" in value:
         value = value["__value__"]
-        inputs[name] = value
+        inputs[d.name] = value
     convert = _CONVERTERS.get(d.type) if isinstance(d.type, str) else None
     if convert is not None:
         try:
@@ -88,8 +100,8 @@ def _check_constant(name, value, d, config, inputs, validate) -> dict | None:
             return error("invalid_input_type", f"Failed to convert an input value to a {d.type} value",
                          f"{name}, {value}, {exc}", input_name=name, input_config=config,
                          received_value=value, exception_message=str(exc))
-        inputs[name] = value
-    if validate is not None and validate.takes(name):
+        inputs[d.name] = value
+    if validate is not None and validate.takes(_top_name(d)):
         return None
     try:
         return _check_range(name, value, d, config) or _check_choice(name, value, d, config)
@@ -134,27 +146,28 @@ def check_custom(
     node_id: str, inputs: dict, schema: NodeSchema, defs: dict[str, InputDef],
     received: dict[str, Any], prompt: dict,
 ) -> list[dict]:
-    """Call VALIDATE_INPUTS with the constants it names (links arrive as None)."""
+    """Call VALIDATE_INPUTS (V3: validate_inputs) with the constants it names (links
+    arrive as None)."""
     sig = schema.validate
     if sig is None:
         return []
-    kwargs: dict[str, Any] = {}
+    hidden = {"UNIQUE_ID": node_id, "PROMPT": prompt}
+    values: dict[str, Any] = {}
     for name, d in defs.items():
         if d.category == "hidden":
-            hidden = {"UNIQUE_ID": node_id, "PROMPT": prompt}.get(d.type)
-            if sig.takes(name):
-                kwargs[name] = hidden
-        elif name in inputs and sig.takes(name):
+            values[name] = hidden.get(d.type)
+        elif name in inputs:
             value = inputs[name]
-            kwargs[name] = None if isinstance(value, list) and link_parts(value) is not None else value
+            values[name] = None if isinstance(value, list) and link_parts(value) is not None else value
+    kwargs = {k: v for k, v in schema.shape_kwargs(values, defs).items() if sig.takes(k)}
     if schema.input_is_list:
         kwargs = {k: [v] for k, v in kwargs.items()}
     if sig.wants_input_types:
         kwargs["input_types"] = received
-    result = schema.cls.VALIDATE_INPUTS(**kwargs)
+    result = resolve_awaitable(schema.method("validate", None, hidden)(**kwargs))
     if result is True:
         return []
-    declared = [n for n, d in defs.items() if d.category != "hidden"]
+    declared = [d.label for d in defs.values() if d.category != "hidden"]
     name = declared[-1] if declared else ""
     details = name if result is False else f"{name} - {result}"
     return [error("custom_validation_failed", "Custom validation failed for node", details,

@@ -1,5 +1,5 @@
-"""Node classes by name: the classic node convention read into NodeSchema, /object_info,
-and the custom-node plugin loader."""
+"""Node classes by name: classic (V1) and V3 (`comfy_core.registry.v3`) node classes read
+into NodeSchema, /object_info, and the custom-node plugin loader."""
 
 from comfy_core.registry.custom_nodes import PluginReport, load_custom_nodes
 from comfy_core.registry.registry import NodeRegistry, is_core_module, node_info

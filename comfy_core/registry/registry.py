@@ -11,6 +11,8 @@ import logging
 from typing import Any
 
 from comfy_core.registry.schema import INPUT_CATEGORIES, NodeSchema, SchemaError, schema_from_class
+from comfy_core.registry.v3.binding import node_info_v3, schema_from_v3
+from comfy_core.registry.v3.node import is_v3_class
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +46,16 @@ class NodeRegistry:
             log.warning("node %r from %s ignored: the name belongs to %s", name, python_module,
                         existing.python_module)
             return
-        self._schemas[name] = schema_from_class(
-            name, cls, display_name=display_name, python_module=python_module
-        )
+        read = schema_from_v3 if is_v3_class(cls) else schema_from_class
+        self._schemas[name] = read(name, cls, display_name=display_name,
+                                   python_module=python_module)
 
     def register_mappings(
         self, class_mappings: dict, display_names: dict | None, python_module: str
     ) -> list[str]:
-        """Register NODE_CLASS_MAPPINGS-style dicts; return the names actually registered.
-        A class that fails to register is logged and skipped; the others still register."""
+        """Register NODE_CLASS_MAPPINGS-style dicts (classic and V3 classes, mixed);
+        return the names actually registered. A class that fails to register is logged
+        and skipped; the others still register."""
         display_names = display_names if isinstance(display_names, dict) else {}
         added: list[str] = []
         for name, cls in class_mappings.items():
@@ -70,6 +73,25 @@ class NodeRegistry:
                 added.append(name)
                 _set_relative_module(cls, python_module)
         return added
+
+    def register_v3_nodes(self, classes: Any, python_module: str) -> list[str]:
+        """Register V3 classes under their schema's node_id (the list a ComfyExtension's
+        get_node_list() returns); return the names actually registered."""
+        if not isinstance(classes, (list, tuple)):
+            raise SchemaError(f"{python_module}: get_node_list() must return a list of node "
+                              f"classes, got {type(classes).__name__}")
+        mappings: dict = {}
+        for cls in classes:
+            if not is_v3_class(cls):
+                log.warning("%s: %r in the node list is not an io.ComfyNode class; skipped",
+                            python_module, cls)
+                continue
+            try:
+                mappings[cls.GET_SCHEMA().node_id] = cls
+            except Exception as exc:
+                log.warning("%s: node class %s has an unusable schema: %s", python_module,
+                            getattr(cls, "__name__", cls), exc)
+        return self.register_mappings(mappings, None, python_module)
 
     def get(self, name: str) -> NodeSchema | None:
         if not isinstance(name, str):
@@ -113,7 +135,10 @@ def _safe_info(schema: NodeSchema) -> dict | None:
 
 
 def node_info(schema: NodeSchema) -> dict:
-    """One /object_info entry in ComfyUI's V1 shape; key order matters to some clients."""
+    """One /object_info entry in ComfyUI's shape (V3 nodes: the newer-schema keys); key
+    order matters to some clients."""
+    if schema.is_v3:
+        return node_info_v3(schema)
     inputs = schema.input_types()
     if not isinstance(inputs, dict):
         raise SchemaError(f"INPUT_TYPES() of {schema.name!r} returned {type(inputs).__name__}")

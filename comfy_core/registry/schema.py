@@ -1,8 +1,10 @@
-"""NodeSchema: the classic (V1) node-class convention read once into a frozen record.
+"""NodeSchema: a node class read once into a frozen record.
 
 The class attributes (RETURN_TYPES, FUNCTION, OUTPUT_NODE, ...) are read once at
 registration; `INPUT_TYPES()` stays live because combo lists (model files) change while the
 server runs, so `input_types()` calls it each time and `input_defs()` parses that result.
+How the engine calls the node's methods is the schema's `calls` (`ClassicCalls` here for
+the classic convention; `comfy_core.registry.v3.binding` for V3 classes).
 """
 
 from __future__ import annotations
@@ -23,12 +25,20 @@ class SchemaError(ValueError):
 
 @dataclass(frozen=True)
 class InputDef:
-    """One declared input. `type` is a type string, or a list of choices (legacy combo)."""
+    """One declared input. `type` is a type string, or a list of choices (legacy combo).
+    `path` is set for inputs nested in a V3 dynamic input ("images.image0" arrives as
+    images={"image0": ...}); None means a top-level keyword argument."""
 
     name: str
     category: str  # "required" | "optional" | "hidden"
     type: Any
     options: dict
+    path: tuple[str, ...] | None = None
+
+    @property
+    def label(self) -> str:
+        """The name errors show: the last part of a dotted (nested) input name."""
+        return self.name.rsplit(".", 1)[-1]
 
     @property
     def is_combo(self) -> bool:
@@ -94,6 +104,30 @@ class ValidateSignature:
         return self.has_kwargs or name in self.arg_names
 
 
+class ClassicCalls:
+    """How the engine calls a classic node: IS_CHANGED and VALIDATE_INPUTS on the class,
+    FUNCTION and check_lazy_status on the node's instance, keyword arguments as named."""
+
+    HOOKS = {"is_changed": "IS_CHANGED", "validate": "VALIDATE_INPUTS",
+             "lazy": "check_lazy_status"}
+
+    def method(self, schema: NodeSchema, hook: str, obj: Any, hidden: dict) -> Any:
+        """The callable for `hook` ("execute", "is_changed", "validate", "lazy")."""
+        if hook == "execute":
+            return getattr(obj, schema.function)
+        owner = obj if hook == "lazy" else schema.cls
+        return getattr(owner, self.HOOKS[hook])
+
+    def shape(self, kwargs: dict, defs: dict[str, InputDef], *, lazy: bool = False) -> dict:
+        return kwargs
+
+    def input_defs(self, schema: NodeSchema, live: dict | None) -> dict[str, InputDef]:
+        return parse_input_types(schema.input_types())
+
+
+CLASSIC_CALLS = ClassicCalls()
+
+
 @dataclass(frozen=True)
 class NodeSchema:
     """Everything the engine needs from a node class, read once at registration."""
@@ -118,16 +152,39 @@ class NodeSchema:
     has_is_changed: bool
     validate: ValidateSignature | None
     has_check_lazy_status: bool
+    calls: Any = CLASSIC_CALLS  # ClassicCalls or the V3 binding's calls
+    dynamic_inputs: bool = False  # input_defs depend on the node's prompt inputs
+    is_v3: bool = False
 
     def input_types(self) -> dict:
         """The live INPUT_TYPES() result (combo lists may change between calls)."""
         return self.cls.INPUT_TYPES()
 
-    def input_defs(self) -> dict[str, InputDef]:
-        return parse_input_types(self.input_types())
+    def input_defs(self, live: dict | None = None) -> dict[str, InputDef]:
+        """Declared inputs by prompt input name; `live` (the node's prompt inputs) decides
+        which inputs a V3 dynamic input stands for."""
+        return self.calls.input_defs(self, live)
+
+    def method(self, hook: str, obj: Any = None, hidden: dict | None = None) -> Any:
+        """The callable for "execute", "is_changed", "validate" or "lazy"; `hidden` holds
+        the run's hidden values by kind ("PROMPT", "UNIQUE_ID", ...)."""
+        return self.calls.method(self, hook, obj, hidden or {})
+
+    def shape_kwargs(self, kwargs: dict, defs: dict[str, InputDef], *, lazy: bool = False) -> dict:
+        """Keyword arguments as the node's methods take them (V3: nested dynamic inputs)."""
+        return self.calls.shape(kwargs, defs, lazy=lazy)
+
+    def takes_unique_id(self) -> bool:
+        """Whether the node asks for its own id (then its id is part of its cache key)."""
+        try:
+            hidden = self.input_types().get("hidden") or {}
+        except Exception:
+            return False
+        kinds = [v[0] if isinstance(v, (list, tuple)) and v else v for v in hidden.values()]
+        return "UNIQUE_ID" in kinds
 
 
-def _signature_of(func: Any) -> ValidateSignature:
+def signature_of(func: Any) -> ValidateSignature:
     try:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
@@ -173,6 +230,6 @@ def schema_from_class(
         experimental=bool(getattr(cls, "EXPERIMENTAL", False)),
         api_node=getattr(cls, "API_NODE", None),
         has_is_changed=callable(getattr(cls, "IS_CHANGED", None)),
-        validate=_signature_of(validate) if callable(validate) else None,
+        validate=signature_of(validate) if callable(validate) else None,
         has_check_lazy_status=callable(getattr(cls, "check_lazy_status", None)),
     )

@@ -149,8 +149,9 @@ def make_registry() -> NodeRegistry:
 class Harness:
     """An executor plus the events of its last run."""
 
-    def __init__(self, cache_kind: str = "classic", **cache_args) -> None:
-        self.registry = make_registry()
+    def __init__(self, cache_kind: str = "classic", registry: NodeRegistry | None = None,
+                 **cache_args) -> None:
+        self.registry = registry if registry is not None else make_registry()
         self.executor = Executor(self.registry, make_cache(cache_kind, **cache_args))
         self.events: list[Event] = []
         self.interrupt = threading.Event()

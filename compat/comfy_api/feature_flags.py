@@ -1,0 +1,34 @@
+"""`comfy_api.feature_flags`: what a websocket client said it supports, and what we offer.
+
+`sockets_metadata` is `PromptServer.instance.sockets_metadata`: {sid: {"feature_flags": {...}}}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from comfy_core import runtime
+from comfy_core.api.protocol import server_feature_flags
+from comfy_core.settings import Settings
+
+
+def get_connection_feature(sockets_metadata: dict, sid: str, feature_name: str,
+                           default: Any = False) -> Any:
+    """The value a client sent for `feature_name` (`default` when it sent none)."""
+    flags = (sockets_metadata or {}).get(sid, {}).get("feature_flags", {})
+    return flags.get(feature_name, default) if isinstance(flags, dict) else default
+
+
+def supports_feature(sockets_metadata: dict, sid: str, feature_name: str) -> bool:
+    """True only when the client sent exactly `true` for the flag."""
+    return get_connection_feature(sockets_metadata, sid, feature_name, False) is True
+
+
+def get_server_features() -> dict:
+    """The flags this server advertises to clients."""
+    try:
+        settings = runtime.app().settings
+    except RuntimeError:
+        settings = None
+    limit = getattr(settings, "max_upload_bytes", None) or Settings().max_upload_bytes
+    return server_feature_flags(limit)

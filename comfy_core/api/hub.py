@@ -1,7 +1,11 @@
 """Websocket hub: the connected clients and ordered, thread-safe delivery of events.
 
-The worker thread calls `publish` (never awaits); a single pump task on the event loop
-delivers messages in publish order and applies the routing rules of COMPAT 2.2.
+The worker thread calls `publish` (never awaits). One router task on the event loop takes
+messages in publish order, applies the routing rules of COMPAT 2.2 and puts each payload
+on the target clients' own bounded queues; one sender task per client writes its queue to
+its socket. A client that stops reading can only fill its own queue: when the queue passes
+its bounds, or one send takes longer than `send_timeout`, that client's connection is
+aborted (it may reconnect with the same clientId), and nobody else waits for it.
 """
 
 from __future__ import annotations
@@ -16,12 +20,21 @@ from comfy_core.api import protocol
 
 log = logging.getLogger(__name__)
 
+SEND_TIMEOUT_S = 30.0
+MAX_QUEUE_MESSAGES = 4096
+MAX_QUEUE_BYTES = 32 * 1024 * 1024
 
-@dataclass
+
+@dataclass(eq=False)
 class Client:
     client_id: str
     ws: web.WebSocketResponse
     feature_flags: dict = field(default_factory=dict)
+    transport: asyncio.BaseTransport | None = None
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+    queued_bytes: int = 0
+    sender: asyncio.Task | None = None
+    closed: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,46 +47,66 @@ class _Outgoing:
 
 
 class WebSocketHub:
-    """Connected sockets by client id. Create inside the running loop's app (cleanup_ctx)."""
+    """Connected sockets by client id. Create inside the running loop's app (cleanup_ctx).
+
+    `send_timeout`, `max_queue_messages` and `max_queue_bytes` bound what one client may
+    hold up; they are plain attributes so an embedding app (or a test) can tune them."""
 
     def __init__(self) -> None:
         self._clients: dict[str, Client] = {}
-        self._queue: asyncio.Queue[_Outgoing | None] | None = None
+        self._queue: asyncio.Queue[_Outgoing | asyncio.Future] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._pump: asyncio.Task | None = None
+        self._router: asyncio.Task | None = None
         self.running: tuple[str | None, str] | None = None  # (client_id, node id) now running
-        self._flush_waiters: list[asyncio.Future] = []
+        self.send_timeout = SEND_TIMEOUT_S
+        self.max_queue_messages = MAX_QUEUE_MESSAGES
+        self.max_queue_bytes = MAX_QUEUE_BYTES
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._queue = asyncio.Queue()
-        self._pump = asyncio.create_task(self._run_pump(), name="ws-hub-pump")
+        self._router = asyncio.create_task(self._route_forever(), name="ws-hub-router")
 
     async def stop(self) -> None:
         """Stop delivering and close every socket (server shutdown)."""
-        if self._pump is not None:
-            self._pump.cancel()
-            await asyncio.gather(self._pump, return_exceptions=True)
+        if self._router is not None:
+            self._router.cancel()
+            await asyncio.gather(self._router, return_exceptions=True)
         for client in list(self._clients.values()):
-            await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+            self._stop_sender(client)
+            try:
+                await asyncio.wait_for(client.ws.close(code=WSCloseCode.GOING_AWAY,
+                                                       message=b"server shutdown"), 1.0)
+            except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+                self._abort(client)
         self._clients.clear()
 
     @property
     def client_ids(self) -> list[str]:
         return list(self._clients)
 
-    async def connect(self, client_id: str, ws: web.WebSocketResponse) -> Client:
-        """Register a socket; an older socket with the same id is closed and replaced."""
+    async def connect(self, client_id: str, ws: web.WebSocketResponse,
+                      transport: asyncio.BaseTransport | None = None) -> Client:
+        """Register a socket; an older socket with the same id is closed and replaced.
+        `transport` (the request's) lets a stalled client be aborted."""
         old = self._clients.pop(client_id, None)
         if old is not None and old.ws is not ws:
-            await old.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"replaced")
-        client = Client(client_id, ws)
+            self._stop_sender(old)
+            try:
+                await asyncio.wait_for(old.ws.close(code=WSCloseCode.POLICY_VIOLATION,
+                                                    message=b"replaced"), 1.0)
+            except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+                self._abort(old)
+        client = Client(client_id, ws, transport=transport)
+        client.sender = asyncio.create_task(self._send_forever(client),
+                                            name=f"ws-send-{client_id}")
         self._clients[client_id] = client
         return client
 
     def disconnect(self, client: Client) -> None:
         if self._clients.get(client.client_id) is client:
             del self._clients[client.client_id]
+        self._stop_sender(client)
 
     def publish(self, kind: str, data: dict, *, binary: bytes | None = None,
                 client_id: str | None = None, routed: bool = True) -> None:
@@ -89,27 +122,28 @@ class WebSocketHub:
             pass
 
     async def drain(self) -> None:
-        """Wait until everything published so far was delivered (tests, shutdown)."""
-        if self._queue is not None:
-            done = asyncio.get_running_loop().create_future()
-            self._queue.put_nowait(None)
-            self._flush_waiters.append(done)
-            await done
+        """Wait until everything published so far was sent to the clients still connected
+        (tests, shutdown)."""
+        if self._queue is None:
+            return
+        routed = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(routed)
+        await routed
+        await asyncio.gather(*(c.queue.join() for c in list(self._clients.values())))
 
-    async def _run_pump(self) -> None:
+    # -- routing (one task, publish order) ------------------------------------------------
+    async def _route_forever(self) -> None:
         assert self._queue is not None
         while True:
             item = await self._queue.get()
-            if item is None:
-                while self._flush_waiters:
-                    waiter = self._flush_waiters.pop(0)
-                    if not waiter.done():
-                        waiter.set_result(None)
+            if isinstance(item, asyncio.Future):
+                if not item.done():
+                    item.set_result(None)
                 continue
             try:
-                await self._deliver(item)
+                self._route(item)
             except Exception:  # a broken message must not stop delivery
-                log.exception("failed to deliver websocket message %s", item.kind)
+                log.exception("failed to route websocket message %s", item.kind)
 
     def _targets(self, item: _Outgoing) -> list[Client]:
         if item.client_id is not None:
@@ -119,7 +153,7 @@ class WebSocketHub:
             return []
         return list(self._clients.values())
 
-    async def _deliver(self, item: _Outgoing) -> None:
+    def _route(self, item: _Outgoing) -> None:
         if item.kind == "executing" and item.routed:
             node = item.data.get("node")
             self.running = (item.client_id, node) if node is not None else None
@@ -128,22 +162,65 @@ class WebSocketHub:
                 if item.binary is None:
                     continue
                 wants_meta = bool(client.feature_flags.get("supports_preview_metadata"))
-                await self._send(client, protocol.preview_frame(item.binary, item.data,
-                                                                with_metadata=wants_meta))
+                self._enqueue(client, protocol.preview_frame(item.binary, item.data,
+                                                             with_metadata=wants_meta))
             elif item.binary is not None:
-                await self._send(client, item.binary)
+                self._enqueue(client, item.binary)
             else:
-                await self._send(client, protocol.json_message(item.kind, item.data))
+                self._enqueue(client, protocol.json_message(item.kind, item.data))
 
-    async def _send(self, client: Client, payload: str | bytes) -> None:
-        if client.ws.closed:
-            self.disconnect(client)
+    def _enqueue(self, client: Client, payload: str | bytes) -> None:
+        """Put `payload` on the client's queue, or drop the client when it is full."""
+        size = len(payload)
+        if (client.queue.qsize() >= self.max_queue_messages
+                or client.queued_bytes + size > self.max_queue_bytes):
+            self._drop(client, f"{client.queue.qsize()} messages ({client.queued_bytes} bytes) "
+                               "waiting: the client is not reading")
             return
-        try:
-            if isinstance(payload, bytes):
-                await client.ws.send_bytes(payload)
-            else:
-                await client.ws.send_str(payload)
-        except (ConnectionError, RuntimeError) as exc:
-            log.debug("dropping websocket client %s: %s", client.client_id, exc)
-            self.disconnect(client)
+        client.queued_bytes += size
+        client.queue.put_nowait(payload)
+
+    # -- sending (one task per client) ----------------------------------------------------
+    async def _send_forever(self, client: Client) -> None:
+        while not client.closed:
+            payload = await client.queue.get()
+            try:
+                if client.ws.closed:
+                    self.disconnect(client)
+                elif isinstance(payload, bytes):
+                    await asyncio.wait_for(client.ws.send_bytes(payload), self.send_timeout)
+                else:
+                    await asyncio.wait_for(client.ws.send_str(payload), self.send_timeout)
+            except asyncio.TimeoutError:
+                self._drop(client, f"one send took longer than {self.send_timeout:g} s")
+            except (ConnectionError, RuntimeError) as exc:
+                log.debug("websocket client %s went away: %s", client.client_id, exc)
+                self.disconnect(client)
+            finally:
+                client.queued_bytes -= len(payload)
+                client.queue.task_done()
+
+    def _drop(self, client: Client, why: str) -> None:
+        """Abort a client that cannot keep up; the others are not affected."""
+        log.warning("dropping websocket client %s: %s", client.client_id, why)
+        if self._clients.get(client.client_id) is client:
+            del self._clients[client.client_id]
+        self._abort(client)
+        self._stop_sender(client)
+
+    @staticmethod
+    def _abort(client: Client) -> None:
+        if client.transport is not None and not client.transport.is_closing():
+            client.transport.abort()
+
+    @staticmethod
+    def _stop_sender(client: Client) -> None:
+        """Cancel the sender (unless it is the caller) and release whatever it still held."""
+        client.closed = True
+        sender = client.sender
+        if sender is not None and sender is not asyncio.current_task():
+            sender.cancel()
+        while not client.queue.empty():
+            payload = client.queue.get_nowait()
+            client.queued_bytes -= len(payload)
+            client.queue.task_done()

@@ -34,7 +34,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     running = hub.running
     if running is not None and running[0] == client_id:
         await ws.send_str(protocol.json_message("executing", {"node": running[1]}))
-    client = await hub.connect(client_id, ws)
+    client = await hub.connect(client_id, ws, request.transport)
     try:
         first = True
         async for msg in ws:

@@ -16,6 +16,7 @@ if ! $py -c "import torch" 2>/dev/null; then
 fi
 if [ $dev = 1 ]; then
   $py -m pip install -q -r requirements-dev.txt
+  $py -m pip install -q --no-deps -r requirements-dev-nodeps.txt
 else
   $py -m pip install -q -r requirements.txt
 fi

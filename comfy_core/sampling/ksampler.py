@@ -4,6 +4,7 @@ channels of inpainting UNets, CFG guider, sampler, and the ComfyUI LATENT dict i
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, Callable, Sequence
 
@@ -133,7 +134,7 @@ def sample(
     if torch.count_nonzero(latent_image) > 0:  # an empty latent stays exactly zero
         latent_image = latent_image * scale_factor
     samples = run_sampler(
-        spec.fn, unet, model_sampling, from_comfy(positive), from_comfy(negative), latent_image.to(device),
+        functools.partial(spec.fn, **spec.options_for(model_sampling)), unet, model_sampling, from_comfy(positive), from_comfy(negative), latent_image.to(device),
         noise.to(device), sigmas, seed=seed, cfg=cfg, scale_factor=scale_factor, adm=adm, callback=callback,
         noise_mask=latent.get("noise_mask"), random_inpaint_noise=spec.random_inpaint_noise,
         inpaint=inpaint,

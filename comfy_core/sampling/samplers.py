@@ -12,10 +12,16 @@ from typing import Callable
 
 import torch
 
+from comfy_core.sampling import samplers_adams as adams
+from comfy_core.sampling import samplers_dpm_solver as dpm_solver
 from comfy_core.sampling import samplers_dpmpp as dpmpp
 from comfy_core.sampling import samplers_euler as euler
+from comfy_core.sampling import samplers_res as res
+from comfy_core.sampling import samplers_sa_solver as sa
+from comfy_core.sampling import samplers_seeds as seeds
 from comfy_core.sampling import samplers_step as step
 from comfy_core.sampling import samplers_unipc as unipc
+from comfy_core.sampling.model_sampling import ModelSampling
 
 Sampler = Callable[..., torch.Tensor]
 # Keyword parameters every sampler function takes that are run inputs, not options.
@@ -27,12 +33,14 @@ class SamplerSpec:
     """One sampler. `discard_penultimate_sigma`: its schedule is computed for N+1 steps and the
     second-to-last σ dropped (COMPAT 9.5). `random_inpaint_noise`: the inpainting blend uses
     fresh noise seeded seed+1 instead of the initial noise (COMPAT 9.4). `needs_uncond`: it
-    reads the unconditional prediction (CFG++), which is then computed even at cfg 1."""
+    reads the unconditional prediction (CFG++), which is then computed even at cfg 1.
+    `model_defaults`: options whose default depends on the model (sa_solver's SDE window)."""
 
     fn: Sampler
     discard_penultimate_sigma: bool = False
     random_inpaint_noise: bool = False
     needs_uncond: bool = False
+    model_defaults: Callable[[ModelSampling], dict[str, object]] | None = None
 
     @property
     def options(self) -> tuple[str, ...]:
@@ -45,9 +53,25 @@ class SamplerSpec:
         params = inspect.signature(self.fn).parameters
         return {name: params[name].default for name in self.options}
 
+    def options_for(self, model_sampling: ModelSampling, options: dict[str, object] | None = None) -> dict[str, object]:
+        """The options to call `fn` with on this model: the model-dependent defaults, then
+        the given options over them. Unknown option names are refused."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            raise ValueError(f"{self.fn.__name__} takes no option {unknown}; it takes {list(self.options)}")
+        base = self.model_defaults(model_sampling) if self.model_defaults is not None else {}
+        return {**base, **options}
+
+
+def _sa_solver_window(ms: ModelSampling) -> dict[str, object]:
+    """SA-Solver's default SDE window: from 20% to 80% of the sampling process."""
+    return {"tau_func": sa.tau_interval(ms.percent_to_sigma(0.2), ms.percent_to_sigma(0.8), eta=1.0)}
+
 
 _DISCARD = {"discard_penultimate_sigma": True}
 _UNCOND = {"needs_uncond": True}
+_SA = {"model_defaults": _sa_solver_window}
 
 SAMPLERS: dict[str, SamplerSpec] = {
     "euler": SamplerSpec(euler.sample_euler),
@@ -56,10 +80,15 @@ SAMPLERS: dict[str, SamplerSpec] = {
     "euler_ancestral_cfg_pp": SamplerSpec(euler.sample_euler_ancestral_cfg_pp, **_UNCOND),
     "heun": SamplerSpec(euler.sample_heun),
     "heunpp2": SamplerSpec(euler.sample_heunpp2),
+    "exp_heun_2_x0": SamplerSpec(seeds.sample_exp_heun_2_x0),
+    "exp_heun_2_x0_sde": SamplerSpec(seeds.sample_exp_heun_2_x0_sde),
     "dpm_2": SamplerSpec(euler.sample_dpm_2, **_DISCARD),
     "dpm_2_ancestral": SamplerSpec(euler.sample_dpm_2_ancestral, **_DISCARD),
     "lms": SamplerSpec(euler.sample_lms),
+    "dpm_fast": SamplerSpec(dpm_solver.sample_dpm_fast),
+    "dpm_adaptive": SamplerSpec(dpm_solver.sample_dpm_adaptive),
     "dpmpp_2s_ancestral": SamplerSpec(dpmpp.sample_dpmpp_2s_ancestral),
+    "dpmpp_2s_ancestral_cfg_pp": SamplerSpec(dpmpp.sample_dpmpp_2s_ancestral_cfg_pp, **_UNCOND),
     "dpmpp_sde": SamplerSpec(dpmpp.sample_dpmpp_sde),
     "dpmpp_sde_gpu": SamplerSpec(dpmpp.sample_dpmpp_sde_gpu),
     "dpmpp_2m": SamplerSpec(dpmpp.sample_dpmpp_2m),
@@ -72,6 +101,20 @@ SAMPLERS: dict[str, SamplerSpec] = {
     "dpmpp_3m_sde_gpu": SamplerSpec(dpmpp.sample_dpmpp_3m_sde_gpu),
     "ddpm": SamplerSpec(step.sample_ddpm),
     "lcm": SamplerSpec(step.sample_lcm),
+    "ipndm": SamplerSpec(adams.sample_ipndm),
+    "ipndm_v": SamplerSpec(adams.sample_ipndm_v),
+    "deis": SamplerSpec(adams.sample_deis),
+    "res_multistep": SamplerSpec(res.sample_res_multistep),
+    "res_multistep_cfg_pp": SamplerSpec(res.sample_res_multistep_cfg_pp, **_UNCOND),
+    "res_multistep_ancestral": SamplerSpec(res.sample_res_multistep_ancestral),
+    "res_multistep_ancestral_cfg_pp": SamplerSpec(res.sample_res_multistep_ancestral_cfg_pp, **_UNCOND),
+    "gradient_estimation": SamplerSpec(euler.sample_gradient_estimation),
+    "gradient_estimation_cfg_pp": SamplerSpec(euler.sample_gradient_estimation_cfg_pp, **_UNCOND),
+    "er_sde": SamplerSpec(res.sample_er_sde),
+    "seeds_2": SamplerSpec(seeds.sample_seeds_2),
+    "seeds_3": SamplerSpec(seeds.sample_seeds_3),
+    "sa_solver": SamplerSpec(sa.sample_sa_solver, **_SA),
+    "sa_solver_pece": SamplerSpec(sa.sample_sa_solver_pece, **_SA),
     # DDIM with η = 0 is Euler on the probability-flow ODE (Karras et al. 2022, sec. 4);
     # it differs only in the inpainting noise.
     "ddim": SamplerSpec(euler.sample_euler, random_inpaint_noise=True),

@@ -254,6 +254,42 @@ def sample_dpmpp_2m_cfg_pp(
     return x
 
 
+def sample_dpmpp_2s_ancestral_cfg_pp(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    callback: StepCallback | None = None,
+    noise: NoiseSampler | None = None,
+    seed: int | None = None,
+    eta: float = 1.0,
+    s_noise: float = 1.0,
+) -> torch.Tensor:
+    """DPM-Solver++(2S) ancestral with CFG++ (Chung et al. 2024): both stages follow the
+    unconditional prediction and the step's guidance difference (CFG result − uncond at
+    the start) is added back after the noise."""
+    noise = noise or GaussianNoise(x, seed)
+    s_in = ones_like_batch(x)
+    for i in range(len(sigmas) - 1):
+        denoised, uncond = guided(denoise, x, sigmas[i] * s_in)
+        guidance = denoised - uncond
+        sigma_down, sigma_up = ancestral_step(sigmas[i], sigmas[i + 1], eta)
+        report(callback, i, x, denoised)
+        if sigma_down == 0:
+            x = x + to_d(x, sigmas[i], uncond) * (sigma_down - sigmas[i])
+        else:
+            t, t_next = _lam(sigmas[i]), _lam(sigma_down)
+            h = t_next - t
+            s = t + h / 2
+            x_2 = (s.neg().exp() / t.neg().exp()) * x - (-h / 2).expm1() * uncond
+            uncond_2 = guided(denoise, x_2, s.neg().exp() * s_in).uncond
+            x = (t_next.neg().exp() / t.neg().exp()) * x - (-h).expm1() * uncond_2
+        if sigmas[i + 1] > 0:
+            x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
+        x = x + guidance
+    return x
+
+
 def _gpu_tree(fn):  # type: ignore[no-untyped-def]
     """The `_gpu` variant of an SDE sampler: its Brownian tree lives on x's device."""
 

@@ -256,3 +256,53 @@ def sample_euler_ancestral_cfg_pp(
         if sigmas[i + 1] > 0:
             x = x + noise(sigmas[i], sigmas[i + 1]) * s_noise * sigma_up
     return x
+
+
+def sample_gradient_estimation(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    callback: StepCallback | None = None,
+    noise: NoiseSampler | None = None,
+    seed: int | None = None,
+    ge_gamma: float = 2.0,
+    cfg_pp: bool = False,
+) -> torch.Tensor:
+    """Gradient estimation (Permenter & Yuan 2024, "Interpreting and Improving Diffusion
+    Models from an Optimization Perspective"): an Euler step plus (γ − 1)·(d − d_prev)·Δσ,
+    a momentum-like correction from the previous direction; the last step returns D."""
+    s_in = ones_like_batch(x)
+    old_d = None
+    for i in range(len(sigmas) - 1):
+        if cfg_pp:
+            denoised, uncond = guided(denoise, x, sigmas[i] * s_in)
+            d = to_d(x, sigmas[i], uncond)
+        else:
+            denoised = denoise(x, sigmas[i] * s_in)
+            d = to_d(x, sigmas[i], denoised)
+        report(callback, i, x, denoised)
+        dt = sigmas[i + 1] - sigmas[i]
+        if sigmas[i + 1] == 0:
+            x = denoised
+        else:
+            x = denoised + d * sigmas[i + 1] if cfg_pp else x + d * dt
+            if old_d is not None:
+                x = x + (ge_gamma - 1) * (d - old_d) * dt
+        old_d = d
+    return x
+
+
+def sample_gradient_estimation_cfg_pp(
+    denoise: Denoiser,
+    x: torch.Tensor,
+    sigmas: torch.Tensor,
+    *,
+    callback: StepCallback | None = None,
+    noise: NoiseSampler | None = None,
+    seed: int | None = None,
+    ge_gamma: float = 2.0,
+) -> torch.Tensor:
+    """Gradient estimation with CFG++ (steps along the unconditional prediction)."""
+    return sample_gradient_estimation(denoise, x, sigmas, callback=callback, noise=noise, seed=seed,
+                                      ge_gamma=ge_gamma, cfg_pp=True)

@@ -68,13 +68,20 @@ def _device_noise(sigma: torch.Tensor, sigma_next: torch.Tensor, *, like: torch.
     return torch.empty_like(like)
 
 
-@pytest.mark.parametrize("sampler_name", SAMPLER_NAMES)
+# DPM-Solver's steps are not the schedule's: its callback comes once per solver step.
+OWN_STEPS = ("dpm_fast",)
+# The adaptive solver picks each step from the error, which it has to read on the host.
+READS_THE_ERROR = ("dpm_adaptive",)
+
+
+@pytest.mark.parametrize("sampler_name", [n for n in SAMPLER_NAMES if n not in READS_THE_ERROR])
 def test_sampling_loop_makes_no_host_device_round_trips(model, sampler_name):
     ms = model_sampling_of(model)
     sigmas = schedule_sigmas(ms, "karras", sampler_name, 4)  # on the host, as sample() passes it
     latent = torch.empty(2, 4, 8, 8, device=META)
     cond = from_comfy([[torch.empty(1, 77, 32), {}]])
-    sampler = functools.partial(get_sampler(sampler_name).fn, noise=functools.partial(_device_noise, like=latent))
+    spec = get_sampler(sampler_name)
+    sampler = functools.partial(spec.fn, noise=functools.partial(_device_noise, like=latent), **spec.options_for(ms))
     steps, copies = [], HostToDeviceCopies()
 
     def on_step(step: int, total: int, x0: torch.Tensor) -> None:
@@ -86,7 +93,8 @@ def test_sampling_loop_makes_no_host_device_round_trips(model, sampler_name):
                           seed=0, cfg=7.0, scale_factor=0.18215, callback=on_step, noise_mask=torch.ones(1, 64, 64))
         copies.armed = False
     assert out.device == META and out.shape == (2, 4, 8, 8)
-    assert steps == list(range(1, len(sigmas)))
+    if sampler_name not in OWN_STEPS:
+        assert steps == list(range(1, len(sigmas)))
     assert copies.seen == []
 
 

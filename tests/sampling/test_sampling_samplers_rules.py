@@ -6,11 +6,13 @@ import math
 import pytest
 import torch
 
+from comfy_core.sampling.model_sampling import ModelSampling
 from comfy_core.sampling.noise import BrownianNoise, GaussianNoise, brownian_noise, prepare_noise
 from comfy_core.sampling.sampler_base import Guided
 from comfy_core.sampling.samplers import SAMPLER_NAMES, SAMPLERS, get_sampler
 
 SHAPE = (1, 2, 4, 4)
+MS = ModelSampling()
 MU = torch.randn(SHAPE, generator=torch.Generator().manual_seed(0))
 
 
@@ -36,12 +38,12 @@ COMPAT_ORDER = (
 ).split()
 
 
-def test_names_follow_compat_order_and_all_run():
-    assert [n for n in COMPAT_ORDER if n in SAMPLERS] == list(SAMPLER_NAMES)
+def test_names_are_comfyuis_44_in_order_and_all_run():
+    assert list(SAMPLER_NAMES) == COMPAT_ORDER
     required = "euler euler_ancestral heun dpm_2 dpm_2_ancestral lms dpmpp_2s_ancestral dpmpp_sde dpmpp_2m dpmpp_2m_sde dpmpp_2m_sde_heun dpmpp_3m_sde ddpm lcm ddim uni_pc uni_pc_bh2"
     assert set(required.split()) <= set(SAMPLER_NAMES)
     for name in SAMPLER_NAMES:
-        out = SAMPLERS[name].fn(toy, x_start(), SIG, seed=3)
+        out = SAMPLERS[name].fn(toy, x_start(), SIG, seed=3, **SAMPLERS[name].options_for(MS))
         assert out.shape == SHAPE and torch.isfinite(out).all(), name
     with pytest.raises(ValueError, match="unknown sampler 'nope'"):
         get_sampler("nope")
@@ -126,7 +128,7 @@ def test_needs_uncond_is_exactly_the_samplers_that_read_it(name):
     """The registry's flag is what makes cfg 1 still compute the negative: it must be true
     for every sampler that asks for the unconditional prediction, and only for those."""
     denoiser = ShiftedUncond()
-    SAMPLERS[name].fn(denoiser, x_start(), SIG, seed=3)
+    SAMPLERS[name].fn(denoiser, x_start(), SIG, seed=3, **SAMPLERS[name].options_for(MS))
     assert (denoiser.guided_calls > 0) == SAMPLERS[name].needs_uncond
 
 
@@ -197,13 +199,32 @@ GOLDEN = {
     "ddim": (-3.11491, -1.56042),
     "uni_pc": (-8.96426, -2.32472),
     "uni_pc_bh2": (-5.04971, -1.81323),
+    "exp_heun_2_x0": (-4.03567, -1.68073),
+    "exp_heun_2_x0_sde": (1.73123, -1.16988),
+    "dpm_fast": (-3.60017, -1.62382),
+    "dpm_adaptive": (-5.46797, -1.86788),
+    "dpmpp_2s_ancestral_cfg_pp": (-0.43070, -1.50218),
+    "ipndm": (-5.11389, -1.82161),
+    "ipndm_v": (-4.37030, -1.72445),
+    "deis": (-3.88658, -1.66124),
+    "res_multistep": (-5.75098, -1.90486),
+    "res_multistep_cfg_pp": (-5.75098, -1.90486),
+    "res_multistep_ancestral": (0.88256, -1.55421),
+    "res_multistep_ancestral_cfg_pp": (0.88256, -1.55421),
+    "gradient_estimation": (-5.36874, -1.85491),
+    "gradient_estimation_cfg_pp": (-5.36874, -1.85491),
+    "er_sde": (-2.75429, -1.69557),
+    "seeds_2": (-1.60024, -1.12164),
+    "seeds_3": (-2.75225, -0.91063),
+    "sa_solver": (-2.34840, -1.53770),
+    "sa_solver_pece": (-2.84952, -1.61662),
 }
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden_outputs(name):
-    out = SAMPLERS[name].fn(toy, x_start(), SIG, seed=3)
+    out = SAMPLERS[name].fn(toy, x_start(), SIG, seed=3, **SAMPLERS[name].options_for(MS))
     total, first = GOLDEN[name]
     assert float(out.sum()) == pytest.approx(total, abs=2e-3)
     assert float(out.flatten()[0]) == pytest.approx(first, abs=2e-4)

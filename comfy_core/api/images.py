@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
+from comfy_core.files.atomic import write_atomic
 from comfy_core.files.image_limits import ImageLimits, ImageTooLargeError, check_opened
 
 # Decoded formats we accept on upload, and extensions an uploaded file may carry.
@@ -130,17 +130,3 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def write_atomic(dest: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and rename, so readers never see half."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

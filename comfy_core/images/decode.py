@@ -18,6 +18,7 @@ from typing import Callable, Iterator, TypeVar
 import torch
 from PIL import Image, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
+from comfy_core.files.atomic import is_partial_name
 from comfy_core.files.image_limits import ImageLimits, check_opened
 from comfy_core.images.convert import channel_to_tensor, pil_to_tensor
 
@@ -42,7 +43,7 @@ def list_input_files(input_dir: Path, images_only: bool = True) -> list[str]:
     """Sorted names of the plain files directly inside `input_dir` (LoadImage's combo)."""
     if not input_dir.is_dir():
         return []
-    names = [p.name for p in input_dir.iterdir() if p.is_file()]
+    names = [p.name for p in input_dir.iterdir() if p.is_file() and not is_partial_name(p.name)]
     if images_only:
         names = [n for n in names if is_image_name(n)]
     return sorted(names)

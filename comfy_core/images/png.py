@@ -13,6 +13,8 @@ from typing import Any, Mapping
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from comfy_core.files.atomic import atomic_path
+
 SAVE_COMPRESS_LEVEL = 4  # SaveImage
 PREVIEW_COMPRESS_LEVEL = 1  # PreviewImage, websocket previews
 
@@ -30,8 +32,10 @@ def build_pnginfo(prompt: Any = None, extra_pnginfo: Mapping[str, Any] | None = 
 
 def save_png(image: Image.Image, path: Path, pnginfo: PngInfo | None,
              compress_level: int) -> None:
-    """Write `image` to `path` as PNG with the given chunks (None = no metadata)."""
-    image.save(path, format="PNG", pnginfo=pnginfo, compress_level=compress_level)
+    """Write `image` to `path` as PNG with the given chunks (None = no metadata); the file
+    appears under its name only once complete."""
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG", pnginfo=pnginfo, compress_level=compress_level)
 
 
 def read_png_text(path: Path) -> dict[str, str]:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from comfy_core import runtime
+from comfy_core.files.atomic import atomic_path
 from comfy_core.images import png, save
 from comfy_core.images.convert import tensor_to_pil
 from comfy_core.registry.v3.base import FolderType
@@ -93,8 +94,9 @@ def _save_animation(images: torch.Tensor, prefix: str, folder_type: FolderType, 
     folder, filename, counter, subfolder, _ = runtime.app().folders.save_image_path(
         prefix, frames[0].width, frames[0].height, kind=FolderType(folder_type).value)
     name = f"{filename}_{counter:05}_.{ext}"
-    frames[0].save(folder / name, save_all=True, append_images=frames[1:],
-                   duration=int(1000.0 / fps), **options)
+    with atomic_path(folder / name) as tmp:
+        frames[0].save(tmp, format=ext.upper(), save_all=True, append_images=frames[1:],
+                       duration=int(1000.0 / fps), **options)
     return SavedResult(name, subfolder, FolderType(folder_type))
 
 
@@ -138,7 +140,7 @@ def _save_wav(audio: dict, prefix: str) -> list[SavedResult]:
     for index, clip in enumerate(audio["waveform"].detach().cpu().float()):
         samples = (clip.clamp(-1.0, 1.0).T.numpy() * 32767.0).round().astype(np.int16)  # (T, C)
         name = f"{filename.replace('%batch_num%', str(index))}_{counter:05}_.wav"
-        with wave.open(str(folder / name), "wb") as out:
+        with atomic_path(folder / name) as tmp, wave.open(str(tmp), "wb") as out:
             out.setnchannels(samples.shape[1])
             out.setsampwidth(2)
             out.setframerate(int(audio["sample_rate"]))

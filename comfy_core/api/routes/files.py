@@ -20,6 +20,7 @@ from comfy_core.files import (
     contained_join,
     is_within,
 )
+from comfy_core.files.atomic import is_partial_name, write_atomic
 from comfy_core.files.folders import split_annotation
 from comfy_core.files.image_limits import ImageLimits, ImageTooLargeError
 
@@ -56,7 +57,7 @@ def _resolve_view(request: web.Request) -> Path | web.Response:
         path = contained_join(folder, filename)
     except UnsafePathError as exc:
         return json_error(400, "unsafe_path", str(exc))
-    if not path.is_file():
+    if not path.is_file() or is_partial_name(filename):  # partial: a write in progress
         return json_error(404, "not_found", f"file {filename!r} not found in {kind}")
     return path
 
@@ -182,7 +183,7 @@ async def _upload(request: web.Request, *, mask: bool) -> web.Response:
         if original is not None:
             await asyncio.to_thread(images.merge_mask, original, data, dest, limits)
         elif write:
-            await asyncio.to_thread(images.write_atomic, dest, data)
+            await asyncio.to_thread(write_atomic, dest, data)
     except ImageTooLargeError as exc:
         return json_error(413, "image_too_large", str(exc))
     except (ValueError, OSError) as exc:

@@ -17,9 +17,9 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from comfy_core.api.errors import bad_request, json_error, read_json
-from comfy_core.api.images import write_atomic
 from comfy_core.api.state import services_of
 from comfy_core.files import UnsafePathError, check_subfolder, contained_join
+from comfy_core.files.atomic import is_partial_name, write_atomic
 
 routes = web.RouteTableDef()
 _USER = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
@@ -82,7 +82,7 @@ async def post_users(request: web.Request) -> web.Response:
 
 def _list_files(base: Path, recurse: bool) -> list[Path]:
     walker = base.rglob("*") if recurse else base.glob("*")
-    return sorted(p for p in walker if p.is_file() and not p.name.startswith(".upload-"))
+    return sorted(p for p in walker if p.is_file() and not is_partial_name(p.name))
 
 
 @routes.get("/userdata")

@@ -7,6 +7,7 @@ only through the registry.
 
 from __future__ import annotations
 
+from comfy_core.registry.v3 import is_v3_class
 from nodes import conditioning, image, latent, loaders, mask, primitives, sampling, text_encode, vae
 
 _MODULES = (sampling, loaders, text_encode, latent, conditioning, vae, image, mask, primitives)
@@ -18,6 +19,11 @@ NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
     name: title for module in _MODULES
     for name, title in module.NODE_DISPLAY_NAME_MAPPINGS.items()
 }
+# V3 nodes carry their title in the schema; ComfyUI's loader copies it here too.
+NODE_DISPLAY_NAME_MAPPINGS.update({
+    name: cls.GET_SCHEMA().display_name for name, cls in NODE_CLASS_MAPPINGS.items()
+    if is_v3_class(cls) and cls.GET_SCHEMA().display_name is not None
+})
 
 
 

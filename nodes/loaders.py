@@ -173,6 +173,8 @@ def _lora(model, clip, lora_name: str, strength_model: float, strength_clip: flo
 class LoraLoader:
     CATEGORY = "loaders"
     RETURN_TYPES = ("MODEL", "CLIP")
+    OUTPUT_TOOLTIPS = ("The diffusion model with the LoRA's weights added.",
+                       "The text encoder with the LoRA's weights added.")
     FUNCTION = "load_lora"
 
     @classmethod
@@ -191,6 +193,7 @@ class LoraLoader:
 class LoraLoaderModelOnly:
     CATEGORY = "loaders"
     RETURN_TYPES = ("MODEL",)
+    OUTPUT_TOOLTIPS = ("The diffusion model with the LoRA's weights added.",)
     FUNCTION = "load_lora_model_only"
 
     @classmethod

@@ -1,4 +1,6 @@
-"""Mask nodes (LoadImageMask from core; the rest as ComfyUI's comfy_extras mask nodes)."""
+"""Mask nodes: LoadImageMask from core (classic); the rest are ComfyUI's comfy_extras mask
+nodes, written with the V3 schema as ComfyUI 0.8.0 defines them (so their /object_info
+entries match), keeping the classic method names as aliases of `execute` for callers."""
 
 from __future__ import annotations
 
@@ -6,10 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from comfy_core.images import decode, masks
+from comfy_core.registry.v3 import io
 from nodes.common import EXTRAS_MASK, MAX_RESOLUTION, folders, image_limits
 
-_POS = {"default": 0, "min": 0, "max": MAX_RESOLUTION, "step": 1}
-_SIZE = {"default": 512, "min": 1, "max": MAX_RESOLUTION, "step": 1}
 _CHANNELS = ["red", "green", "blue", "alpha"]
 
 
@@ -38,177 +39,197 @@ class LoadImageMask:
         return True
 
 
-class _MaskNode:
-    CATEGORY = "mask"
-    RETURN_TYPES = ("MASK",)
+def _pos(name: str, step: int = 1) -> io.Int.Input:
+    return io.Int.Input(name, default=0, min=0, max=MAX_RESOLUTION, step=step)
+
+
+def _size(name: str) -> io.Int.Input:
+    return io.Int.Input(name, default=512, min=1, max=MAX_RESOLUTION, step=1)
+
+
+def _mask_schema(node_id: str, inputs: list, display_name: str | None = None,
+                 output: type = io.Mask, category: str = "mask") -> io.Schema:
+    return io.Schema(node_id=node_id, display_name=display_name, category=category,
+                     inputs=inputs, outputs=[output.Output()])
+
+
+class _MaskNode(io.ComfyNode):
     RELATIVE_PYTHON_MODULE = EXTRAS_MASK
 
 
 class SolidMask(_MaskNode):
-    FUNCTION = "solid"
+    @classmethod
+    def define_schema(cls):
+        value = io.Float.Input("value", default=1.0, min=0.0, max=1.0, step=0.01)
+        return _mask_schema("SolidMask", [value, _size("width"), _size("height")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"value": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0,
-                                                 "step": 0.01}),
-                             "width": ("INT", dict(_SIZE)), "height": ("INT", dict(_SIZE))}}
+    def execute(cls, value, width, height):
+        return io.NodeOutput(torch.full((1, height, width), value, dtype=torch.float32))
 
-    def solid(self, value, width, height):
-        return (torch.full((1, height, width), value, dtype=torch.float32),)
+    solid = execute
 
 
 class InvertMask(_MaskNode):
-    FUNCTION = "invert"
+    @classmethod
+    def define_schema(cls):
+        return _mask_schema("InvertMask", [io.Mask.Input("mask")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"mask": ("MASK",)}}
+    def execute(cls, mask):
+        return io.NodeOutput(1.0 - mask)
 
-    def invert(self, mask):
-        return (1.0 - mask,)
+    invert = execute
 
 
 class MaskToImage(_MaskNode):
-    RETURN_TYPES = ("IMAGE",)
-    FUNCTION = "mask_to_image"
+    @classmethod
+    def define_schema(cls):
+        return _mask_schema("MaskToImage", [io.Mask.Input("mask")], "Convert Mask to Image",
+                            output=io.Image)
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"mask": ("MASK",)}}
+    def execute(cls, mask):
+        return io.NodeOutput(masks.as_batch(mask)[..., None].expand(-1, -1, -1, 3))
 
-    def mask_to_image(self, mask):
-        return (masks.as_batch(mask)[..., None].expand(-1, -1, -1, 3),)
+    mask_to_image = execute
 
 
 class ImageToMask(_MaskNode):
-    FUNCTION = "image_to_mask"
+    @classmethod
+    def define_schema(cls):
+        return _mask_schema("ImageToMask", [io.Image.Input("image"),
+                                            io.Combo.Input("channel", options=list(_CHANNELS))],
+                            "Convert Image to Mask")
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"image": ("IMAGE",), "channel": (list(_CHANNELS),)}}
+    def execute(cls, image, channel):
+        return io.NodeOutput(image[:, :, :, _CHANNELS.index(channel)])
 
-    def image_to_mask(self, image, channel):
-        return (image[:, :, :, _CHANNELS.index(channel)],)
+    image_to_mask = execute
 
 
 class ImageColorToMask(_MaskNode):
-    FUNCTION = "image_to_mask"
+    @classmethod
+    def define_schema(cls):
+        color = io.Int.Input("color", default=0, min=0, max=0xFFFFFF, step=1,
+                             display_mode=io.NumberDisplay.number)
+        return _mask_schema("ImageColorToMask", [io.Image.Input("image"), color])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"image": ("IMAGE",), "color": (
-            "INT", {"default": 0, "min": 0, "max": 0xFFFFFF, "step": 1, "display": "color"})}}
-
-    def image_to_mask(self, image, color):
+    def execute(cls, image, color):
         rgb = (image.clamp(0, 1.0) * 255.0).round().to(torch.int64)
         packed = (rgb[..., 0] << 16) + (rgb[..., 1] << 8) + rgb[..., 2]
-        return ((packed == color).float(),)
+        return io.NodeOutput((packed == color).float())
+
+    image_to_mask = execute
 
 
 class CropMask(_MaskNode):
-    FUNCTION = "crop"
+    @classmethod
+    def define_schema(cls):
+        return _mask_schema("CropMask", [io.Mask.Input("mask"), _pos("x"), _pos("y"),
+                                         _size("width"), _size("height")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"mask": ("MASK",), "x": ("INT", dict(_POS)), "y": ("INT", dict(_POS)),
-                             "width": ("INT", dict(_SIZE)), "height": ("INT", dict(_SIZE))}}
+    def execute(cls, mask, x, y, width, height):
+        return io.NodeOutput(masks.as_batch(mask)[:, y:y + height, x:x + width])
 
-    def crop(self, mask, x, y, width, height):
-        return (masks.as_batch(mask)[:, y:y + height, x:x + width],)
+    crop = execute
 
 
 class MaskComposite(_MaskNode):
-    FUNCTION = "combine"
+    @classmethod
+    def define_schema(cls):
+        operation = io.Combo.Input("operation", options=list(masks.MASK_OPERATIONS))
+        return _mask_schema("MaskComposite", [io.Mask.Input("destination"), io.Mask.Input("source"),
+                                              _pos("x"), _pos("y"), operation])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"destination": ("MASK",), "source": ("MASK",),
-                             "x": ("INT", dict(_POS)), "y": ("INT", dict(_POS)),
-                             "operation": (list(masks.MASK_OPERATIONS),)}}
+    def execute(cls, destination, source, x, y, operation):
+        return io.NodeOutput(masks.combine(destination, source, x, y, operation))
 
-    def combine(self, destination, source, x, y, operation):
-        return (masks.combine(destination, source, x, y, operation),)
+    combine = execute
 
 
 class FeatherMask(_MaskNode):
-    FUNCTION = "feather"
+    @classmethod
+    def define_schema(cls):
+        return _mask_schema("FeatherMask", [io.Mask.Input("mask"), _pos("left"), _pos("top"),
+                                            _pos("right"), _pos("bottom")])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"mask": ("MASK",), "left": ("INT", dict(_POS)),
-                             "top": ("INT", dict(_POS)), "right": ("INT", dict(_POS)),
-                             "bottom": ("INT", dict(_POS))}}
+    def execute(cls, mask, left, top, right, bottom):
+        return io.NodeOutput(masks.feather(mask, left, top, right, bottom))
 
-    def feather(self, mask, left, top, right, bottom):
-        return (masks.feather(mask, left, top, right, bottom),)
+    feather = execute
 
 
 class GrowMask(_MaskNode):
-    FUNCTION = "expand_mask"
+    @classmethod
+    def define_schema(cls):
+        expand = io.Int.Input("expand", default=0, min=-MAX_RESOLUTION, max=MAX_RESOLUTION, step=1)
+        return _mask_schema("GrowMask", [io.Mask.Input("mask"), expand,
+                                         io.Boolean.Input("tapered_corners", default=True)],
+                            "Grow Mask")
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"mask": ("MASK",), "expand": (
-            "INT", {"default": 0, "min": -MAX_RESOLUTION, "max": MAX_RESOLUTION, "step": 1}),
-            "tapered_corners": ("BOOLEAN", {"default": True})}}
+    def execute(cls, mask, expand, tapered_corners):
+        return io.NodeOutput(masks.grow(mask, expand, tapered_corners))
 
-    def expand_mask(self, mask, expand, tapered_corners):
-        return (masks.grow(mask, expand, tapered_corners),)
+    expand_mask = execute
 
 
 class ThresholdMask(_MaskNode):
-    FUNCTION = "image_to_mask"
+    @classmethod
+    def define_schema(cls):
+        value = io.Float.Input("value", default=0.5, min=0.0, max=1.0, step=0.01)
+        return _mask_schema("ThresholdMask", [io.Mask.Input("mask"), value])
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"mask": ("MASK",), "value": (
-            "FLOAT", {"default": 0.5, "min": 0.0, "max": 1.0, "step": 0.01})}}
+    def execute(cls, mask, value):
+        return io.NodeOutput((mask > value).float())
 
-    def image_to_mask(self, mask, value):
-        return ((mask > value).float(),)
+    image_to_mask = execute
 
 
-class LatentCompositeMasked:
-    CATEGORY = "latent"
-    RETURN_TYPES = ("LATENT",)
-    FUNCTION = "composite"
-    RELATIVE_PYTHON_MODULE = EXTRAS_MASK
+def _composite_inputs(kind: type, step: int) -> list:
+    return [kind.Input("destination"), kind.Input("source"), _pos("x", step), _pos("y", step),
+            io.Boolean.Input("resize_source", default=False), io.Mask.Input("mask", optional=True)]
+
+
+class LatentCompositeMasked(_MaskNode):
+    @classmethod
+    def define_schema(cls):
+        return _mask_schema("LatentCompositeMasked", _composite_inputs(io.Latent, 8),
+                            output=io.Latent, category="latent")
 
     @classmethod
-    def INPUT_TYPES(cls):
-        pos = {"default": 0, "min": 0, "max": MAX_RESOLUTION, "step": 8}
-        return {"required": {"destination": ("LATENT",), "source": ("LATENT",),
-                             "x": ("INT", dict(pos)), "y": ("INT", dict(pos)),
-                             "resize_source": ("BOOLEAN", {"default": False})},
-                "optional": {"mask": ("MASK",)}}
-
-    def composite(self, destination, source, x, y, resize_source, mask=None):
+    def execute(cls, destination, source, x, y, resize_source, mask=None):
         out = dict(destination)
         out["samples"] = masks.paste(destination["samples"].clone(), source["samples"], x, y,
                                      mask, 8, resize_source)
-        return (out,)
+        return io.NodeOutput(out)
+
+    composite = execute
 
 
-class ImageCompositeMasked:
-    CATEGORY = "image"
-    RETURN_TYPES = ("IMAGE",)
-    FUNCTION = "composite"
-    RELATIVE_PYTHON_MODULE = EXTRAS_MASK
+class ImageCompositeMasked(_MaskNode):
+    @classmethod
+    def define_schema(cls):
+        return _mask_schema("ImageCompositeMasked", _composite_inputs(io.Image, 1),
+                            output=io.Image, category="image")
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"destination": ("IMAGE",), "source": ("IMAGE",),
-                             "x": ("INT", dict(_POS)), "y": ("INT", dict(_POS)),
-                             "resize_source": ("BOOLEAN", {"default": False})},
-                "optional": {"mask": ("MASK",)}}
-
-    def composite(self, destination, source, x, y, resize_source, mask=None):
+    def execute(cls, destination, source, x, y, resize_source, mask=None):
         channels = max(destination.shape[-1], source.shape[-1])
         destination = F.pad(destination, (0, channels - destination.shape[-1]), value=1.0)
         source = F.pad(source, (0, channels - source.shape[-1]), value=1.0)
         out = masks.paste(destination.clone().movedim(-1, 1), source.movedim(-1, 1), x, y,
                           mask, 1, resize_source)
-        return (out.movedim(1, -1),)
+        return io.NodeOutput(out.movedim(1, -1))
+
+    composite = execute
 
 
 NODE_CLASS_MAPPINGS = {
@@ -226,9 +247,4 @@ NODE_CLASS_MAPPINGS = {
     "LatentCompositeMasked": LatentCompositeMasked,
     "ImageCompositeMasked": ImageCompositeMasked,
 }
-NODE_DISPLAY_NAME_MAPPINGS = {
-    "LoadImageMask": "Load Image (as Mask)",
-    "MaskToImage": "Convert Mask to Image",
-    "ImageToMask": "Convert Image to Mask",
-    "ImageColorToMask": "Convert Image Color to Mask",
-}
+NODE_DISPLAY_NAME_MAPPINGS = {"LoadImageMask": "Load Image (as Mask)"}  # V3 nodes: in their schema

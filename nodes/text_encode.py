@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from comfy_core.models import clip_encode
+from comfy_core.registry.v3 import io
 from nodes.common import EXTRAS_CLIP_SDXL, MAX_RESOLUTION, ensure_loaded, folders
 
 _TEXT = ("STRING", {"multiline": True, "dynamicPrompts": True})
@@ -36,44 +37,59 @@ class CLIPTextEncode:
         return ([[cond, {"pooled_output": pooled}]],)
 
 
-def _size(default: int) -> tuple:
-    return ("INT", {"default": default, "min": 0, "max": MAX_RESOLUTION})
+def _size(name: str, default: int) -> io.Int.Input:
+    return io.Int.Input(name, default=default, min=0, max=MAX_RESOLUTION)
 
 
-class CLIPTextEncodeSDXL:
-    CATEGORY = "advanced/conditioning"
-    RETURN_TYPES = ("CONDITIONING",)
-    FUNCTION = "execute"
+def _text(name: str) -> io.String.Input:
+    return io.String.Input(name, multiline=True, dynamic_prompts=True)
+
+
+class CLIPTextEncodeSDXL(io.ComfyNode):
+    """SDXL base prompt: text_g for CLIP-G, text_l for CLIP-L, plus the size conditioning.
+    V3 like ComfyUI 0.8.0's (which has no `encode` alias; we keep one for callers)."""
+
     RELATIVE_PYTHON_MODULE = EXTRAS_CLIP_SDXL
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"clip": ("CLIP",), "width": _size(1024), "height": _size(1024),
-                             "crop_w": _size(0), "crop_h": _size(0), "target_width": _size(1024),
-                             "target_height": _size(1024), "text_g": _TEXT, "text_l": _TEXT}}
+    def define_schema(cls):
+        return io.Schema(node_id="CLIPTextEncodeSDXL", category="advanced/conditioning", inputs=[
+            io.Clip.Input("clip"), _size("width", 1024), _size("height", 1024), _size("crop_w", 0),
+            _size("crop_h", 0), _size("target_width", 1024), _size("target_height", 1024),
+            _text("text_g"), _text("text_l")], outputs=[io.Conditioning.Output()])
 
-    def execute(self, clip, width, height, crop_w, crop_h, target_width, target_height, text_g, text_l):
+    @classmethod
+    def execute(cls, clip, width, height, crop_w, crop_h, target_width, target_height, text_g,
+                text_l):
         cond, pooled = clip_encode.encode_sdxl(clip, text_g, text_l, _prepare(clip))
-        return ([[cond, {"pooled_output": pooled, "width": width, "height": height, "crop_w": crop_w,
-                         "crop_h": crop_h, "target_width": target_width, "target_height": target_height}]],)
+        return io.NodeOutput([[cond, {"pooled_output": pooled, "width": width, "height": height,
+                                      "crop_w": crop_w, "crop_h": crop_h,
+                                      "target_width": target_width,
+                                      "target_height": target_height}]])
+
+    encode = execute
 
 
-class CLIPTextEncodeSDXLRefiner:
-    CATEGORY = "advanced/conditioning"
-    RETURN_TYPES = ("CONDITIONING",)
-    FUNCTION = "execute"
+class CLIPTextEncodeSDXLRefiner(io.ComfyNode):
+    """SDXL refiner prompt with its aesthetic score."""
+
     RELATIVE_PYTHON_MODULE = EXTRAS_CLIP_SDXL
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {"ascore": ("FLOAT", {"default": 6.0, "min": 0.0, "max": 1000.0, "step": 0.01}),
-                             "width": _size(1024), "height": _size(1024), "text": _TEXT,
-                             "clip": ("CLIP",)}}
+    def define_schema(cls):
+        ascore = io.Float.Input("ascore", default=6.0, min=0.0, max=1000.0, step=0.01)
+        return io.Schema(node_id="CLIPTextEncodeSDXLRefiner", category="advanced/conditioning",
+                         inputs=[ascore, _size("width", 1024), _size("height", 1024),
+                                 _text("text"), io.Clip.Input("clip")],
+                         outputs=[io.Conditioning.Output()])
 
-    def execute(self, ascore, width, height, text, clip):
+    @classmethod
+    def execute(cls, ascore, width, height, text, clip):
         cond, pooled = clip_encode.encode_text(clip, text, _prepare(clip))
-        return ([[cond, {"pooled_output": pooled, "aesthetic_score": ascore, "width": width,
-                         "height": height}]],)
+        return io.NodeOutput([[cond, {"pooled_output": pooled, "aesthetic_score": ascore,
+                                      "width": width, "height": height}]])
+
+    encode = execute
 
 
 NODE_CLASS_MAPPINGS = {

@@ -41,8 +41,9 @@ def test_display_names(name, title):
 
 
 def test_every_node_has_the_classic_abi():
+    """Classic nodes and V3 ones alike (V3: RETURN_TYPES is a list, as in ComfyUI)."""
     for name, cls in M.items():
-        assert isinstance(cls.RETURN_TYPES, tuple), name
+        assert isinstance(cls.RETURN_TYPES, (list, tuple)), name
         assert callable(getattr(cls(), cls.FUNCTION)), name
         assert name in D or name not in DISPLAY
 
@@ -70,10 +71,10 @@ def test_output_nodes_and_hidden_inputs():
 
 
 def test_primitives():
-    assert required("PrimitiveInt")["value"] == ("INT", {"min": -sys.maxsize,
-                                                        "max": sys.maxsize})
+    assert required("PrimitiveInt")["value"] == ("INT", {"min": -sys.maxsize, "max": sys.maxsize,
+                                                        "control_after_generate": True})
     assert required("PrimitiveStringMultiline")["value"] == ("STRING", {"multiline": True})
-    assert M["PrimitiveBoolean"]().execute(True) == (True,)
+    assert M["PrimitiveBoolean"]().execute(True)[0] is True
     assert M["PrimitiveInt"].RELATIVE_PYTHON_MODULE == "comfy_extras.nodes_primitive"
 
 

@@ -1,0 +1,134 @@
+"""Conformance: every built-in node's /object_info entry equals ComfyUI 0.8.0's.
+
+Compared for every node we register (nodes added later are covered automatically): the
+top-level keys and their order, input sections, names and order, types, every option
+(default, min, max, step, round, options, multiselect, widget hints, newer-schema keys),
+outputs, output names and list flags, name, display name, category, python_module,
+output_node, deprecated/experimental/api_node, output_matchtypes, and the number of output
+tooltips. Not compared: free text (tooltips, descriptions) and the choices of combos that
+list files (they reflect the folders, not the code). Deliberate or pending differences are
+listed in KNOWN and asserted exactly, so the test fails when one is fixed as well as when a
+node drifts.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+import nodes
+from comfy_core.registry import NodeRegistry
+from tests.fixtures.reference import reference_object_info
+
+# Combos listing files: the reference server had no model files; ours lists its folders.
+FILE_LIST_INPUTS = {"ckpt_name", "config_name", "vae_name", "unet_name", "clip_name",
+                    "clip_name1", "clip_name2", "lora_name", "image"}
+
+# (node, path into the entry) -> (check of our value against theirs, reason)
+KNOWN = {
+    ("LoraLoaderModelOnly", ("output_tooltips",)):
+        (lambda ours, theirs: len(ours) == 1 and len(theirs) == 2,
+         "ComfyUI's class inherits LoraLoader's two tooltips for its one output; ours has one"),
+}
+
+
+@pytest.fixture(scope="module")
+def entries(tmp_path_factory):
+    """(ours, reference) object_info, as JSON, for every registered built-in node."""
+    from comfy_core import runtime
+    from comfy_core.files import FolderPaths
+
+    folders = FolderPaths.build(tmp_path_factory.mktemp("conformance"))
+    for d in (folders.input_dir, folders.output_dir, folders.temp_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    with runtime.use_app(runtime.AppContext(folders=folders)):
+        registry = NodeRegistry()
+        for module, (classes, titles) in nodes.mappings_by_python_module().items():
+            registry.register_mappings(classes, titles, module)
+        ours = json.loads(json.dumps(registry.object_info()))
+    return ours, reference_object_info()
+
+
+def _get(entry: dict, path: tuple):
+    for part in path:
+        entry = entry[part]
+    return entry
+
+
+def _put(entry: dict, path: tuple, value) -> None:
+    _get(entry, path[:-1])[path[-1]] = value
+
+
+def _normal_spec(name: str, spec: list) -> list:
+    """A spec without free text (an options object holding only a tooltip counts as
+    absent); file-list choices replaced by a marker."""
+    head, options = spec[0], dict(spec[1]) if len(spec) > 1 and isinstance(spec[1], dict) else None
+    if options is not None and options.pop("tooltip", None) is not None and not options:
+        spec, options = spec[:1], None
+    if isinstance(head, list) and name in FILE_LIST_INPUTS:
+        head = "<file list>"
+    if head == "COMBO" and options is not None and name in FILE_LIST_INPUTS:
+        options["options"] = "<file list>"
+    return [head] if not options and len(spec) == 1 else [head, options or {}]
+
+
+def normalized(entry: dict) -> dict:
+    """The entry with the parts this test does not compare taken out."""
+    entry = copy.deepcopy(entry)
+    entry.pop("description", None)
+    if "output_tooltips" in entry:
+        entry["output_tooltips"] = len(entry["output_tooltips"])
+    for section, inputs in entry["input"].items():
+        if section != "hidden":
+            entry["input"][section] = {n: _normal_spec(n, s) for n, s in inputs.items()}
+    return entry
+
+
+def test_every_node_of_ours_exists_in_comfyui(entries):
+    ours, theirs = entries
+    assert sorted(set(ours) - set(theirs)) == []
+
+
+def test_known_differences_are_still_exactly_as_listed(entries):
+    ours, theirs = entries
+    for (name, path), (check, reason) in KNOWN.items():
+        assert check(_get(ours[name], path), _get(theirs[name], path)), f"{name} {path}: {reason}"
+
+
+def test_entries_equal_comfyuis(entries):
+    ours, theirs = entries
+    problems = []
+    for name, entry in ours.items():
+        expected = copy.deepcopy(theirs[name])
+        mine = copy.deepcopy(entry)
+        for (node, path), _ in KNOWN.items():
+            if node == name:
+                _put(mine, path, _get(expected, path))
+        a, b = normalized(mine), normalized(expected)
+        if list(a) != list(b):
+            problems.append(f"{name}: keys {list(a)} != {list(b)}")
+        for key in b:
+            if key in a and a[key] != b[key]:
+                problems.append(f"{name}.{key}: ours {a[key]!r} != ComfyUI {b[key]!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_comparison_notices_drift(entries):
+    """The checks above can fail: a changed default, a renamed display name, a lost key."""
+    ours, theirs = entries
+    drifted = copy.deepcopy(ours["GrowMask"])
+    drifted["input"]["required"]["expand"][1]["default"] = 1
+    assert normalized(drifted) != normalized(theirs["GrowMask"])
+    drifted = copy.deepcopy(ours["ImageColorToMask"])
+    drifted["display_name"] = "Convert Image Color to Mask"
+    assert normalized(drifted) != normalized(theirs["ImageColorToMask"])
+    drifted = copy.deepcopy(ours["PrimitiveInt"])
+    del drifted["output_matchtypes"]
+    assert list(normalized(drifted)) != list(normalized(theirs["PrimitiveInt"]))
+    # file lists and free text are not compared
+    relisted = copy.deepcopy(ours["CheckpointLoaderSimple"])
+    relisted["input"]["required"]["ckpt_name"][0] = ["other.safetensors"]
+    relisted["description"] = "anything"
+    assert normalized(relisted) == normalized(ours["CheckpointLoaderSimple"])

@@ -20,6 +20,19 @@ def json_error(status: int, kind: str, message: str, details: str = "", **extra:
                              status=status)
 
 
+STORAGE_RETRY_AFTER_S = 10
+
+
+def storage_unavailable(exc: Exception, **body: Any) -> web.Response:
+    """503 for a job database that cannot be written now (disk full...); `body` adds keys
+    (POST /prompt adds its empty node_errors). Clients may retry after Retry-After."""
+    error = error_body("storage_unavailable", str(exc),
+                       "free disk space (or fix the I/O error); the server keeps running and "
+                       "accepts jobs again once the database can be written")
+    return web.json_response({"error": error, **body}, status=503,
+                             headers={"Retry-After": str(STORAGE_RETRY_AFTER_S)})
+
+
 def prompt_error(kind: str, message: str, details: str = "", *, status: int = 400
                  ) -> web.Response:
     """POST /prompt's error shape, with the (empty) node_errors key clients expect."""

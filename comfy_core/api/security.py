@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from comfy_core.api.errors import error_body
+from comfy_core.api.errors import error_body, storage_unavailable
 from comfy_core.api.hosts import allowed_hosts, host_name, is_allowed
+from comfy_core.jobs import StoreUnavailableError
 from comfy_core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         headers = {k: v for k, v in exc.headers.items()
                    if k.lower() not in ("content-type", "content-length")}
         return web.json_response(body, status=exc.status, headers=headers)
+    except StoreUnavailableError as exc:
+        log.error("%s %s: %s", request.method, request.path, exc)
+        return storage_unavailable(exc)
     except Exception as exc:  # the server keeps running whatever a request does
         log.exception("unhandled error in %s %s", request.method, request.path)
         return web.json_response(

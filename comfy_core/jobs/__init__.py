@@ -2,9 +2,10 @@
 
 from comfy_core.jobs.queries import JobQuery, JobQueryError, get_job, list_jobs, parse_job_query
 from comfy_core.jobs.records import SENSITIVE_KEYS, STOPPED_REASON, Job, split_sensitive
-from comfy_core.jobs.store import DuplicatePromptError, JobStore
+from comfy_core.jobs.store import DuplicatePromptError, JobStore, StoreUnavailableError
 
 __all__ = [
     "DuplicatePromptError", "Job", "JobQuery", "JobQueryError", "JobStore", "SENSITIVE_KEYS",
-    "STOPPED_REASON", "get_job", "list_jobs", "parse_job_query", "split_sensitive",
+    "STOPPED_REASON", "StoreUnavailableError", "get_job", "list_jobs", "parse_job_query",
+    "split_sensitive",
 ]

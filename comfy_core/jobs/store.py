@@ -65,6 +65,16 @@ class DuplicatePromptError(ValueError):
     """A prompt id that is already queued or in history was submitted again."""
 
 
+class StoreUnavailableError(RuntimeError):
+    """The database cannot be written now (disk full, I/O error, locked by another
+    process); nothing was changed. The message names the file."""
+
+    def __init__(self, path: str, cause: sqlite3.Error) -> None:
+        super().__init__(f"the job database {path} cannot be written: {cause}")
+        self.path = path
+        self.cause = cause
+
+
 class JobStore:
     """Queue + history of one server. Thread-safe: every call holds one lock."""
 
@@ -89,14 +99,27 @@ class JobStore:
     # -- transactions -------------------------------------------------------------------
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (callers hold the lock)."""
-        self._db.execute("BEGIN IMMEDIATE")
+        """One write transaction (callers hold the lock); SQLite's write failures (a full
+        disk, I/O errors, a lock held elsewhere) become StoreUnavailableError."""
+        with self._writing():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            yield
+        except sqlite3.OperationalError as exc:
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            raise StoreUnavailableError(self.path, exc) from exc
 
     def _next_counter(self, db: sqlite3.Connection) -> int:
         row = db.execute("SELECT value FROM meta WHERE key='counter'").fetchone()
@@ -154,7 +177,7 @@ class JobStore:
 
     def heartbeat(self, worker_id: str, prompt_id: str, lease_s: float = 60.0) -> bool:
         """Extend the lease of a running job; False if the job is no longer ours."""
-        with self._lock:
+        with self._lock, self._writing():
             cur = self._db.execute(
                 "UPDATE jobs SET lease_expires=? WHERE prompt_id=? AND worker_id=? AND "
                 "state='running'", (time.time() + lease_s, prompt_id, worker_id))
@@ -198,7 +221,7 @@ class JobStore:
         for row in rows:
             job = self._job(row)
             if requeue:
-                with self._work:
+                with self._work, self._writing():
                     self._db.execute("UPDATE jobs SET state='pending', worker_id=NULL, "
                                      "lease_expires=NULL WHERE prompt_id=?", (job.prompt_id,))
                     self._work.notify_all()
@@ -240,7 +263,7 @@ class JobStore:
 
     def delete_pending(self, prompt_ids: Iterable[str]) -> int:
         ids = list(prompt_ids)
-        with self._lock:
+        with self._lock, self._writing():
             cur = self._db.executemany(
                 "DELETE FROM jobs WHERE prompt_id=? AND state='pending'", [(i,) for i in ids])
             for i in ids:
@@ -248,16 +271,16 @@ class JobStore:
             return cur.rowcount
 
     def clear_pending(self) -> int:
-        with self._lock:
+        with self._lock, self._writing():
             return self._db.execute("DELETE FROM jobs WHERE state='pending'").rowcount
 
     def delete_history(self, prompt_ids: Iterable[str]) -> int:
-        with self._lock:
+        with self._lock, self._writing():
             return self._db.executemany("DELETE FROM jobs WHERE prompt_id=? AND state='done'",
                                         [(i,) for i in prompt_ids]).rowcount
 
     def clear_history(self) -> int:
-        with self._lock:
+        with self._lock, self._writing():
             return self._db.execute("DELETE FROM jobs WHERE state='done'").rowcount
 
     def history(self, max_items: int | None = None, offset: int = -1,

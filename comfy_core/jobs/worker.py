@@ -8,6 +8,7 @@ event; events go out through `publish`, which must be thread-safe (the websocket
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
 import os
 import socket
@@ -19,7 +20,7 @@ from typing import Any, Callable, Protocol
 
 from comfy_core.jobs.host_memory import heap_trimmer
 from comfy_core.jobs.records import Job, now_ms
-from comfy_core.jobs.store import JobStore
+from comfy_core.jobs.store import JobStore, StoreUnavailableError
 from comfy_core.runtime import AppContext, use_app
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 # publish(kind, data, binary, client_id)
 Publish = Callable[[str, dict, "bytes | None", "str | None"], None]
 LEASE_SECONDS = 60.0
+RECORD_RETRY_S = 0.5
+RECORD_RETRY_MAX_S = 5.0
 
 
 class ExecutorLike(Protocol):
@@ -143,17 +146,41 @@ class Worker:
 
     def _run_job(self, job: Job, interrupt: threading.Event) -> None:
         client_id = job.extra_data.get("client_id")
-        beat = _Heartbeat(self.store, self.worker_id, job.prompt_id)
+        beat = Heartbeat(self.store, self.worker_id, job.prompt_id)
         beat.start()
         try:
-            outputs, status, meta = self._execute(job, client_id, interrupt)
+            try:
+                outputs, status, meta = self._execute(job, client_id, interrupt)
+            finally:
+                with self._lock:
+                    self._current = None
+            self._after_job()
+            self._record(job, outputs, status, meta)
         finally:
             beat.stop()
-            with self._lock:
-                self._current = None
-        self._after_job()
-        self.store.complete(job.prompt_id, outputs, status, meta)
         self.publish("executing", {"node": None, "prompt_id": job.prompt_id}, None, client_id)
+
+    def _record(self, job: Job, outputs: dict, status: dict, meta: dict) -> None:
+        """Store the job's outcome. While the database cannot be written (a full disk) the
+        outcome is kept and retried, with the lease still renewed, until it is recorded;
+        a worker stopped meanwhile leaves the job to recovery at the next start."""
+        delay = RECORD_RETRY_S
+        for attempt in itertools.count():
+            try:
+                self.store.complete(job.prompt_id, outputs, status, meta)
+                if attempt:
+                    log.warning("recorded the outcome of job %s after %d retries",
+                                job.prompt_id, attempt)
+                return
+            except StoreUnavailableError as exc:
+                if not attempt:
+                    log.error("cannot record the outcome of job %s yet (%s); retrying until "
+                              "the database can be written", job.prompt_id, exc)
+                if self._stop.wait(delay):
+                    log.error("stopping with the outcome of job %s unrecorded; the next start "
+                              "records it as stopped", job.prompt_id)
+                    raise
+                delay = min(delay * 2, RECORD_RETRY_MAX_S)
 
     def _after_job(self) -> None:
         """Memory clean-up before the job is reported done, so a client that sees its history
@@ -201,11 +228,17 @@ def _crash_status(prompt_id: str, exc: BaseException) -> dict:
     return {"status_str": "error", "completed": False, "messages": [["execution_error", data]]}
 
 
-class _Heartbeat:
-    """Renews the running job's lease every third of LEASE_SECONDS."""
+class Heartbeat:
+    """Renews the running job's lease every `interval` seconds. A renewal that fails (the
+    database full or locked for a while) is logged and retried at the next beat: the
+    thread never dies of it."""
 
-    def __init__(self, store: JobStore, worker_id: str, prompt_id: str) -> None:
+    def __init__(self, store: JobStore, worker_id: str, prompt_id: str, *,
+                 interval: float = LEASE_SECONDS / 3,
+                 on_error: Callable[[Exception], None] | None = None) -> None:
         self._args = (store, worker_id, prompt_id)
+        self.interval = interval
+        self._on_error = on_error
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="comfy-heartbeat", daemon=True)
 
@@ -215,7 +248,20 @@ class _Heartbeat:
     def stop(self) -> None:
         self._done.set()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         store, worker_id, prompt_id = self._args
-        while not self._done.wait(LEASE_SECONDS / 3):
-            store.heartbeat(worker_id, prompt_id, LEASE_SECONDS)
+        failing = False
+        while not self._done.wait(self.interval):
+            try:
+                store.heartbeat(worker_id, prompt_id, LEASE_SECONDS)
+                failing = False
+            except Exception as exc:  # any failure: log it, retry at the next beat
+                if not failing:
+                    log.error("cannot renew the lease of job %s: %s", prompt_id, exc)
+                failing = True
+                if self._on_error is not None:
+                    self._on_error(exc)

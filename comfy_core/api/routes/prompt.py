@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import re
 import uuid
@@ -11,16 +12,23 @@ from typing import Any
 from aiohttp import web
 
 from comfy_core.api import protocol
-from comfy_core.api.errors import BodyTooLargeError, bad_request, prompt_error, read_json
-from comfy_core.api.params import int_query
+from comfy_core.api.errors import (
+    BodyTooLargeError,
+    bad_request,
+    prompt_error,
+    read_json,
+    storage_unavailable,
+)
 from comfy_core.api.keys import HUB, STATE, WORKER
+from comfy_core.api.params import int_query
 from comfy_core.api.state import services_of
 from comfy_core.graph.validate import validate_prompt
-from comfy_core.jobs import DuplicatePromptError
+from comfy_core.jobs import DuplicatePromptError, StoreUnavailableError
 from comfy_core.jobs.records import HISTORY_PARTS, HistoryView, now_ms
 from comfy_core.jobs.worker import FreeRequest
 from comfy_core.settings import Settings
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 _PROMPT_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 
@@ -108,6 +116,9 @@ async def post_prompt(request: web.Request) -> web.Response:
                                     result.outputs, number=number, front=bool(body.get("front")))
     except DuplicatePromptError as exc:
         return prompt_error("duplicate_prompt_id", str(exc), prompt_id)
+    except StoreUnavailableError as exc:
+        log.error("refused prompt %s: %s", prompt_id, exc)
+        return storage_unavailable(exc, node_errors={})
     broadcast_status(request.app)
     return web.json_response({"prompt_id": prompt_id, "number": job.number,
                               "node_errors": result.node_errors})

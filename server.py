@@ -19,11 +19,14 @@ from comfy_core.api import create_app
 from comfy_core.api.logbuffer import LogBuffer
 from comfy_core.api.security import check_can_listen
 from comfy_core.files import FolderPaths
+from comfy_core.jobs import StoreUnavailableError
+from comfy_core.jobs.integrity import DamagedStoreError
 from comfy_core.services import Startup, build_base_services
 from comfy_core.settings import Settings, parse_settings
 
 log = logging.getLogger("comfy_core.server")
 ROOT = Path(__file__).resolve().parent
+EXIT_BAD_STORE = 2  # the job database is damaged or cannot be opened (message logged)
 
 
 def _setup_logging(verbose: bool) -> LogBuffer:
@@ -52,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     check_can_listen(settings)  # before any thread starts
     temp_dir = FolderPaths.from_settings(settings).temp_dir
     shutil.rmtree(temp_dir, ignore_errors=True)
-    base = build_base_services(settings, web_root=ROOT / "web", logs=logs)
+    try:
+        base = build_base_services(settings, web_root=ROOT / "web", logs=logs)
+    except (DamagedStoreError, StoreUnavailableError) as exc:  # named file, how to recover
+        log.error("cannot start: %s", exc)
+        return EXIT_BAD_STORE
     app = create_app(Startup.begin(base))
     context = _ssl_context(settings)
     scheme = "https" if context else "http"

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from comfy_core.jobs.integrity import DamagedStoreError, database_problem, wal_problem
 from comfy_core.jobs.records import (
     HistoryView,
     Job,
@@ -82,15 +83,38 @@ class JobStore:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            problem = wal_problem(Path(self.path))
+            if problem is not None:
+                raise DamagedStoreError(self.path, problem)
         self.max_history = max_history
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
-        self._db.executescript(_SCHEMA)
+        self._db = self._open()
         self._lock = threading.RLock()
         self._work = threading.Condition(self._lock)
         self._secrets: dict[str, dict] = {}
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect, check the file (quick_check) and create the tables. Raises
+        DamagedStoreError for a damaged file, StoreUnavailableError when it cannot be
+        opened or written; the file is left as it was."""
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute(f"PRAGMA cache_size=-{PAGE_CACHE_KIB}")
+            problem = database_problem(db)
+            if problem is not None:
+                raise DamagedStoreError(self.path, problem)
+            db.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            db.close()
+            raise StoreUnavailableError(self.path, exc) from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed"
+            db.close()
+            raise DamagedStoreError(self.path, str(exc)) from exc
+        except DamagedStoreError:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         with self._lock:

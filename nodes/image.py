@@ -147,6 +147,29 @@ class LoadImageOutput(LoadImage):
                        "control_after_refresh": "first"}})}}
 
 
+class WebcamCapture(LoadImage):
+    """An image from the editor's webcam widget: the widget uploads each capture and its
+    value names the file (width, height and capture_on_queue act in the editor)."""
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "load_capture"
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_webcam"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        size = {"default": 0, "min": 0, "max": MAX_RESOLUTION, "step": 1}
+        return {"required": {"image": ("WEBCAM", {}), "width": ("INT", dict(size)),
+                             "height": ("INT", dict(size)),
+                             "capture_on_queue": ("BOOLEAN", {"default": True})}}
+
+    def load_capture(self, image, **_):
+        return (self.load_image(image)[0],)
+
+    @classmethod
+    def IS_CHANGED(cls, image, **_):
+        return decode.file_sha256(folders().annotated_path(image))
+
+
 class SaveImage:
     CATEGORY = "image"
     RETURN_TYPES = ()
@@ -199,6 +222,7 @@ NODE_CLASS_MAPPINGS = {
     "ImagePadForOutpaint": ImagePadForOutpaint,
     "LoadImage": LoadImage,
     "LoadImageOutput": LoadImageOutput,
+    "WebcamCapture": WebcamCapture,
     "SaveImage": SaveImage,
     "PreviewImage": PreviewImage,
 }
@@ -210,6 +234,7 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "ImagePadForOutpaint": "Pad Image for Outpainting",
     "LoadImage": "Load Image",
     "LoadImageOutput": "Load Image (from Outputs)",
+    "WebcamCapture": "Webcam Capture",
     "SaveImage": "Save Image",
     "PreviewImage": "Preview Image",
 }

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from comfy_core.images import decode, masks
+from comfy_core.images import ui_outputs as ui
 from comfy_core.registry.v3 import io
 from nodes.common import EXTRAS_MASK, MAX_RESOLUTION, folders, image_limits
 
@@ -232,6 +233,22 @@ class ImageCompositeMasked(_MaskNode):
     composite = execute
 
 
+class MaskPreview(io.ComfyNode):
+    """Output node: the mask as grey images in the temp folder, shown on the node."""
+
+    RELATIVE_PYTHON_MODULE = EXTRAS_MASK
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(node_id="MaskPreview", display_name="Preview Mask", category="mask",
+                         inputs=[io.Mask.Input("mask")], is_output_node=True,
+                         hidden=[io.Hidden.prompt, io.Hidden.extra_pnginfo])
+
+    @classmethod
+    def execute(cls, mask):
+        return io.NodeOutput(ui=ui.PreviewMask(mask, cls=cls))
+
+
 NODE_CLASS_MAPPINGS = {
     "LoadImageMask": LoadImageMask,
     "SolidMask": SolidMask,
@@ -246,5 +263,6 @@ NODE_CLASS_MAPPINGS = {
     "ThresholdMask": ThresholdMask,
     "LatentCompositeMasked": LatentCompositeMasked,
     "ImageCompositeMasked": ImageCompositeMasked,
+    "MaskPreview": MaskPreview,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {"LoadImageMask": "Load Image (as Mask)"}  # V3 nodes: in their schema

@@ -1,8 +1,8 @@
 """One animated file from an IMAGE batch: SaveAnimatedWEBP and SaveAnimatedPNG.
 
 Both name the file `<prefix>_<counter:05>_.<ext>` in the output folder (COMPAT 8.2), play at
-`fps` (each frame `int(1000 / fps)` ms) and carry the prompt and workflow unless metadata is
-disabled: WebP in EXIF tags (0x0110 Model = "prompt:<json>", then 0x010F Make,
+`fps` (each frame `int(1000 / fps)` ms), appear only once complete (files/atomic.py) and
+carry the prompt and workflow unless metadata is disabled: WebP in EXIF tags (0x0110 Model = "prompt:<json>", then 0x010F Make,
 0x010E ... one per extra_pnginfo key as "<key>:<json>"), APNG in `comf` chunks after the
 image data ("<key>\\0<json>", Latin-1), which is where ComfyUI's loaders look.
 """
@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from comfy_core.files.atomic import atomic_path
 from comfy_core.images.convert import tensor_to_pil
 
 WEBP_METHODS = {"default": 4, "fastest": 0, "slowest": 6}
@@ -68,9 +69,10 @@ def save_animated_webp(images: torch.Tensor, folders: Any, prefix: str, *, fps: 
     frames = _frames(images)
     path, entry = _target(folders, prefix, images, "webp")
     exif = webp_exif(frames[0], prompt, extra_pnginfo) if metadata else frames[0].getexif()
-    frames[0].save(path, format="WEBP", save_all=True, append_images=frames[1:],
-                   duration=int(1000.0 / fps), exif=exif, lossless=lossless, quality=quality,
-                   method=WEBP_METHODS[method])
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="WEBP", save_all=True, append_images=frames[1:],
+                       duration=int(1000.0 / fps), exif=exif, lossless=lossless,
+                       quality=quality, method=WEBP_METHODS[method])
     return entry
 
 
@@ -81,8 +83,9 @@ def save_animated_png(images: torch.Tensor, folders: Any, prefix: str, *, fps: f
     frames = _frames(images)
     path, entry = _target(folders, prefix, images, "png")
     info = apng_info(prompt, extra_pnginfo) if metadata else None
-    frames[0].save(path, format="PNG", pnginfo=info, compress_level=compress_level,
-                   save_all=True, duration=int(1000.0 / fps), append_images=frames[1:])
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="PNG", pnginfo=info, compress_level=compress_level,
+                       save_all=True, duration=int(1000.0 / fps), append_images=frames[1:])
     return entry
 
 

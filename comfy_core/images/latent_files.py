@@ -3,7 +3,7 @@
 
 A file holds `latent_tensor` (the raw VAE latent) and an empty `latent_format_version_0`
 marker; files without the marker are from before latents were stored unscaled and are
-divided by SD1's scale factor 0.18215 on load. Metadata: `prompt` (JSON, or "" without a
+divided by SD1's scale factor 0.18215 on load. Files appear only once complete (files/atomic.py). Metadata: `prompt` (JSON, or "" without a
 prompt) and one JSON entry per extra_pnginfo key, unless metadata is disabled.
 """
 
@@ -16,6 +16,8 @@ from typing import Any, Mapping
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from comfy_core.files.atomic import atomic_path
 
 LATENT_EXTENSION = ".latent"
 VERSION_MARKER = "latent_format_version_0"
@@ -46,8 +48,9 @@ def save_latent(latent: dict, folders: Any, prefix: str, *, metadata: bool, prom
     folder, filename, counter, subfolder, _ = folders.save_image_path(prefix, kind="output")
     name = f"{filename}_{counter:05}_{LATENT_EXTENSION}"
     tensors = {"latent_tensor": latent["samples"].contiguous(), VERSION_MARKER: torch.tensor([])}
-    save_file(tensors, str(folder / name),
-              metadata=latent_metadata(prompt, extra_pnginfo) if metadata else None)
+    with atomic_path(folder / name) as tmp:
+        save_file(tensors, str(tmp),
+                  metadata=latent_metadata(prompt, extra_pnginfo) if metadata else None)
     return {"filename": name, "subfolder": subfolder, "type": "output"}
 
 

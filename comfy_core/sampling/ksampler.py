@@ -143,6 +143,27 @@ def sample(
     return out
 
 
+def denoise_mask(noise_mask: torch.Tensor | None, latent_image: torch.Tensor) -> torch.Tensor | None:
+    """A LATENT's noise mask resized to the latent on its device ([B, C, h, w]), or None."""
+    if noise_mask is None:
+        return None
+    return reshape_mask(noise_mask.to(latent_image.device), latent_image.shape)
+
+
+def cfg_guider(unet: UNet, ms: ModelSampling, positive: Sequence[Any], negative: Sequence[Any],
+               latent_image: torch.Tensor, mask: torch.Tensor | None, *, cfg: float, scale_factor: float,
+               adm: str | None = None, inpaint: bool = False) -> CFGGuider:
+    """The CFG guider for this latent: conditioning resolved for its shape and device
+    (areas mirrored to the other side, the concat channels of inpainting UNets)."""
+    device = latent_image.device
+    concat = ConcatSource(latent_image, mask, scale_factor) if inpaint else None
+    pos = resolve(positive, latent_image.shape, ms, adm, negative=False, concat=concat, device=device)
+    neg = resolve(negative, latent_image.shape, ms, adm, negative=True, concat=concat, device=device)
+    neg = mirror_areas(neg, pos)
+    pos = mirror_areas(pos, neg)
+    return CFGGuider(unet, ms, pos, neg, cfg)
+
+
 def run_sampler(
     sampler: Callable[..., torch.Tensor],
     unet: UNet,
@@ -164,14 +185,9 @@ def run_sampler(
 ) -> torch.Tensor:
     """Build the guider, sample over `sigmas` (host σ), scale out. `latent_image` is already
     scaled in; the loop runs on its device, where conditioning and masks are moved once."""
-    device = latent_image.device
-    mask = None if noise_mask is None else reshape_mask(noise_mask.to(device), noise.shape)  # [B, C, h, w]
-    concat = ConcatSource(latent_image, mask, scale_factor) if inpaint else None
-    pos = resolve(positive, latent_image.shape, ms, adm, negative=False, concat=concat, device=device)
-    neg = resolve(negative, latent_image.shape, ms, adm, negative=True, concat=concat, device=device)
-    neg = mirror_areas(neg, pos)
-    pos = mirror_areas(pos, neg)
-    denoiser: Denoiser = CFGGuider(unet, ms, pos, neg, cfg)
+    mask = denoise_mask(noise_mask, latent_image)
+    denoiser: Denoiser = cfg_guider(unet, ms, positive, negative, latent_image, mask, cfg=cfg,
+                                    scale_factor=scale_factor, adm=adm, inpaint=inpaint)
     if mask is not None:
         blend_noise = noise
         if random_inpaint_noise:

@@ -96,3 +96,23 @@ def brownian_noise(
     """The SDE samplers' default: a tree over the schedule's positive σ range."""
     positive = sigmas[sigmas > 0]
     return BrownianNoise(x, positive.min(), sigmas.max(), seed, cpu=cpu)
+
+
+class RandomNoise:
+    """The NOISE value of the custom-sampling nodes: `seed` and `generate_noise(latent)`,
+    the initial noise of a LATENT dict (its `batch_index` respected, COMPAT 9.2)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def generate_noise(self, latent: dict) -> torch.Tensor:
+        return prepare_noise(latent["samples"], self.seed, latent.get("batch_index"))
+
+
+class ZeroNoise:
+    """The NOISE value that adds nothing (continue from an already noisy latent)."""
+
+    seed = 0
+
+    def generate_noise(self, latent: dict) -> torch.Tensor:
+        return zero_noise(latent["samples"])

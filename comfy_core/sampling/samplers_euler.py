@@ -201,7 +201,8 @@ def sample_lms(
     seed: int | None = None,
     order: int = 4,
 ) -> torch.Tensor:
-    """Linear multistep (Adams–Bashforth in σ, order 4) as in k-diffusion."""
+    """Linear multistep (Adams–Bashforth in σ on the Lagrange interpolant of d, order 4) as
+    in k-diffusion; the step down to σ = 0 returns D (as ComfyUI does)."""
     t = sigmas.detach().cpu().double().numpy()
     s_in = ones_like_batch(x)
     ds: list[torch.Tensor] = []
@@ -209,6 +210,9 @@ def sample_lms(
         denoised = denoise(x, sigmas[i] * s_in)
         ds = (ds + [to_d(x, sigmas[i], denoised)])[-order:]
         report(callback, i, x, denoised)
+        if t[i + 1] == 0:
+            x = denoised
+            continue
         cur_order = min(i + 1, order)
         coeffs = [lms_coefficient(cur_order, t, i, j) for j in range(cur_order)]
         x = x + sum(c * d for c, d in zip(coeffs, reversed(ds)))

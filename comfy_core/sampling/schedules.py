@@ -40,18 +40,56 @@ def sigmas_sgm_uniform(ms: ModelSampling, steps: int) -> torch.Tensor:
     return sigmas_normal(ms, steps, sgm=True)
 
 
-def sigmas_karras(ms: ModelSampling, steps: int, rho: float = 7.0) -> torch.Tensor:
-    """Karras et al. (2022), eq. 5: uniform in σ^(1/ρ)."""
-    sigma_min, sigma_max = float(ms.sigma_min), float(ms.sigma_max)
+def karras(steps: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> torch.Tensor:
+    """Karras et al. (2022), eq. 5: uniform in σ^(1/ρ) from σ_max to σ_min, then 0."""
     ramp = torch.linspace(0, 1, steps)
     min_inv_rho, max_inv_rho = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
     return _append_zero((max_inv_rho + ramp * (min_inv_rho - max_inv_rho)) ** rho)
 
 
+def exponential(steps: int, sigma_min: float, sigma_max: float) -> torch.Tensor:
+    """Uniform in log σ from σ_max to σ_min, then 0."""
+    _positive(sigma_min=sigma_min, sigma_max=sigma_max)
+    return _append_zero(torch.linspace(math.log(sigma_max), math.log(sigma_min), steps).exp())
+
+
+def polyexponential(steps: int, sigma_min: float, sigma_max: float, rho: float = 1.0) -> torch.Tensor:
+    """log σ a polynomial of degree ρ in the step ramp (ρ = 1 is `exponential`), then 0."""
+    _positive(sigma_min=sigma_min, sigma_max=sigma_max)
+    ramp = torch.linspace(1, 0, steps) ** rho
+    lo, hi = math.log(sigma_min), math.log(sigma_max)
+    return _append_zero(torch.exp(ramp * (hi - lo) + lo))
+
+
+def vp(steps: int, beta_d: float = 19.9, beta_min: float = 0.1, eps_s: float = 1e-3) -> torch.Tensor:
+    """The continuous VP SDE's σ(t) = √(exp(β_d t²/2 + β_min t) − 1) for t from 1 to ε_s
+    (Song et al. 2021), then 0."""
+    t = torch.linspace(1, eps_s, steps)
+    return _append_zero(torch.sqrt(torch.special.expm1(beta_d * t**2 / 2 + beta_min * t)))
+
+
+def laplace(steps: int, sigma_min: float, sigma_max: float, mu: float = 0.0, beta: float = 0.5) -> torch.Tensor:
+    """log σ at the quantiles of a Laplace(μ, β) distribution, clipped to [σ_min, σ_max]
+    (Hang et al. 2024, "Improved Noise Schedule for Diffusion Training"); no final 0."""
+    x = torch.linspace(0, 1, steps)
+    lam = mu - beta * torch.sign(0.5 - x) * torch.log(1 - 2 * torch.abs(0.5 - x) + 1e-5)
+    return torch.clamp(torch.exp(lam), min=sigma_min, max=sigma_max)
+
+
+def _positive(**values: float) -> None:
+    bad = [f"{name}={value}" for name, value in values.items() if not value > 0]
+    if bad:
+        raise ValueError(f"a log-spaced schedule needs positive sigmas, got {', '.join(bad)}")
+
+
+def sigmas_karras(ms: ModelSampling, steps: int, rho: float = 7.0) -> torch.Tensor:
+    """Karras et al. (2022) between the model's σ_min and σ_max."""
+    return karras(steps, float(ms.sigma_min), float(ms.sigma_max), rho)
+
+
 def sigmas_exponential(ms: ModelSampling, steps: int) -> torch.Tensor:
-    """Uniform in log σ."""
-    lo, hi = math.log(float(ms.sigma_min)), math.log(float(ms.sigma_max))
-    return _append_zero(torch.linspace(hi, lo, steps).exp())
+    """Uniform in log σ between the model's σ_max and σ_min."""
+    return exponential(steps, float(ms.sigma_min), float(ms.sigma_max))
 
 
 def sigmas_simple(ms: ModelSampling, steps: int) -> torch.Tensor:

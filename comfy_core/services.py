@@ -41,6 +41,9 @@ class Services:
     web_root: Any = None  # pathlib.Path of the editor's static files
     logs: Any = None  # comfy_core.api.logbuffer.LogBuffer
     extra: dict = field(default_factory=dict)
+    # comfy_core.cluster.Cluster with --ray: runs the jobs on Ray workers instead of the
+    # in-process worker (make_worker, recover, refusal); None otherwise.
+    cluster: Any = None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,21 @@ class MemoryFlags:
 
 
 @dataclass(frozen=True)
+class ClusterFlags:
+    """`--ray` and its companions; `address` None means one in-process worker (no Ray)."""
+
+    address: str | None = None  # "local", "auto", "host:port" or "ray://host:port"
+    workers: int | None = None  # None: one per GPU of the cluster, else one
+    worker_cpus: float = 1.0
+    object_store_mb: int = 512
+    heartbeat_timeout: float = 60.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.address is not None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the server was told on its command line and environment."""
 
@@ -80,6 +95,7 @@ class Settings:
     database: Path | None = None
     verbose: bool = False
     memory: MemoryFlags = field(default_factory=MemoryFlags)
+    cluster: ClusterFlags = field(default_factory=ClusterFlags)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -131,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_folder_flags(p)
     _add_execution_flags(p)
     _add_memory_flags(p)
+    _add_cluster_flags(p)
     return p
 
 
@@ -235,6 +252,37 @@ def _add_memory_flags(p: argparse.ArgumentParser) -> None:
                    help="VRAM in GB to leave free for other software")
 
 
+def _add_cluster_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster (Ray; see docs/cluster.md)")
+    g.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run jobs on workers of a Ray cluster: 'local' starts one on this "
+                        "machine; 'auto', HOST:PORT or ray://HOST:PORT joins a running one")
+    g.add_argument("--ray-workers", type=int, default=None, metavar="N",
+                   help="worker actors to start (default: one per GPU of the cluster, or one "
+                        "when it has none)")
+    g.add_argument("--ray-worker-cpus", type=float, default=1.0, metavar="N",
+                   help="CPUs each worker reserves (default 1; fractions allowed)")
+    g.add_argument("--ray-object-store-mb", type=int, default=512, metavar="MB",
+                   help="object store size of a --ray local cluster (default 512)")
+    g.add_argument("--ray-heartbeat-timeout", type=float, default=60.0, metavar="S",
+                   help="seconds without a sign of life before a worker counts as hung and "
+                        "its job is re-run elsewhere (default 60)")
+
+
+def _cluster_flags(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> ClusterFlags:
+    if ns.ray is not None and not ns.ray.strip():
+        parser.error("--ray needs an address: 'local', 'auto', HOST:PORT or ray://HOST:PORT")
+    if (ns.ray_workers is not None and ns.ray_workers <= 0) or ns.ray_worker_cpus <= 0 \
+            or ns.ray_heartbeat_timeout <= 0:
+        parser.error("--ray-workers, --ray-worker-cpus and --ray-heartbeat-timeout must be "
+                     "positive")
+    if ns.ray_object_store_mb < 75:
+        parser.error("--ray-object-store-mb must be at least 75 (Ray's minimum)")
+    return ClusterFlags(address=ns.ray.strip() if ns.ray else None, workers=ns.ray_workers,
+                        worker_cpus=ns.ray_worker_cpus, object_store_mb=ns.ray_object_store_mb,
+                        heartbeat_timeout=ns.ray_heartbeat_timeout)
+
+
 def parse_settings(
     argv: Sequence[str],
     environ: Mapping[str, str],
@@ -284,6 +332,7 @@ def parse_settings(
         memory=MemoryFlags(**{f.lstrip("-").replace("-", "_"): getattr(
             ns, f.lstrip("-").replace("-", "_")) for f, _ in _MEMORY_BOOL_FLAGS},
             reserve_vram=ns.reserve_vram),
+        cluster=_cluster_flags(parser, ns),
     )
     if token is None and settings.requires_token:
         token, generated = token_factory(), True

@@ -53,13 +53,19 @@ def create_app(services: Services | Startup) -> web.Application:
 
 
 def _make_worker(app: web.Application, services: Services, context: AppContext) -> Worker:
+    """The in-process worker, or with --ray the cluster's dispatcher (same interface)."""
     hub = app[HUB]
-    return Worker(
-        services.store, services.executor,
-        lambda kind, data, binary, client_id: hub.publish(kind, data, binary=binary,
-                                                          client_id=client_id),
-        status_changed=lambda: prompt.broadcast_status(app), app=context,
-        memory=services.memory)
+
+    def publish(kind: str, data: dict, binary: bytes | None, client_id: str | None) -> None:
+        hub.publish(kind, data, binary=binary, client_id=client_id)
+
+    def status_changed() -> None:
+        prompt.broadcast_status(app)
+
+    if services.cluster is not None:
+        return services.cluster.make_worker(publish, status_changed)
+    return Worker(services.store, services.executor, publish, status_changed=status_changed,
+                  app=context, memory=services.memory)
 
 
 def _startup_gate(state: AppState):

@@ -86,7 +86,10 @@ class AppState:
             return
         context = AppContext(folders=services.folders, settings=services.settings,
                              memory=services.memory)
-        recovered = services.store.recover(requeue=services.settings.requeue_running)
+        if services.cluster is not None:  # a lost worker's job is re-run once more
+            recovered = services.cluster.recover(services.store)
+        else:
+            recovered = services.store.recover(requeue=services.settings.requeue_running)
         for prompt_id, action in recovered:
             log.info("recovered job %s: %s", prompt_id, action)
         self.context = context

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator
 
 from comfy_core.jobs.integrity import DamagedStoreError, database_problem, wal_problem
 from comfy_core.jobs.records import (
+    STOPPED_REASON,
     HistoryView,
     Job,
     history_record,
@@ -49,7 +50,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     result TEXT,
     job_status TEXT,
     exec_start INTEGER,
-    exec_end INTEGER
+    exec_end INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (state, number, seq);
 CREATE INDEX IF NOT EXISTS jobs_history ON jobs (history_seq);
@@ -105,6 +107,7 @@ class JobStore:
             if problem is not None:
                 raise DamagedStoreError(self.path, problem)
             db.executescript(_SCHEMA)
+            _add_missing_columns(db)
         except sqlite3.OperationalError as exc:
             db.close()
             raise StoreUnavailableError(self.path, exc) from exc
@@ -188,16 +191,45 @@ class JobStore:
         with self._work:
             self._work.notify_all()
 
-    def claim(self, worker_id: str, lease_s: float = 60.0) -> Job | None:
-        """Take the first pending job (lowest number, then oldest) for `worker_id`."""
+    def claim(self, worker_id: str, lease_s: float = 60.0, prompt_id: str | None = None
+              ) -> Job | None:
+        """Take the first pending job (lowest number, then oldest) for `worker_id`, or the
+        pending job `prompt_id` when given (None if it is no longer pending). Each claim
+        counts as one attempt at the job."""
+        where, params = ("prompt_id=? AND ", (prompt_id,)) if prompt_id is not None else ("", ())
         with self._lock, self._tx() as db:
-            row = db.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE state='pending' "
-                             "ORDER BY number, seq LIMIT 1").fetchone()
+            row = db.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE {where}state='pending' "
+                             "ORDER BY number, seq LIMIT 1", params).fetchone()
             if row is None:
                 return None
-            db.execute("UPDATE jobs SET state='running', worker_id=?, lease_expires=? "
-                       "WHERE prompt_id=?", (worker_id, time.time() + lease_s, row[0]))
+            db.execute("UPDATE jobs SET state='running', worker_id=?, lease_expires=?, "
+                       "attempts=attempts+1 WHERE prompt_id=?",
+                       (worker_id, time.time() + lease_s, row[0]))
             return self._job(row)
+
+    def pending_jobs(self, limit: int) -> list[Job]:
+        """The first `limit` pending jobs in run order (a dispatcher choosing among them)."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE state='pending' "
+                                    "ORDER BY number, seq LIMIT ?", (limit,)).fetchall()
+        return [self._job(r) for r in rows]
+
+    def attempts(self, prompt_id: str) -> int:
+        """How many times the job was claimed (0 when unknown)."""
+        with self._lock:
+            row = self._db.execute("SELECT attempts FROM jobs WHERE prompt_id=?",
+                                   (prompt_id,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def requeue(self, prompt_id: str, worker_id: str) -> bool:
+        """Put a job that `worker_id` was running back in the queue at its old place (its
+        worker was lost); False if the job is not running there."""
+        with self._work, self._writing():
+            cur = self._db.execute("UPDATE jobs SET state='pending', worker_id=NULL, "
+                                   "lease_expires=NULL WHERE prompt_id=? AND worker_id=? AND "
+                                   "state='running'", (prompt_id, worker_id))
+            self._work.notify_all()
+            return cur.rowcount == 1
 
     def heartbeat(self, worker_id: str, prompt_id: str, lease_s: float = 60.0) -> bool:
         """Extend the lease of a running job; False if the job is no longer ours."""
@@ -235,23 +267,27 @@ class JobStore:
             log.info("history over its cap of %d: removed the %d oldest record(s)",
                      self.max_history, excess)
 
-    def recover(self, *, requeue: bool = False) -> list[tuple[str, str]]:
-        """Settle jobs left running by a dead process: re-queue them (`requeue`) or record
-        them as failed with the reason. Returns (prompt_id, "requeued"|"failed") pairs."""
+    def recover(self, *, requeue: bool = False, max_attempts: int | None = None
+                ) -> list[tuple[str, str]]:
+        """Settle jobs left running by a dead process: re-queue them (`requeue`, or while
+        they have had fewer than `max_attempts` attempts) or record them as failed with the
+        reason. Returns (prompt_id, "requeued"|"failed") pairs."""
         with self._lock:
-            rows = self._db.execute(f"SELECT {_JOB_COLS} FROM jobs WHERE state='running' "
-                                    "ORDER BY number, seq").fetchall()
+            rows = self._db.execute(f"SELECT {_JOB_COLS}, attempts FROM jobs WHERE "
+                                    "state='running' ORDER BY number, seq").fetchall()
         done: list[tuple[str, str]] = []
         for row in rows:
-            job = self._job(row)
-            if requeue:
+            job, attempts = self._job(row[:5]), int(row[5])
+            if requeue or (max_attempts is not None and attempts < max_attempts):
                 with self._work, self._writing():
                     self._db.execute("UPDATE jobs SET state='pending', worker_id=NULL, "
                                      "lease_expires=NULL WHERE prompt_id=?", (job.prompt_id,))
                     self._work.notify_all()
                 done.append((job.prompt_id, "requeued"))
             else:
-                self.complete(job.prompt_id, {}, stopped_status(job.prompt_id), {})
+                reason = STOPPED_REASON if max_attempts is None else (
+                    f"{STOPPED_REASON} (attempt {attempts} of {max_attempts})")
+                self.complete(job.prompt_id, {}, stopped_status(job.prompt_id, reason), {})
                 done.append((job.prompt_id, "failed"))
             log.warning("job %s was running when the server stopped: %s", job.prompt_id,
                         done[-1][1])
@@ -362,3 +398,10 @@ class JobStore:
             rows = self._db.execute(f"SELECT {cols} FROM jobs WHERE {where} ORDER BY {order} "
                                     "LIMIT ? OFFSET ?", (*params, limit, offset)).fetchall()
         return rows, total
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Columns added after a database file was created (an older server's file opens)."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+    if "attempts" not in have:
+        db.execute("ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")

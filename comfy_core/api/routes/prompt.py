@@ -110,6 +110,10 @@ async def post_prompt(request: web.Request) -> web.Response:
     if not result.ok:
         return web.json_response({"error": result.error, "node_errors": result.node_errors},
                                  status=400)
+    if services.cluster is not None:  # some worker must have the prompt's files
+        refusal = services.cluster.refusal(result.prompt or body["prompt"])
+        if refusal is not None:
+            return web.json_response(refusal, status=400)
     extra = {**extra, "create_time": now_ms()}
     try:
         job = services.store.submit(prompt_id, result.prompt or body["prompt"], extra,

@@ -27,6 +27,13 @@ from comfy_core.settings import Settings, parse_settings
 log = logging.getLogger("comfy_core.server")
 ROOT = Path(__file__).resolve().parent
 EXIT_BAD_STORE = 2  # the job database is damaged or cannot be opened (message logged)
+COMPAT = ROOT / "compat"  # ComfyUI's plugin-facing module names (comfy_api, ...), for plugins
+
+
+def _add_plugin_facades() -> None:
+    """Put the facade folder first on sys.path, so plugins import ComfyUI's names."""
+    if str(COMPAT) not in sys.path:
+        sys.path.insert(0, str(COMPAT))
 
 
 def _setup_logging(verbose: bool) -> LogBuffer:
@@ -49,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ,
                               default_base=ROOT)
     logs = _setup_logging(settings.verbose)
+    _add_plugin_facades()
     if settings.auth_token_generated:
         print(f"Generated auth token (send 'Authorization: Bearer <token>' or open "
               f"/?token=<token>): {settings.auth_token}", flush=True)

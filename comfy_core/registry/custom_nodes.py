@@ -1,7 +1,8 @@
 """Load third-party node plugins from custom_nodes folders (ComfyUI's plugin convention).
 
 A plugin is a `*.py` module or a folder with `__init__.py` exporting NODE_CLASS_MAPPINGS
-(optional NODE_DISPLAY_NAME_MAPPINGS and WEB_DIRECTORY). Each is imported under a unique
+(optional NODE_DISPLAY_NAME_MAPPINGS and WEB_DIRECTORY), or, V3 style, a
+`comfy_entrypoint()` returning a ComfyExtension (NODE_CLASS_MAPPINGS wins when both exist). Each is imported under a unique
 `custom_nodes.<name>` module name; its parent folder is on sys.path only while it imports.
 One failing plugin is reported (traceback, time) and the others still load.
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from comfy_core.registry.registry import CUSTOM_PREFIX, NodeRegistry
+from comfy_core.registry.v3.extension import register_entrypoint
 
 log = logging.getLogger(__name__)
 
@@ -90,19 +92,28 @@ def load_plugin(registry: NodeRegistry, path: Path) -> PluginReport:
     names: tuple[str, ...] = ()
     try:
         module = _import_plugin(path, _unique_module_name(name))
-        mappings = getattr(module, "NODE_CLASS_MAPPINGS", None)
-        if not isinstance(mappings, dict):
-            raise ImportError(f"{path.name} does not export a NODE_CLASS_MAPPINGS dict")
         web_dir = _web_directory(module, path)
-        names = tuple(registry.register_mappings(
-            mappings, getattr(module, "NODE_DISPLAY_NAME_MAPPINGS", None), f"{CUSTOM_PREFIX}.{name}"
-        ))
+        names = tuple(_register_module(registry, module, path, f"{CUSTOM_PREFIX}.{name}"))
     except BaseException as exc:  # a plugin calling sys.exit() must not stop the server
         if isinstance(exc, KeyboardInterrupt):
             raise
         error = traceback.format_exc()
         log.warning("Cannot import %s module for custom nodes: %s\n%s", path, exc, error)
     return PluginReport(name, path, time.perf_counter() - start, error, web_dir, names)
+
+
+def _register_module(registry: NodeRegistry, module: ModuleType, path: Path,
+                     python_module: str) -> list[str]:
+    """NODE_CLASS_MAPPINGS (classic or V3 classes), else the V3 comfy_entrypoint."""
+    mappings = getattr(module, "NODE_CLASS_MAPPINGS", None)
+    if isinstance(mappings, dict):
+        return registry.register_mappings(
+            mappings, getattr(module, "NODE_DISPLAY_NAME_MAPPINGS", None), python_module)
+    entrypoint = getattr(module, "comfy_entrypoint", None)
+    if entrypoint is not None:
+        return register_entrypoint(registry, entrypoint, python_module)
+    raise ImportError(f"{path.name} exports neither a NODE_CLASS_MAPPINGS dict nor a "
+                      "comfy_entrypoint")
 
 
 def _unique_module_name(name: str) -> str:

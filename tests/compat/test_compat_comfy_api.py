@@ -77,3 +77,53 @@ def test_set_progress_reports_to_the_running_job(tmp_path):
     assert seen[0] == (1, 4, None)
     fmt, image, size = seen[1][2]
     assert seen[1][:2] == (2, 4) and fmt == "JPEG" and image.size == (8, 8) and size == 512
+
+
+def test_the_v3_surface_a_controlnet_pack_uses():
+    """Constructs ComfyUI-Advanced-ControlNet (a V3 pack) declares its nodes with."""
+    from comfy_api.latest import ComfyExtension, io
+
+    from comfy_core.registry import NodeRegistry
+    from comfy_core.registry.v3.extension import register_entrypoint
+
+    class Apply(io.ComfyNode):
+        @classmethod
+        def define_schema(cls):
+            return io.Schema(node_id="ACN_Like", display_name="Apply", category="pack",
+                             is_deprecated=True, inputs=[
+                                 io.Conditioning.Input("positive"), io.ControlNet.Input("control_net"),
+                                 io.Image.Input("image"), io.Vae.Input("vae", optional=True),
+                                 io.Mask.Input("mask", optional=True), io.Model.Input("m", optional=True),
+                                 io.Latent.Input("latent", optional=True),
+                                 io.Float.Input("strength", default=1.0, max=10.0, min=0.0, step=0.01),
+                                 io.Int.Input("count", default=1, min=0, max=9, step=1),
+                                 io.Boolean.Input("flag", default=False),
+                                 io.String.Input("text", multiline=True, force_input=True),
+                                 io.Combo.Input("kind", options=["a", "b"], default="b", optional=True),
+                                 io.Custom("TIMESTEP_KEYFRAME").Input("tk", optional=True)],
+                             outputs=[io.Conditioning.Output("positive", is_output_list=False),
+                                      io.Custom("TIMESTEP_KEYFRAME").Output("TK"),
+                                      io.ControlNet.Output("CN"), io.Image.Output("I"),
+                                      io.Mask.Output("M"), io.Int.Output("N"), io.Model.Output("MO")])
+
+        @classmethod
+        def execute(cls, positive, control_net, image, strength, count, flag, text, **rest):
+            return io.NodeOutput(positive, None, control_net, image, None, count, None)
+
+    class Ext(ComfyExtension):
+        async def get_node_list(self):
+            return [Apply]
+
+    async def comfy_entrypoint():
+        return Ext()
+
+    registry = NodeRegistry()
+    assert register_entrypoint(registry, comfy_entrypoint, "custom_nodes.acn") == ["ACN_Like"]
+    info = registry.object_info()["ACN_Like"]
+    assert info["deprecated"] is True and info["output"][1] == "TIMESTEP_KEYFRAME"
+    assert info["input"]["optional"]["tk"] == ("TIMESTEP_KEYFRAME", {})
+    assert info["input"]["required"]["text"] == ("STRING", {"forceInput": True, "multiline": True})
+    out = Apply.execute(positive="p", control_net="c", image="i", strength=1.0, count=2,
+                        flag=True, text="t")
+    first, *_ = out.args
+    assert first == "p" and out[5] == 2

@@ -94,3 +94,40 @@ def test_example_plugin_ships_a_node_and_web_directory():
     assert (reports[0].web_dir / "example_plugin.js").is_file()
     schema = reg.get("ExampleRepeatText")
     assert schema.cls().repeat("ab", 3, "-") == ("ab-ab-ab",)
+
+
+V3_PLUGIN = '''
+from comfy_core.registry.v3 import ComfyExtension, io
+
+
+class EntryNode(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema("EntryNode", outputs=[io.Int.Output()])
+
+    @classmethod
+    def execute(cls):
+        return io.NodeOutput(7)
+
+
+class Ext(ComfyExtension):
+    async def get_node_list(self):
+        return [EntryNode]
+
+
+def comfy_entrypoint():
+    return {result}
+'''
+
+
+def test_comfy_entrypoint_plugins(tmp_path):
+    (tmp_path / "v3_ok.py").write_text(V3_PLUGIN.format(result="Ext()"))
+    (tmp_path / "v3_wrong.py").write_text(V3_PLUGIN.format(result="[EntryNode]"))
+    (tmp_path / "v3_both.py").write_text(V3_PLUGIN.format(result="Ext()").replace(
+        "EntryNode", "BothNode") + "NODE_CLASS_MAPPINGS = {'Mapped': BothNode}\n")
+    registry = NodeRegistry()
+    reports = {r.name: r for r in load_custom_nodes(registry, [tmp_path])}
+    assert reports["v3_ok"].error is None and reports["v3_ok"].node_names == ("EntryNode",)
+    assert registry.get("EntryNode").python_module == "custom_nodes.v3_ok"
+    assert "must return a ComfyExtension instance, got list" in reports["v3_wrong"].error
+    assert reports["v3_both"].node_names == ("Mapped",)  # NODE_CLASS_MAPPINGS wins

@@ -257,7 +257,9 @@ class DynamicCombo(ComfyTypeI):
 
 
 def check_unique_ids(inputs: list[Input], outputs: list[Output]) -> None:
-    """ValueError when input or output ids repeat (nested inputs of dynamic ones included)."""
+    """ValueError when input ids or output ids repeat (nested inputs of dynamic ones
+    included). An input and an output may share an id: packs name an output like the
+    input it passes on ("positive" in, "positive" out), and nothing keys them together."""
     input_ids = [i.id for inp in inputs if not isinstance(inp, DynamicInput) for i in inp.get_all()]
     input_ids += [inp.id for inp in inputs if isinstance(inp, DynamicInput)]
     output_ids = [o.id for o in outputs]
@@ -266,9 +268,6 @@ def check_unique_ids(inputs: list[Input], outputs: list[Output]) -> None:
         repeated = sorted({i for i in ids if ids.count(i) > 1}, key=str)
         if repeated:
             problems.append(f"{label} ids must be unique, but {repeated} are not.")
-    shared = sorted(set(input_ids) & set(output_ids), key=str)
-    if shared:
-        problems.append(f"Ids must be unique between inputs and outputs, but {shared} are not.")
     if problems:
         raise ValueError("\n".join(problems))
 

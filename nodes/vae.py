@@ -1,4 +1,5 @@
-"""VAE nodes: pixels <-> latents, whole or in tiles, and inpainting encodes."""
+"""VAE nodes: pixels <-> latents, whole or in tiles, and the inpainting and
+InstructPix2Pix encodes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from comfy_core.images import masks
+from comfy_core.registry.v3 import io
 from nodes import conditioning_ops as ops
 from nodes.common import ensure_loaded, oom_recovery
 
@@ -166,6 +168,41 @@ class InpaintModelConditioning:
         return (ops.set_values(positive, values), ops.set_values(negative, values), latent)
 
 
+def crop_to_multiple(pixels: torch.Tensor, multiple: int = 8) -> torch.Tensor:
+    """`[B, H, W, C]` center-cropped so both sides are multiples of `multiple`."""
+    h, w = pixels.shape[1] // multiple * multiple, pixels.shape[2] // multiple * multiple
+    if h == 0 or w == 0:
+        raise ValueError(f"image {pixels.shape[2]}x{pixels.shape[1]} is smaller than {multiple} pixels")
+    top, left = (pixels.shape[1] % multiple) // 2, (pixels.shape[2] % multiple) // 2
+    return pixels[:, top:top + h, left:left + w]
+
+
+class InstructPixToPixConditioning(io.ComfyNode):
+    """For InstructPix2Pix models: the input image's latent goes into both conditionings
+    (the UNet reads it beside x); the output latent is empty, of the same size."""
+
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_ip2p"
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(node_id="InstructPixToPixConditioning",
+                         category="conditioning/instructpix2pix", inputs=[
+                             io.Conditioning.Input("positive"), io.Conditioning.Input("negative"),
+                             io.Vae.Input("vae"), io.Image.Input("pixels")],
+                         outputs=[io.Conditioning.Output(display_name="positive"),
+                                  io.Conditioning.Output(display_name="negative"),
+                                  io.Latent.Output(display_name="latent")])
+
+    @classmethod
+    def execute(cls, positive, negative, vae, pixels):
+        pixels = crop_to_multiple(pixels)
+        _load_for_encode(vae, pixels)
+        concat_latent = vae.encode(pixels, oom_recovery([vae]))
+        values = {"concat_latent_image": concat_latent}
+        return io.NodeOutput(ops.set_values(positive, values), ops.set_values(negative, values),
+                             {"samples": torch.zeros_like(concat_latent)})
+
+
 NODE_CLASS_MAPPINGS = {
     "VAEDecode": VAEDecode,
     "VAEEncode": VAEEncode,
@@ -173,6 +210,7 @@ NODE_CLASS_MAPPINGS = {
     "VAEDecodeTiled": VAEDecodeTiled,
     "VAEEncodeTiled": VAEEncodeTiled,
     "InpaintModelConditioning": InpaintModelConditioning,
+    "InstructPixToPixConditioning": InstructPixToPixConditioning,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "VAEDecode": "VAE Decode",

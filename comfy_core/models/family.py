@@ -102,8 +102,15 @@ class ModelFamily:
 
     @property
     def inpaint(self) -> bool:
-        """Inpainting UNets take 4 extra mask + masked-latent channels (COMPAT 10.1)."""
-        return self.unet.in_channels > self.latent.channels
+        """Inpainting UNets take the mask and the masked image's latent after x (COMPAT 10.1):
+        1 + C extra input channels."""
+        return self.unet.in_channels == 2 * self.latent.channels + 1
+
+    @property
+    def ip2p(self) -> bool:
+        """InstructPix2Pix UNets (Brooks et al. 2023) take the input image's latent after x:
+        C extra input channels."""
+        return self.unet.in_channels == 2 * self.latent.channels
 
     def encoder(self, name: str) -> TextEncoderSpec:
         for spec in self.text_encoders:

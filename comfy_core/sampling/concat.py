@@ -1,6 +1,9 @@
 """The "concat" conditioning role of inpainting UNets (SD1.5/SD2 inpainting checkpoints,
 Rombach et al. 2022, sec. 4.5): every call's input is x (C) followed on the channel axis by
 the inpainting mask (1) and the latent of the masked image (C), for cond and uncond alike.
+InstructPix2Pix UNets (Brooks et al. 2023) take only the image latent (C) there: the
+conditioning's `concat_latent_image` (set by InstructPixToPixConditioning), as the VAE gave
+it for SD1.x checkpoints (scaled in for SDXL ones, as ComfyUI does), zeros without one.
 
 Sampling builds the extra channels once per conditioning entry (the entry may carry its own
 `concat_latent_image` / `concat_mask`, set by InpaintModelConditioning); the guider crops and
@@ -28,6 +31,7 @@ class ConcatSource:
     latent_image: torch.Tensor  # [B, C, h, w], already scaled in (latent · scale_factor)
     noise_mask: torch.Tensor | None  # [B, C, h, w] the LATENT's noise mask at latent size
     scale_factor: float  # scales a conditioning's concat_latent_image in
+    ip2p: bool = False  # InstructPix2Pix: the image latent only (see the module doc)
 
 
 def _to_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
@@ -76,6 +80,8 @@ def inpaint_concat(
     latent. With neither mask, the mask is ones and the masked image the black-image latent.
     """
     batch = int(shape[0])
+    if source.ip2p:
+        return ip2p_concat(source, shape, concat_latent)
     image = source.latent_image if concat_latent is None else concat_latent.float() * source.scale_factor
     if tuple(image.shape[1:]) != tuple(shape[1:]):
         image = _fit(image, shape[-2:])
@@ -87,3 +93,14 @@ def inpaint_concat(
     mask = _concat_mask(mask, shape).to(image)
     return torch.cat([mask, image], dim=1)
 
+
+
+def ip2p_concat(source: ConcatSource, shape: Sequence[int], concat_latent: torch.Tensor | None
+                ) -> torch.Tensor:
+    """The [B, C, h, w] image-latent channels of an InstructPix2Pix UNet call."""
+    if concat_latent is None:
+        return torch.zeros(tuple(int(s) for s in shape), device=source.latent_image.device)
+    image = concat_latent.float().to(source.latent_image.device) * source.scale_factor
+    if tuple(image.shape[1:]) != tuple(shape[1:]):
+        image = _fit(image, shape[-2:])
+    return _to_batch(image, int(shape[0]))

@@ -113,10 +113,12 @@ def sample(
     adm: str | None = None,
     callback: ProgressCallback | None = None,
     inpaint: bool = False,
+    ip2p: bool = False,
     device: torch.device | str = "cpu",
 ) -> dict:
     """Run one KSampler / KSamplerAdvanced job; returns a new LATENT dict with the samples on
-    the CPU. `inpaint`: the UNet takes the concat channels (mask + masked latent) after x.
+    the CPU. `inpaint`: the UNet takes the concat channels (mask + masked latent) after x;
+    `ip2p`: it takes the conditioning's image latent there (InstructPix2Pix).
     `device` is where the UNet runs: the loop's tensors (latent, noise, conditioning) live
     there, so step noise comes from that device's generator (COMPAT 9.2) and no step copies;
     σ stays on the host, where the samplers' decisions read it without waiting on the device."""
@@ -137,7 +139,7 @@ def sample(
         functools.partial(spec.fn, **spec.options_for(model_sampling)), unet, model_sampling, from_comfy(positive), from_comfy(negative), latent_image.to(device),
         noise.to(device), sigmas, seed=seed, cfg=cfg, scale_factor=scale_factor, adm=adm, callback=callback,
         noise_mask=latent.get("noise_mask"), random_inpaint_noise=spec.random_inpaint_noise,
-        inpaint=inpaint,
+        inpaint=inpaint, ip2p=ip2p,
     )
     out["samples"] = samples.cpu()
     return out
@@ -152,11 +154,14 @@ def denoise_mask(noise_mask: torch.Tensor | None, latent_image: torch.Tensor) ->
 
 def cfg_guider(unet: UNet, ms: ModelSampling, positive: Sequence[Any], negative: Sequence[Any],
                latent_image: torch.Tensor, mask: torch.Tensor | None, *, cfg: float, scale_factor: float,
-               adm: str | None = None, inpaint: bool = False) -> CFGGuider:
+               adm: str | None = None, inpaint: bool = False, ip2p: bool = False) -> CFGGuider:
     """The CFG guider for this latent: conditioning resolved for its shape and device
-    (areas mirrored to the other side, the concat channels of inpainting UNets)."""
+    (areas mirrored to the other side, the concat channels of inpainting and InstructPix2Pix
+    UNets)."""
     device = latent_image.device
     concat = ConcatSource(latent_image, mask, scale_factor) if inpaint else None
+    if ip2p:  # SD1.x InstructPix2Pix models take the raw VAE latent, SDXL ones it scaled in
+        concat = ConcatSource(latent_image, mask, scale_factor if adm else 1.0, ip2p=True)
     pos = resolve(positive, latent_image.shape, ms, adm, negative=False, concat=concat, device=device)
     neg = resolve(negative, latent_image.shape, ms, adm, negative=True, concat=concat, device=device)
     neg = mirror_areas(neg, pos)
@@ -182,12 +187,13 @@ def run_sampler(
     noise_mask: torch.Tensor | None = None,
     random_inpaint_noise: bool = False,
     inpaint: bool = False,
+    ip2p: bool = False,
 ) -> torch.Tensor:
     """Build the guider, sample over `sigmas` (host σ), scale out. `latent_image` is already
     scaled in; the loop runs on its device, where conditioning and masks are moved once."""
     mask = denoise_mask(noise_mask, latent_image)
     denoiser: Denoiser = cfg_guider(unet, ms, positive, negative, latent_image, mask, cfg=cfg,
-                                    scale_factor=scale_factor, adm=adm, inpaint=inpaint)
+                                    scale_factor=scale_factor, adm=adm, inpaint=inpaint, ip2p=ip2p)
     if mask is not None:
         blend_noise = noise
         if random_inpaint_noise:

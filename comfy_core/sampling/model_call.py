@@ -98,5 +98,5 @@ def sample_model(
         denoise=denoise, start_step=start_step, last_step=last_step,
         force_full_denoise=force_full_denoise, add_noise=add_noise,
         scale_factor=model.family.latent.scale_factor, adm=model.family.adm, callback=callback,
-        inpaint=model.family.inpaint, device=model.device,
+        inpaint=model.family.inpaint, ip2p=model.family.ip2p, device=model.device,
     )

@@ -10,7 +10,7 @@ Tiny checkpoints keep every real key name, layout and structural trait that dete
 (ADM input, linear projections, attention-free deepest level of the refiner, the full
 49408-token vocabulary) at model_channels 32 and 2 CLIP layers: a few MB, seconds on CPU.
 `sd15_inpaint` is SD1.5 with the 9-input-channel UNet of inpainting checkpoints (x, mask,
-masked-image latent).
+masked-image latent); `sd15_ip2p` the 8-channel UNet of InstructPix2Pix (x, image latent).
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ CLIP_G_TINY = ClipConfig(hidden_size=32, intermediate_size=64, num_layers=2, num
 VAE_TINY = VAEConfig(ch=32, ch_mult=(1, 1, 1, 1), num_res_blocks=1)
 ADM_SDXL, ADM_REFINER = 6 * 256, 5 * 256  # size/crop/target embeddings besides pooled_g
 INPAINT_IN_CHANNELS = 9  # latent (4) + mask (1) + masked-image latent (4)
-FAMILY_CHOICES = ("sd15", "sd15_inpaint", "sd21", "sd21v", "sdxl", "sdxl_refiner")
+IP2P_IN_CHANNELS = 8  # latent (4) + input-image latent (4)
+EXTRA_INPUT_CHANNELS = {"sd15_inpaint": INPAINT_IN_CHANNELS, "sd15_ip2p": IP2P_IN_CHANNELS}
+FAMILY_CHOICES = ("sd15", "sd15_inpaint", "sd15_ip2p", "sd21", "sd21v", "sdxl", "sdxl_refiner")
 
 
 def _tiny_unet(family: str, context: int) -> UNetConfig:
@@ -78,10 +80,10 @@ def _tiny_unet(family: str, context: int) -> UNetConfig:
 
 def layout(family: str, size: str) -> Layout:
     """The layout of `family` (one of FAMILY_CHOICES) at `size`."""
-    if family == "sd15_inpaint":
+    if family in EXTRA_INPUT_CHANNELS:
         base = layout("sd15", size)
-        return dataclasses.replace(base, family=family,
-                                   unet=dataclasses.replace(base.unet, in_channels=INPAINT_IN_CHANNELS))
+        return dataclasses.replace(base, family=family, unet=dataclasses.replace(
+            base.unet, in_channels=EXTRA_INPUT_CHANNELS[family]))
     tiny = size == "tiny"
     clip_l, clip_h, clip_g = (CLIP_L_TINY, CLIP_G_TINY, CLIP_G_TINY) if tiny else (CLIP_L_FULL, CLIP_H_FULL, CLIP_G_FULL)
     clips = {

@@ -21,12 +21,13 @@ from comfy_core.api.security import check_can_listen
 from comfy_core.files import FolderPaths
 from comfy_core.jobs import StoreUnavailableError
 from comfy_core.jobs.integrity import DamagedStoreError
+from comfy_core.jobs.lock import StoreLockedError
 from comfy_core.services import Startup, build_base_services
 from comfy_core.settings import Settings, parse_settings
 
 log = logging.getLogger("comfy_core.server")
 ROOT = Path(__file__).resolve().parent
-EXIT_BAD_STORE = 2  # the job database is damaged or cannot be opened (message logged)
+EXIT_BAD_STORE = 2  # the job database is damaged, in use or cannot be opened (logged)
 COMPAT = ROOT / "compat"  # ComfyUI's plugin-facing module names (comfy_api, ...), for plugins
 
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(temp_dir, ignore_errors=True)
     try:
         base = build_base_services(settings, web_root=ROOT / "web", logs=logs)
-    except (DamagedStoreError, StoreUnavailableError) as exc:  # named file, how to recover
+    except (DamagedStoreError, StoreLockedError, StoreUnavailableError) as exc:  # says why
         log.error("cannot start: %s", exc)
         return EXIT_BAD_STORE
     app = create_app(Startup.begin(base))

@@ -112,7 +112,10 @@ def build_base_services(settings: Settings, *, web_root: Any = None, logs: Any =
     folders = FolderPaths.from_settings(settings)
     for d in (folders.input_dir, folders.output_dir, folders.temp_dir, folders.user_dir):
         d.mkdir(parents=True, exist_ok=True)
-    store = JobStore(settings.resolved_database(), max_history=settings.max_history)
+    scheme = "https" if settings.tls_certfile else "http"
+    owner = f"serving {scheme}://{settings.listen[0]}:{settings.port}"
+    store = JobStore(settings.resolved_database(), max_history=settings.max_history,
+                     owner=owner)
     return BaseServices(settings=settings, folders=folders, store=store, web_root=web_root,
                         logs=logs)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from comfy_core.jobs.integrity import DamagedStoreError, database_problem, wal_problem
+from comfy_core.jobs.lock import StoreLock
 from comfy_core.jobs.records import (
     STOPPED_REASON,
     HistoryView,
@@ -81,15 +82,23 @@ class StoreUnavailableError(RuntimeError):
 class JobStore:
     """Queue + history of one server. Thread-safe: every call holds one lock."""
 
-    def __init__(self, path: Path | str, *, max_history: int = 10000) -> None:
+    def __init__(self, path: Path | str, *, max_history: int = 10000,
+                 owner: str | None = None) -> None:
+        """Open (or create) the store at `path`, locked for this process; `owner` says
+        what holds it (shown to a second process that is refused)."""
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            problem = wal_problem(Path(self.path))
+        self._file_lock = StoreLock.acquire(self.path, owner)
+        try:
+            problem = wal_problem(Path(self.path)) if self.path != ":memory:" else None
             if problem is not None:
                 raise DamagedStoreError(self.path, problem)
+            self._db = self._open()
+        except BaseException:
+            self._file_lock.release()
+            raise
         self.max_history = max_history
-        self._db = self._open()
         self._lock = threading.RLock()
         self._work = threading.Condition(self._lock)
         self._secrets: dict[str, dict] = {}
@@ -122,6 +131,7 @@ class JobStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._file_lock.release()
 
     # -- transactions -------------------------------------------------------------------
     @contextlib.contextmanager

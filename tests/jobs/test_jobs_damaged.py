@@ -99,7 +99,10 @@ def test_damaged_store_is_refused_naming_the_file(db, damage):
 def test_real_server_refuses_then_starts_empty_once_moved_aside(tmp_path, damage):
     db = tmp_path / "user" / "jobs.sqlite3"
     damage(db)
-    before = {p.name: p.read_bytes() for p in db.parent.iterdir()}
+    def store_files() -> dict:  # the lock file beside them only says who last held it
+        return {p.name: p.read_bytes() for p in db.parent.iterdir() if p.suffix != ".lock"}
+
+    before = store_files()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -110,7 +113,7 @@ def test_real_server_refuses_then_starts_empty_once_moved_aside(tmp_path, damage
     assert str(db) in proc.stderr and "Traceback" not in proc.stderr
     assert "move" in proc.stderr.lower()
     # nothing was changed by the refusal
-    assert {p.name: p.read_bytes() for p in db.parent.iterdir()} == before
+    assert store_files() == before
     aside = tmp_path / "aside"
     aside.mkdir()
     for p in db.parent.glob("jobs.sqlite3*"):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from comfy_core.files.extra_paths import ExtraPathEntry
-from comfy_core.files.safe import UnsafePathError, contained_join, is_within
+from comfy_core.files.safe import UnsafePathError, contained_join
 from comfy_core.files.save_path import save_image_path
 
 log = logging.getLogger(__name__)
@@ -143,15 +144,16 @@ class FolderPaths:
     def get_full_path(self, name: str, filename: str) -> Path | None:
         """The first existing file `filename` under the paths of `name`, or None.
 
-        Names that would leave their folder (after resolving symlinks) are never returned."""
-        if not filename or os.path.isabs(filename) or "\x00" in filename:
+        `filename` must stay inside the folder by its own words: no absolute path, no
+        '..' part. Links the operator placed in the folder (to files or folders on another
+        disk) are followed, as listing follows them (COMPAT 8.1)."""
+        rel = contained_name(filename)
+        if rel is None:
             return None
         for root in self._spec(name).paths:
-            candidate = root / filename
-            if candidate.is_file() and is_within(root, candidate):
+            candidate = root / rel
+            if candidate.is_file():
                 return candidate
-            if candidate.is_symlink() and not is_within(root, candidate):
-                log.warning("refusing %s: symlink leaves folder %s", candidate, root)
         return None
 
     def get_full_path_or_raise(self, name: str, filename: str) -> Path:
@@ -183,6 +185,18 @@ class FolderPaths:
             return self.annotated_path(name).is_file()
         except (UnsafePathError, ValueError):
             return False
+
+
+def contained_name(filename: str) -> str | None:
+    """`filename` normalised to a relative path inside its folder, or None when it names
+    something else: empty, absolute, with a NUL or any '..' part."""
+    if not filename or "\x00" in filename or os.path.isabs(filename) \
+            or filename.startswith(("/", "\\")):
+        return None
+    if any(part == ".." for part in re.split(r"[\\/]+", filename)):
+        return None
+    clean = os.path.normpath(filename)
+    return None if clean in (".", "") else clean
 
 
 def split_annotation(name: str) -> tuple[str, str | None]:
@@ -239,7 +253,7 @@ def _walk(root: Path, extensions: frozenset[str], mtimes: dict[str, float]) -> l
             if DIFFUSERS_MARKER in filenames and rel != ".":
                 found.append(rel)
             continue
-        for f in filenames:
-            if _matches(f, extensions):
+        for f in filenames:  # isfile: a dangling link is not a model
+            if _matches(f, extensions) and os.path.isfile(os.path.join(dirpath, f)):
                 found.append(f if rel == "." else os.path.join(rel, f))
     return found

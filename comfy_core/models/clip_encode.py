@@ -38,7 +38,7 @@ def tokenize(
         if only is not None and name != only:
             continue
         dim = clip.encoders[name].config.hidden_size
-        lookup = embedding_lookup(embedding_dirs, dim, name) if embedding_dirs else None
+        lookup = embedding_lookup(embedding_dirs, name) if embedding_dirs else None
         out[name] = tokenize_prompt(text, clip.tokenizer, pad_token=clip.family.encoder(name).pad_token,
                                     embedding_lookup=lookup, embedding_dim=dim)
     return out

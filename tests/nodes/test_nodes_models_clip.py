@@ -12,6 +12,7 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 
 from comfy_core.loading import keymaps as km
 from comfy_core.loading.safetensors_io import load_state_dict
+from comfy_core.text.embeddings import EmbeddingError
 from comfy_core.text.tokenizer import BOS_ID, EOS_ID, ClipTokenizer
 
 __all__ = ["models_app"]
@@ -117,6 +118,9 @@ def test_embedding_from_the_embeddings_folder(models_app):
         ids = torch.tensor([[BOS_ID, slot, EOS_ID] + [EOS_ID] * 74])
         want = ref(input_ids=ids).last_hidden_state
     torch.testing.assert_close(cond, want, rtol=1e-5, atol=1e-5)
+    torch.save({"string_to_param": {"*": vector}}, folder / "tiny_old.pt")
+    with pytest.raises(EmbeddingError, match=r"tiny_old\.pt is a pickle file.*Convert"):
+        encode(clip, "a embedding:tiny_old")
 
 
 def test_sdxl_encode_nodes_set_size_options(models_app):

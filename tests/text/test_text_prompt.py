@@ -1,12 +1,13 @@
 """Prompt weights (COMPAT 9.7), chunking boundaries, embeddings and the encode procedure."""
 
 import logging
+from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import save_file
 
-from comfy_core.text.embeddings import embedding_lookup, find_embedding, load_embedding
+from comfy_core.text.embeddings import EmbeddingError, embedding_lookup, find_embedding, load_embedding
 from comfy_core.text.encode import concat_sdxl, empty_ids, encode_prompt
 from comfy_core.text.prompt import parse_weights, tokenize_prompt
 from comfy_core.text.tokenizer import BOS_ID, EOS_ID
@@ -71,20 +72,51 @@ def test_embeddings_are_injected(clip_tokenizer, tmp_path, caplog):
     save_file({"clip_l": vecs[:1], "clip_g": torch.ones(2, 8)}, str(tmp_path / "multi.safetensors"))
     assert find_embedding("style", [tmp_path]) == (sub / "style.safetensors").resolve()
     assert find_embedding("../etc/passwd", [tmp_path]) is None
-    assert load_embedding(tmp_path / "multi.safetensors", 8, "clip_g").shape == (2, 8)
-    lookup = embedding_lookup([tmp_path], dim=4, key="clip_l")
+    assert load_embedding(tmp_path / "multi.safetensors", "clip_g").shape == (2, 8)
+    lookup = embedding_lookup([tmp_path], key="clip_l")
     p = tokenize_prompt("a embedding:style, cat", clip_tokenizer, embedding_lookup=lookup, embedding_dim=4)
     assert p.ids[0][:7] == (BOS_ID, 320, EOS_ID, EOS_ID, EOS_ID, 267, 2368)
     assert [(i.chunk, i.position) for i in p.injections] == [(0, 2), (0, 3), (0, 4)]
     torch.testing.assert_close(p.injections[1].vector, vecs[1])
     with caplog.at_level(logging.WARNING):
         missing = tokenize_prompt("embedding:nothere cat", clip_tokenizer, embedding_lookup=lookup)
-        wrong = tokenize_prompt("embedding:multi", clip_tokenizer, embedding_lookup=embedding_lookup([tmp_path], 8, "clip_l"), embedding_dim=8)
+        wrong = tokenize_prompt("embedding:multi", clip_tokenizer, embedding_lookup=embedding_lookup([tmp_path], "clip_l"), embedding_dim=8)
     assert missing.ids[0][:3] == (BOS_ID, 2368, EOS_ID) and not missing.injections
     assert not wrong.injections and "width" in caplog.text
-    a1111 = {"string_to_param": {"*": vecs[:2]}}
-    torch.save(a1111, tmp_path / "old.pt")
-    assert load_embedding(tmp_path / "old.pt").shape == (2, 4)
+
+
+class _Payload:
+    """Unpickling this creates a file: proof that a pickle ran code."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".bin"])
+def test_pickled_embeddings_are_refused_naming_the_file(clip_tokenizer, tmp_path, suffix):
+    """Textual inversions in pickle form are refused like every other pickle (never
+    unpickled, not even with torch's restricted unpickler), with an error naming the file
+    and the way out; a safetensors file of the same name is preferred when both exist."""
+    marker = tmp_path / "ran"
+    torch.save({"string_to_param": {"*": torch.ones(2, 4)}, "x": _Payload(marker)}, tmp_path / f"old{suffix}")
+    lookup = embedding_lookup([tmp_path], key="clip_l")
+    with pytest.raises(EmbeddingError, match=rf"old\{suffix} is a pickle file.*safetensors"):
+        tokenize_prompt("a embedding:old cat", clip_tokenizer, embedding_lookup=lookup, embedding_dim=4)
+    with pytest.raises(EmbeddingError, match=rf"old\{suffix}"):
+        lookup(f"old{suffix}")
+    assert not marker.exists()
+    save_file({"emb_params": torch.ones(2, 4)}, str(tmp_path / "old.safetensors"))
+    assert lookup("old").shape == (2, 4)
+
+
+def test_damaged_safetensors_embedding_is_skipped_with_a_warning(clip_tokenizer, tmp_path, caplog):
+    (tmp_path / "cut.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{")
+    with caplog.at_level(logging.WARNING):
+        p = tokenize_prompt("embedding:cut cat", clip_tokenizer, embedding_lookup=embedding_lookup([tmp_path]))
+    assert not p.injections and "cut.safetensors" in caplog.text
 
 
 class FakeEncoder:

@@ -8,7 +8,9 @@ import logging
 import torch
 
 from comfy_core import runtime
-from comfy_core.loading.checkpoint import Checkpoint, load_checkpoint, load_unet, load_vae
+from comfy_core.loading import diffusers_folder
+from comfy_core.loading.checkpoint import (Checkpoint, checkpoint_from_state, load_checkpoint,
+                                           load_unet, load_vae)
 from comfy_core.loading.clip_files import CLIP_TYPES, DUAL_CLIP_TYPES, load_clip_file, load_dual_clip
 from comfy_core.loading.options import UNET_WEIGHT_DTYPES, LoadOptions, load_options, unet_dtypes
 from comfy_core.loading.safetensors_io import load_state_dict
@@ -208,6 +210,26 @@ class LoraLoaderModelOnly:
         return (_lora(model, None, lora_name, strength_model, 0.0)[0],)
 
 
+class DiffusersLoader:
+    """MODEL, CLIP and VAE from a diffusers-format folder (with model_index.json) in
+    models/diffusers, converted to the single-file layout on load."""
+
+    CATEGORY = "advanced/loaders/deprecated"
+    RETURN_TYPES = ("MODEL", "CLIP", "VAE")
+    FUNCTION = "load_checkpoint"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"model_path": (folders().get_filename_list("diffusers"),)}}
+
+    def load_checkpoint(self, model_path, output_vae=True, output_clip=True):
+        folder = diffusers_folder.resolve_folder(folders().get_folder_paths("diffusers"), model_path)
+        options = _options().checkpoint_kwargs()
+        state = diffusers_folder.read_folder(folder, options.get("device") or "cpu")
+        ckpt = checkpoint_from_state(state, folder.name, **options)
+        return (ckpt.model, ckpt.clip if output_clip else None, ckpt.vae if output_vae else None)
+
+
 NODE_CLASS_MAPPINGS = {
     "CheckpointLoaderSimple": CheckpointLoaderSimple,
     "CheckpointLoader": CheckpointLoader,
@@ -217,6 +239,7 @@ NODE_CLASS_MAPPINGS = {
     "DualCLIPLoader": DualCLIPLoader,
     "LoraLoader": LoraLoader,
     "LoraLoaderModelOnly": LoraLoaderModelOnly,
+    "DiffusersLoader": DiffusersLoader,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "CheckpointLoaderSimple": "Load Checkpoint",

@@ -146,15 +146,29 @@ def load_checkpoint(
     read straight onto it and cast there."""
     path = Path(path)
     device = torch.device(device or "cpu")
-    state = load_state_dict(path, device)
+    return checkpoint_from_state(load_state_dict(path, device), path.name, dtype=dtype,
+                                 device=device, clip_dtype=clip_dtype, vae_dtype=vae_dtype)
+
+
+def checkpoint_from_state(
+    state: Tensors,
+    name: str,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    clip_dtype: torch.dtype | None = None,
+    vae_dtype: torch.dtype | None = None,
+) -> Checkpoint:
+    """The handles of a state dict in the single-file layout (`name` names it in errors)."""
+    device = torch.device(device or "cpu")
     prefix = km.unet_prefix(list(state))
     if prefix is None:
-        raise CheckpointError(f"Could not detect model type of: {path.name} (expected UNet keys such as "
+        raise CheckpointError(f"Could not detect model type of: {name} (expected UNet keys such as "
                               f"'model.diffusion_model.input_blocks.0.0.weight')")
-    model = _unet_handle(km.strip_prefix(state, prefix), set(state), dtype, device, path.name)
+    model = _unet_handle(km.strip_prefix(state, prefix), set(state), dtype, device, name)
     vae_state = km.strip_prefix(state, km.VAE_PREFIX)
-    vae = _vae_handle(vae_state, vae_dtype, device, path.name) if vae_state else None
-    clip = _checkpoint_clip(state, model.family, clip_dtype, device, path.name)
+    vae = _vae_handle(vae_state, vae_dtype, device, name) if vae_state else None
+    clip = _checkpoint_clip(state, model.family, clip_dtype, device, name)
     return Checkpoint(model=model, clip=clip, vae=vae, family=model.family)
 
 

@@ -21,7 +21,8 @@ from tests.fixtures.reference import as_json, reference_object_info
 
 NEW_IDS = sorted(list(image_filters.NODE_CLASS_MAPPINGS) + list(image_tools.NODE_CLASS_MAPPINGS)
                  + list(latent_tools.NODE_CLASS_MAPPINGS) + list(utility.NODE_CLASS_MAPPINGS)
-                 + ["MaskPreview", "WebcamCapture", "LoadImageOutput", "InstructPixToPixConditioning"])
+                 + ["MaskPreview", "WebcamCapture", "LoadImageOutput", "InstructPixToPixConditioning",
+                    "DiffusersLoader"])
 
 
 def registry() -> NodeRegistry:
@@ -45,7 +46,7 @@ def _without_text(entry: dict) -> dict:
 
 def test_object_info_equals_comfyui_for_every_new_node(app):
     ours, theirs = as_json(registry().object_info()), reference_object_info()
-    assert len(NEW_IDS) == 61
+    assert len(NEW_IDS) == 62
     for name in NEW_IDS:
         assert _without_text(ours[name]) == _without_text(theirs[name]), name
         assert list(ours[name]) == list(theirs[name]), name

@@ -40,24 +40,30 @@ def _maybe_compile(model) -> None:
         compile_unet(model, CompileOptions(cache_dir=folders().user_dir / "compile_cache"))
 
 
-def run_ksampler(model, positive, negative, latent_image, *, steps: int, cfg: float, **options) -> dict:
-    """Load the model, then sample with per-step progress, previews and interrupts."""
+def run_on_model(model, latent_image: dict, *, cfg: float, needs_uncond: bool, steps: int, attempt) -> object:
+    """Load the model, then run `attempt(progress, wrap_unet)` with per-step progress and
+    previews (`progress(step, x0, x, total)`, step from 0), interrupts and out-of-memory
+    recovery (smaller batches, then streamed weights; `wrap_unet` applies it)."""
     check_interrupt()
     _maybe_compile(model)
-    needs_uncond = get_sampler(options["sampler_name"]).needs_uncond
     ensure_loaded([model], working_memory(model, latent_image["samples"].shape, cfg, needs_uncond))
     progress = sampler_progress(model, steps)
+    recovery = oom_recovery([model])
+    return recovery.run_streaming(model, lambda: attempt(progress, recovery.splitter), "sampling")
 
-    def callback(step: int, total: int, x0) -> None:
-        progress(step - 1, x0, None, total)
 
-    recovery = oom_recovery([model])  # out of memory: smaller batches, then streamed weights
+def run_ksampler(model, positive, negative, latent_image, *, steps: int, cfg: float, **options) -> dict:
+    """KSampler's sampling on the model (see `run_on_model`)."""
 
-    def attempt() -> dict:
+    def attempt(progress, wrap_unet) -> dict:
+        def callback(step: int, total: int, x0) -> None:
+            progress(step - 1, x0, None, total)
+
         return sample_model(model, positive, negative, latent_image, steps=steps, cfg=cfg,
-                            callback=callback, wrap_unet=recovery.splitter, **options)
+                            callback=callback, wrap_unet=wrap_unet, **options)
 
-    return recovery.run_streaming(model, attempt, "sampling")
+    needs_uncond = get_sampler(options["sampler_name"]).needs_uncond
+    return run_on_model(model, latent_image, cfg=cfg, needs_uncond=needs_uncond, steps=steps, attempt=attempt)
 
 
 class KSampler:

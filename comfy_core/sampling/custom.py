@@ -13,6 +13,7 @@ import torch
 from comfy_core.sampling.conditioning import from_comfy
 from comfy_core.sampling.guider import CFGGuider, UNet
 from comfy_core.sampling.ksampler import cfg_guider, denoise_mask
+from comfy_core.sampling.model_call import DiffusionModel, model_sampling_of, unet_callable
 from comfy_core.sampling.model_sampling import ModelSampling
 from comfy_core.sampling.sampler_value import SamplerValue
 
@@ -95,3 +96,15 @@ def sample_custom(
     out["samples"] = (samples.float() / scale_factor).cpu()
     denoised_out["samples"] = (last["x0"].float() / scale_factor).cpu() if "x0" in last else out["samples"]
     return out, denoised_out
+
+
+def sample_custom_model(model: DiffusionModel, positive: Sequence[Any], negative: Sequence[Any], latent: dict, *,
+                        sampler: SamplerValue, sigmas: torch.Tensor, noise: torch.Tensor, cfg: float, seed: int,
+                        callback: StepCallback | None = None,
+                        wrap_unet: Callable[[UNet], UNet] | None = None) -> tuple[dict, dict]:
+    """`sample_custom` on a loaded MODEL value (a `model_call.DiffusionModel`)."""
+    unet = unet_callable(model)
+    return sample_custom(unet if wrap_unet is None else wrap_unet(unet), model_sampling_of(model), positive, negative,
+                         latent, sampler=sampler, sigmas=sigmas, noise=noise, cfg=cfg, seed=seed,
+                         scale_factor=model.family.latent.scale_factor, adm=model.family.adm, callback=callback,
+                         inpaint=model.family.inpaint, device=model.device)

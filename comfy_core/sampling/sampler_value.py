@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 
 from comfy_core.sampling.sampler_base import Guided
-from comfy_core.sampling.samplers import get_sampler
+from comfy_core.sampling.samplers import SamplerSpec, get_sampler
 
 
 class KDiffusionDenoiser:
@@ -69,7 +69,11 @@ def kdiffusion_callback(callback: Callable[[dict], Any] | None, sigmas: torch.Te
 def kdiffusion_function(name: str) -> Callable[..., torch.Tensor]:
     """The built-in sampler `name` in k-diffusion's protocol (what `comfy.k_diffusion.sampling
     .sample_<name>` and a SAMPLER's `sampler_function` are)."""
-    spec = get_sampler(name)
+    return as_kdiffusion(get_sampler(name), f"sample_{name}")
+
+
+def as_kdiffusion(spec: SamplerSpec, name: str) -> Callable[..., torch.Tensor]:
+    """A sampler of ours (`spec.fn`, our protocol) in k-diffusion's protocol."""
 
     def sample(model, x, sigmas, extra_args=None, callback=None, disable=None, noise_sampler=None, **options):  # type: ignore[no-untyped-def]
         extra_args = dict(extra_args or {})
@@ -79,7 +83,7 @@ def kdiffusion_function(name: str) -> Callable[..., torch.Tensor]:
         return spec.fn(KDiffusionDenoiser(model, extra_args), x, sigmas, callback=kdiffusion_callback(callback, sigmas),
                        noise=noise_sampler, seed=extra_args.get("seed"), **options)
 
-    sample.__name__ = sample.__qualname__ = f"sample_{name}"
+    sample.__name__ = sample.__qualname__ = name
     sample.__doc__ = spec.fn.__doc__
     return sample
 
@@ -131,11 +135,14 @@ class SamplerValue:
         """The built-in sampler `name` (what KSamplerSelect and the sampler nodes return);
         unknown option names are refused here, not mid-run."""
         spec = get_sampler(name)
-        unknown = sorted(set(options or {}) - set(spec.options))
-        if unknown:
-            raise ValueError(f"sampler {name!r} takes no option {unknown}; it takes {list(spec.options)}")
         inpaint = {"random": True} if spec.random_inpaint_noise else {}
-        return cls(kdiffusion_function(name), options, inpaint)
+        return cls(kdiffusion_function(name), spec.options_for_value(options), inpaint)
+
+    @classmethod
+    def of(cls, fn: Callable[..., torch.Tensor], options: dict | None = None) -> SamplerValue:
+        """A SAMPLER for a sampler function of ours outside the registry (our protocol)."""
+        spec = SamplerSpec(fn)
+        return cls(as_kdiffusion(spec, fn.__name__), spec.options_for_value(options))
 
     def max_denoise(self, model_wrap: Any, sigmas: torch.Tensor) -> bool:
         """Whether σ_0 is the model's σ_max (or above): the noise is then scaled as for txt2img."""

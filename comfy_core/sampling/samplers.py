@@ -53,13 +53,18 @@ class SamplerSpec:
         params = inspect.signature(self.fn).parameters
         return {name: params[name].default for name in self.options}
 
-    def options_for(self, model_sampling: ModelSampling, options: dict[str, object] | None = None) -> dict[str, object]:
-        """The options to call `fn` with on this model: the model-dependent defaults, then
-        the given options over them. Unknown option names are refused."""
+    def options_for_value(self, options: dict[str, object] | None) -> dict[str, object]:
+        """`options` checked against the function's: unknown names are refused up front."""
         options = dict(options or {})
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             raise ValueError(f"{self.fn.__name__} takes no option {unknown}; it takes {list(self.options)}")
+        return options
+
+    def options_for(self, model_sampling: ModelSampling, options: dict[str, object] | None = None) -> dict[str, object]:
+        """The options to call `fn` with on this model: the model-dependent defaults, then
+        the given options over them."""
+        options = self.options_for_value(options)
         base = self.model_defaults(model_sampling) if self.model_defaults is not None else {}
         return {**base, **options}
 

@@ -88,7 +88,7 @@ def test_options_pass_through_and_unknown_options_are_refused():
     calm, _ = custom(SamplerValue.builtin("euler_ancestral", {"eta": 0.0}), "euler_ancestral", latent)
     plain, _ = custom(SamplerValue.builtin("euler"), "euler", latent)
     torch.testing.assert_close(calm["samples"], plain["samples"], atol=1e-5, rtol=1e-5)
-    with pytest.raises(ValueError, match="takes no option \\['r'\\]"):
+    with pytest.raises(ValueError, match="takes no option"):
         SamplerValue.builtin("euler_ancestral", {"r": 0.5})
 
 

@@ -1,0 +1,117 @@
+"""Custom sampling: SamplerCustom (a MODEL, conditioning and cfg with a SAMPLER and SIGMAS
+of the user's choice) and the NOISE sources. The values follow ComfyUI's protocols so plugin
+nodes can make and take them (COMPAT-PLUGINS 3.3, 6.4): NOISE has `seed` and
+`generate_noise(latent)`, SAMPLER is `comfy_core.sampling.sampler_value.SamplerValue`."""
+
+from __future__ import annotations
+
+import torch
+
+from comfy_core.registry.v3 import io
+from comfy_core.sampling.custom import sample_custom_model
+from comfy_core.sampling.model_call import model_sampling_of
+from comfy_core.sampling.noise import RandomNoise as RandomNoiseValue
+from comfy_core.sampling.noise import ZeroNoise
+from nodes.sampling import run_on_model
+
+CUSTOM_SAMPLER = "comfy_extras.nodes_custom_sampler"
+SEED = dict(default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True)
+CFG = dict(default=8.0, min=0.0, max=100.0, step=0.1, round=0.01)
+
+
+def run_custom(model, positive, negative, latent_image: dict, *, noise, cfg: float, sampler, sigmas) -> tuple:
+    """(output, denoised_output) of sampling `latent_image` on the model with this NOISE,
+    SAMPLER and SIGMAS (progress, previews, interrupts and OOM recovery as KSampler)."""
+    initial = noise.generate_noise(latent_image)
+    steps = max(int(sigmas.shape[-1]) - 1, 1)
+
+    def attempt(progress, wrap_unet) -> tuple:
+        return sample_custom_model(model, positive, negative, latent_image, sampler=sampler, sigmas=sigmas,
+                                   noise=initial, cfg=cfg, seed=noise.seed, callback=progress, wrap_unet=wrap_unet)
+
+    return run_on_model(model, latent_image, cfg=cfg, needs_uncond=True, steps=steps, attempt=attempt)
+
+
+class SamplerCustom(io.ComfyNode):
+    RELATIVE_PYTHON_MODULE = CUSTOM_SAMPLER
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(node_id="SamplerCustom", category="sampling/custom_sampling", inputs=[
+            io.Model.Input("model"), io.Boolean.Input("add_noise", default=True),
+            io.Int.Input("noise_seed", **SEED), io.Float.Input("cfg", **CFG),
+            io.Conditioning.Input("positive"), io.Conditioning.Input("negative"),
+            io.Sampler.Input("sampler"), io.Sigmas.Input("sigmas"), io.Latent.Input("latent_image")],
+            outputs=[io.Latent.Output(display_name="output"), io.Latent.Output(display_name="denoised_output")])
+
+    @classmethod
+    def execute(cls, model, add_noise, noise_seed, cfg, positive, negative, sampler, sigmas, latent_image):
+        noise = RandomNoiseValue(noise_seed) if add_noise else ZeroNoise()
+        return io.NodeOutput(*run_custom(model, positive, negative, latent_image, noise=noise, cfg=cfg,
+                                         sampler=sampler, sigmas=sigmas))
+
+    sample = execute
+
+
+class RandomNoise(io.ComfyNode):
+    RELATIVE_PYTHON_MODULE = CUSTOM_SAMPLER
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(node_id="RandomNoise", category="sampling/custom_sampling/noise",
+                         inputs=[io.Int.Input("noise_seed", **SEED)], outputs=[io.Noise.Output()])
+
+    @classmethod
+    def execute(cls, noise_seed):
+        return io.NodeOutput(RandomNoiseValue(noise_seed))
+
+    get_noise = execute
+
+
+class DisableNoise(io.ComfyNode):
+    RELATIVE_PYTHON_MODULE = CUSTOM_SAMPLER
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(node_id="DisableNoise", category="sampling/custom_sampling/noise", inputs=[],
+                         outputs=[io.Noise.Output()])
+
+    @classmethod
+    def execute(cls):
+        return io.NodeOutput(ZeroNoise())
+
+    get_noise = execute
+
+
+class AddNoise(io.ComfyNode):
+    RELATIVE_PYTHON_MODULE = CUSTOM_SAMPLER
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(node_id="AddNoise", category="_for_testing/custom_sampling/noise", is_experimental=True,
+                         inputs=[io.Model.Input("model"), io.Noise.Input("noise"), io.Sigmas.Input("sigmas"),
+                                 io.Latent.Input("latent_image")],
+                         outputs=[io.Latent.Output()])
+
+    @classmethod
+    def execute(cls, model, noise, sigmas, latent_image):
+        """The latent noised to the level the schedule spans (|σ_0 − σ_last|), no sampling."""
+        if len(sigmas) == 0:
+            return io.NodeOutput(latent_image)
+        scale_factor = model.family.latent.scale_factor
+        samples = latent_image["samples"]
+        drawn = noise.generate_noise(latent_image)
+        level = torch.abs(sigmas[0] - sigmas[-1]) if len(sigmas) > 1 else sigmas[0]
+        if torch.count_nonzero(samples) > 0:  # an empty latent stays zero
+            samples = samples * scale_factor
+        noisy = model_sampling_of(model).noise_scaling(level, drawn, samples) / scale_factor
+        out = dict(latent_image)
+        out["samples"] = torch.nan_to_num(noisy, nan=0.0, posinf=0.0, neginf=0.0)
+        return io.NodeOutput(out)
+
+    add_noise = execute
+
+
+NODES = (SamplerCustom, RandomNoise, DisableNoise, AddNoise)
+NODE_CLASS_MAPPINGS = {node.__name__: node for node in NODES}
+NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}

@@ -187,3 +187,32 @@ def test_image_add_noise_is_seeded(app):
     one = image_tools.ImageAddNoise.execute(image, 3, 0.2)[0]
     assert torch.equal(one, image_tools.ImageAddNoise.execute(image, 3, 0.2)[0])
     assert not torch.equal(one, image_tools.ImageAddNoise.execute(image, 4, 0.2)[0])
+
+
+def test_resize_image_mask_follows_its_input_type_and_every_mode(app):
+    prompt = {
+        "1": {"class_type": "SolidMask", "inputs": {"value": 1.0, "width": 40, "height": 20}},
+        "2": {"class_type": "EmptyImage", "inputs": {"width": 12, "height": 6, "batch_size": 1, "color": 0}},
+        "3": {"class_type": "ResizeImageMaskNode", "inputs": {
+            "input": ["1", 0], "resize_type": "match size", "resize_type.match": ["2", 0],
+            "resize_type.crop": "center", "scale_method": "bilinear"}},
+        "4": {"class_type": "MaskPreview", "inputs": {"mask": ["3", 0]}},  # a MASK comes out
+        "5": {"class_type": "ImageQuantize", "inputs": {"image": ["2", 0], "colors": 2,
+                                                        "dither": "bayer-4"}},
+        "6": {"class_type": "GetImageSize", "inputs": {"image": ["5", 0]}},
+        "7": {"class_type": "PreviewAny", "inputs": {"source": ["6", 1]}},
+    }
+    result = run(prompt)
+    assert result.outputs["7"] == {"text": ["6"]}
+    [entry] = result.outputs["4"]["images"]
+    with Image.open(app.folders.temp_dir / entry["filename"]) as preview:
+        assert preview.size == (12, 6)
+    mask = torch.ones(1, 20, 40)
+    node = image_filters.ResizeImageMaskNode
+    cases = {("scale dimensions", "width", 10): (1, 5, 10), ("scale longer dimension", "longer_size", 8): (1, 4, 8),
+             ("scale shorter dimension", "shorter_size", 8): (1, 8, 16), ("scale width", "width", 20): (1, 10, 20),
+             ("scale height", "height", 5): (1, 5, 10), ("scale by multiplier", "multiplier", 0.5): (1, 10, 20),
+             ("scale total pixels", "megapixels", 200 / 2 ** 20): (1, 10, 20)}
+    for (kind, name, value), shape in cases.items():
+        options = {"resize_type": kind, "height": 0, "crop": "disabled", name: value}
+        assert node.execute(mask, options, "area")[0].shape == shape, kind

@@ -2,6 +2,11 @@
 
 The port binds at once: the nodes (and torch) load on one start-up thread while the editor's
 static files are served; API requests wait for them.
+
+Custom-node packs import this module as ComfyUI's `server` (`from server import
+PromptServer, BinaryEventTypes`): those names are re-exported here. When this file runs as
+the program it is also registered as `server`, so a pack's import finds this very module
+(and the one PromptServer.instance) instead of loading a second copy.
 """
 
 from __future__ import annotations
@@ -17,24 +22,22 @@ from aiohttp import web
 
 from comfy_core.api import create_app
 from comfy_core.api.logbuffer import LogBuffer
+from comfy_core.api.plugin_server import BinaryEventTypes, PromptServer
 from comfy_core.api.security import check_can_listen
 from comfy_core.files import FolderPaths
 from comfy_core.jobs import StoreUnavailableError
 from comfy_core.jobs.integrity import DamagedStoreError
 from comfy_core.jobs.lock import StoreLockedError
+from comfy_core.registry.plugin_env import enable_facades
+from comfy_core.registry.prestartup import run_prestartup_scripts
 from comfy_core.services import Startup, build_base_services
 from comfy_core.settings import Settings, parse_settings
+
+__all__ = ["BinaryEventTypes", "PromptServer", "main"]
 
 log = logging.getLogger("comfy_core.server")
 ROOT = Path(__file__).resolve().parent
 EXIT_BAD_STORE = 2  # the job database is damaged, in use or cannot be opened (logged)
-COMPAT = ROOT / "compat"  # ComfyUI's plugin-facing module names (comfy_api, ...), for plugins
-
-
-def _add_plugin_facades() -> None:
-    """Put the facade folder first on sys.path, so plugins import ComfyUI's names."""
-    if str(COMPAT) not in sys.path:
-        sys.path.insert(0, str(COMPAT))
 
 
 def _setup_logging(verbose: bool) -> LogBuffer:
@@ -57,7 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ,
                               default_base=ROOT)
     logs = _setup_logging(settings.verbose)
-    _add_plugin_facades()
     if settings.auth_token_generated:
         print(f"Generated auth token (send 'Authorization: Bearer <token>' or open "
               f"/?token=<token>): {settings.auth_token}", flush=True)
@@ -69,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     except (DamagedStoreError, StoreLockedError, StoreUnavailableError) as exc:  # says why
         log.error("cannot start: %s", exc)
         return EXIT_BAD_STORE
-    app = create_app(Startup.begin(base))
+    enable_facades(base.folders, settings)
+    run_prestartup_scripts(base.folders, settings)  # before torch is imported
+    prompt_server = PromptServer(base.store, settings)
+    app = create_app(Startup.begin(base), prompt_server)
     context = _ssl_context(settings)
     scheme = "https" if context else "http"
     for host in settings.listen:
@@ -85,4 +90,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    sys.modules.setdefault("server", sys.modules[__name__])
     sys.exit(main())

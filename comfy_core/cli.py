@@ -20,6 +20,9 @@ from typing import Any, Sequence
 from comfy_core.files import FolderPaths
 from comfy_core.graph.validate import validate_prompt
 from comfy_core.graph.workflow_convert import WorkflowError, is_ui_workflow, workflow_to_prompt
+from comfy_core.api.plugin_server import PromptServer
+from comfy_core.registry.plugin_env import enable_facades
+from comfy_core.registry.prestartup import run_prestartup_scripts
 from comfy_core.runtime import AppContext, use_app
 from comfy_core.services import build_executor, build_memory, build_registry
 from comfy_core.settings import parse_settings
@@ -67,6 +70,9 @@ def run_command(workflow: Path, server_args: Sequence[str]) -> int:
     except (OSError, json.JSONDecodeError) as exc:
         return _fail({"type": "invalid_workflow", "message": f"cannot read {workflow}",
                       "details": str(exc), "extra_info": {}})
+    enable_facades(folders, settings)  # custom nodes load as under the server
+    run_prestartup_scripts(folders, settings)
+    PromptServer(None, settings)  # packs find PromptServer.instance; no websocket clients
     memory, _ = build_memory(settings)
     with use_app(AppContext(folders=folders, settings=settings, memory=memory)) as app:
         return _run(app, settings, data, pnginfo)
@@ -74,7 +80,7 @@ def run_command(workflow: Path, server_args: Sequence[str]) -> int:
 
 def _run(app: AppContext, settings: Any, data: dict, pnginfo: dict) -> int:
     folders = app.folders
-    registry, _ = build_registry(settings, folders)
+    registry, _, _ = build_registry(settings, folders, memory=app.memory)
     try:
         prompt = workflow_to_prompt(data, registry.object_info()) if pnginfo else data
     except WorkflowError as exc:

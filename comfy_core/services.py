@@ -37,6 +37,7 @@ class Services:
     executor: Any  # comfy_core.execution.executor.Executor
     memory: Any = None  # comfy_core.memory.MemoryManager
     plugins: tuple = ()  # comfy_core.registry.custom_nodes.PluginReport
+    web_dirs: dict = field(default_factory=dict)  # plugin web folders by URL name
     device_stats: Callable[[], list[dict]] | None = None
     web_root: Any = None  # pathlib.Path of the editor's static files
     logs: Any = None  # comfy_core.api.logbuffer.LogBuffer
@@ -64,12 +65,23 @@ class BaseServices:
 
 
 def build_registry(settings: Settings, folders: FolderPaths,
-                   builtin_modules: tuple[str, ...] = ("nodes",)) -> tuple[Any, tuple]:
-    """Registry with the built-in node packages and the custom nodes; (registry, reports)."""
+                   builtin_modules: tuple[str, ...] = ("nodes",), *, memory: Any = None
+                   ) -> tuple[Any, tuple, dict]:
+    """Registry with the built-in node packages and the custom nodes; (registry, reports,
+    plugin web folders). When the plugin facades are enabled (plugin_env.enable_facades),
+    they are bound to this registry and memory manager and all imported before the first
+    pack, as ComfyUI has them."""
     from comfy_core.registry import NodeRegistry
-    from comfy_core.registry.custom_nodes import load_custom_nodes
+    from comfy_core.registry.custom_nodes import LoadContext, load_custom_nodes
+    from comfy_core.registry.plugin_env import preload_facades
+    from comfy_core.runtime.plugin_host import plugin_host_or_none
 
     registry = NodeRegistry()
+    host = plugin_host_or_none()
+    context = LoadContext(registry, base_dir=settings.base_directory)
+    if host is not None:
+        host.registry, host.memory = registry, memory
+        context.web_dirs, context.module_dirs = host.web_dirs, host.module_dirs
     for module_name in builtin_modules:
         module = importlib.import_module(module_name)
         grouped = getattr(module, "mappings_by_python_module", None)
@@ -78,10 +90,12 @@ def build_registry(settings: Settings, folders: FolderPaths,
                           getattr(module, "NODE_DISPLAY_NAME_MAPPINGS", {}))}
         for python_module, (classes, names) in groups.items():
             registry.register_mappings(classes, names, python_module)
+    if host is not None:
+        preload_facades(model_side=bool(builtin_modules))
     dirs = [p for p in folders.get_folder_paths("custom_nodes") if p.is_dir()]
     reports = load_custom_nodes(registry, dirs, disable_all=settings.disable_all_custom_nodes,
-                                allow=settings.whitelist_custom_nodes)
-    return registry, tuple(reports)
+                                allow=settings.whitelist_custom_nodes, context=context)
+    return registry, tuple(reports), context.web_dirs
 
 
 def build_executor(registry: Any, settings: Settings) -> Any:
@@ -123,12 +137,13 @@ def build_base_services(settings: Settings, *, web_root: Any = None, logs: Any =
 def complete_services(base: BaseServices, *, builtin_modules: tuple[str, ...] = ("nodes",),
                       with_memory: bool = True) -> Services:
     """The slow part on top of `base`: registry (+ custom nodes), executor, memory manager."""
-    registry, reports = build_registry(base.settings, base.folders, builtin_modules)
     memory, device_stats = build_memory(base.settings) if with_memory else (None, None)
+    registry, reports, web_dirs = build_registry(base.settings, base.folders, builtin_modules,
+                                                 memory=memory)
     return Services(settings=base.settings, folders=base.folders, registry=registry,
                     store=base.store, executor=build_executor(registry, base.settings),
-                    memory=memory, plugins=reports, device_stats=device_stats,
-                    web_root=base.web_root, logs=base.logs)
+                    memory=memory, plugins=reports, web_dirs=web_dirs,
+                    device_stats=device_stats, web_root=base.web_root, logs=base.logs)
 
 
 def build_services(settings: Settings, *, builtin_modules: tuple[str, ...] = ("nodes",),

@@ -16,8 +16,10 @@ from aiohttp import web
 from comfy_core.api import static
 from comfy_core.api.errors import json_error
 from comfy_core.api.hub import WebSocketHub
-from comfy_core.api.keys import HUB, STATE, WORKER
-from comfy_core.api.routes import files, jobs, models, prompt, system, userdata, ws
+from comfy_core.api.keys import HUB, PLUGIN_SERVER, STATE, WORKER
+from comfy_core.api.plugin_routes import PluginRoutes
+from comfy_core.api.plugin_server import PromptServer
+from comfy_core.api.routes import files, jobs, models, plugins, prompt, system, userdata, ws
 from comfy_core.api.routes.internal import LOG_SUBSCRIBERS, TERMINAL_SIZE, create_internal_app
 from comfy_core.api.security import check_can_listen, middlewares_for
 from comfy_core.api.state import AppState
@@ -28,22 +30,30 @@ from comfy_core.services import Services, Startup
 log = logging.getLogger(__name__)
 # Route tables registered at their path and again under /api (COMPAT 1.1).
 DUPLICATED = (prompt.routes, files.routes, models.routes, system.routes, userdata.routes,
-              ws.routes)
+              ws.routes, plugins.routes)
 
 
-def create_app(services: Services | Startup) -> web.Application:
+def create_app(services: Services | Startup,
+               prompt_server: PromptServer | None = None) -> web.Application:
     """Build the app for `services` (ready, or still loading on the start-up thread); the
-    worker starts with the app once the services are built, and stops with it."""
+    worker starts with the app once the services are built, and stops with it.
+
+    `prompt_server` is the plugin-facing server the custom nodes were (or are being) loaded
+    against; without one a fresh PromptServer is made (apps without plugins)."""
     startup = Startup.done(services) if isinstance(services, Services) else services
     settings = startup.base.settings
     check_can_listen(settings)
-    state = AppState(startup, lambda built, context: _make_worker(app, built, context))
+    state = AppState(startup, lambda built, context: _on_services_built(app, built, context))
     app = web.Application(client_max_size=settings.max_upload_bytes,
                           middlewares=[*middlewares_for(settings), _startup_gate(state)])
     app[STATE] = state
     app[WORKER] = state.worker
     app[HUB] = WebSocketHub()
     app[LOG_SUBSCRIBERS] = set()
+    if prompt_server is None:
+        prompt_server = PromptServer(startup.base.store, settings)
+    prompt_server.attach(app, app[HUB], state.worker)
+    app[PLUGIN_SERVER] = prompt_server
     setup_routes(app)
     app.cleanup_ctx.append(_hub_ctx)
     app.cleanup_ctx.append(_worker_ctx)
@@ -52,11 +62,16 @@ def create_app(services: Services | Startup) -> web.Application:
     return app
 
 
-def _make_worker(app: web.Application, services: Services, context: AppContext) -> Worker:
-    """The in-process worker, or with --ray the cluster's dispatcher (same interface)."""
-    hub = app[HUB]
+def _on_services_built(app: web.Application, services: Services, context: AppContext
+                       ) -> Worker:
+    """Once the nodes (and custom nodes) are loaded: plugin routes go live, then the
+    in-process worker, or with --ray the cluster's dispatcher (same interface), is made.
+    Its events also tell the plugin server which client and node are running."""
+    hub, plugin_server = app[HUB], app[PLUGIN_SERVER]
+    plugin_server.go_live()
 
     def publish(kind: str, data: dict, binary: bytes | None, client_id: str | None) -> None:
+        plugin_server.observe(kind, data, client_id)
         hub.publish(kind, data, binary=binary, client_id=client_id)
 
     def status_changed() -> None:
@@ -97,7 +112,25 @@ def setup_routes(app: web.Application) -> None:
         app.router.add_route(route.method, route.path, route.handler)
         app.router.add_route(route.method, "/api" + route.path, route.handler)
     app.add_subapp("/internal", create_internal_app())
+    app.router.register_resource(PluginRoutes(app[PLUGIN_SERVER], _plugin_routes_wait(app)))
     static.add_static_routes(app)
+
+
+def _plugin_routes_wait(app: web.Application):
+    """Plugin routes are asked once the packs are loaded; a request meanwhile waits for
+    them unless it is one the editor needs at once (its files, the page)."""
+    state = app[STATE]
+
+    async def wait_ready(request: web.Request) -> bool:
+        if not state.ready and static.answers_early(request, state.base.web_root):
+            return False
+        try:
+            await state.wait()
+        except Exception:  # the build failed: the start-up gate answers 503
+            return False
+        return True
+
+    return wait_ready
 
 
 async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -85,6 +85,10 @@ class WebSocketHub:
     def client_ids(self) -> list[str]:
         return list(self._clients)
 
+    def clients(self) -> dict[str, Client]:
+        """The connected clients by id (a copy; plugins read sockets and feature flags)."""
+        return dict(self._clients)
+
     async def connect(self, client_id: str, ws: web.WebSocketResponse,
                       transport: asyncio.BaseTransport | None = None) -> Client:
         """Register a socket; an older socket with the same id is closed and replaced.

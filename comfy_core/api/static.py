@@ -57,7 +57,8 @@ async def extension_file(request: web.Request) -> web.StreamResponse:
     state = state_of(request)
     roots: list[Path | None] = []
     if state.ready:
-        roots += [p.web_dir for p in state.services().plugins if p.name == name]
+        web_dir = state.services().web_dirs.get(name)
+        roots += [Path(web_dir)] if web_dir else []
     web_root = state.base.web_root
     roots.append(Path(web_root) / "extensions" / name if web_root is not None else None)
     for root in roots:

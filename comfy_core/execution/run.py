@@ -244,9 +244,11 @@ class PromptRun:
         where = f"node {node_id} ({schema.name}).{schema.function}"
         n = len(schema.return_types)
         results = []
-        for kwargs in call_plan(values, schema.input_is_list):
+        for index, kwargs in enumerate(call_plan(values, schema.input_is_list)):
             if self.interrupt.is_set():
                 raise Interrupted(f"prompt {self.prompt_id} interrupted in node {node_id}")
+            if self.job is not None:
+                self.job.call_index = index  # node expansion names new nodes by it
             blocker = find_blocker(kwargs, schema.input_is_list)
             if blocker is not None:
                 results.append(CallResult((self._blocked(node_id, schema, blocker),) * n))

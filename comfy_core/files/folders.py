@@ -1,7 +1,11 @@
 """The model, input, output, temp and user folders of one server (COMPAT 8.1).
 
-A FolderPaths is built once from Settings and handed down; the only state it changes after
-construction is its file-list cache, which is keyed by the mtimes of every directory walked.
+A FolderPaths is built once from Settings and handed down. Its folder table is kept in
+ComfyUI's `folder_names_and_paths` shape (`{key: ([path, ...], {".ext", ...})}`) because
+plugins mutate that very dict through the `folder_paths` facade (new keys, appended paths,
+extensions): every listing here reads the table at call time, so what a plugin registers is
+what our loaders and /object_info see, and the reverse. The file-list cache is keyed by the
+folder's paths, extensions and the mtimes of every directory walked.
 """
 
 from __future__ import annotations
@@ -60,17 +64,30 @@ class FolderSpec:
     extensions: frozenset[str]
 
 
+FolderTable = dict[str, tuple[list[str], set[str]]]
+
+
 class FolderPaths:
-    """Folder layout of one server. Build with `FolderPaths.build(...)` or `from_settings`."""
+    """Folder layout of one server. Build with `FolderPaths.build(...)` or `from_settings`.
+
+    `table` is the mutable folder table (ComfyUI's shape, shared with plugins);
+    `model_extensions` the one extension set the model folders share (ComfyUI's
+    `supported_pt_extensions`: adding to it widens all of them)."""
 
     def __init__(self, folders: dict[str, FolderSpec], input_dir: Path, output_dir: Path,
-                 temp_dir: Path, user_dir: Path) -> None:
-        self._folders = dict(folders)
+                 temp_dir: Path, user_dir: Path, base_dir: Path) -> None:
+        self.model_extensions: set[str] = set(MODEL_EXTENSIONS)
+        self.table: FolderTable = {
+            key: ([str(p) for p in spec.paths],
+                  self.model_extensions if spec.extensions == MODEL_EXTENSIONS
+                  else set(spec.extensions))
+            for key, spec in folders.items()}
+        self.base_dir = base_dir
         self.input_dir = input_dir
         self.output_dir = output_dir
         self.temp_dir = temp_dir
         self.user_dir = user_dir
-        self._cache: dict[str, tuple[list[str], dict[str, float]]] = {}
+        self._cache: dict[str, tuple[list[str], dict[str, float], tuple]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -92,7 +109,7 @@ class FolderPaths:
             folders = _with_extra(folders, entry)
         return cls(folders, (input_dir or base / "input").resolve(), out,
                    ((temp_parent or base) / "temp").resolve(),
-                   (user_dir or base / "user").resolve())
+                   (user_dir or base / "user").resolve(), base)
 
     @classmethod
     def from_settings(cls, settings) -> "FolderPaths":  # settings: comfy_core.settings.Settings
@@ -107,17 +124,36 @@ class FolderPaths:
                          user_dir=settings.user_directory, extra=extra)
 
     def folder_names(self) -> list[str]:
-        return list(self._folders)
+        return list(self.table)
 
     def _spec(self, name: str) -> FolderSpec:
         key = LEGACY_NAMES.get(name, name)
-        spec = self._folders.get(key)
-        if spec is None:
-            raise KeyError(f"unknown model folder {name!r}; known: {sorted(self._folders)}")
-        return spec
+        entry = self.table.get(key)
+        if entry is None:
+            raise KeyError(f"unknown model folder {name!r}; known: {sorted(self.table)}")
+        paths, extensions = entry[0], entry[1]
+        return FolderSpec(tuple(Path(p) for p in paths),
+                          frozenset(str(e).lower() for e in (extensions or ())))
 
     def has_folder(self, name: str, *, legacy: bool = True) -> bool:
-        return (LEGACY_NAMES.get(name, name) if legacy else name) in self._folders
+        return (LEGACY_NAMES.get(name, name) if legacy else name) in self.table
+
+    def add_folder_path(self, name: str, path: str | Path, *, is_default: bool = False) -> None:
+        """Add a search path to a folder key (front when `is_default`, moving it if present;
+        never twice). A new key accepts every file (ComfyUI's add_model_folder_path)."""
+        key = LEGACY_NAMES.get(name, name)
+        path = str(path)
+        entry = self.table.get(key)
+        if entry is None:
+            self.table[key] = ([path], set())
+            return
+        paths = entry[0]
+        if is_default:
+            if path in paths:
+                paths.remove(path)
+            paths.insert(0, path)
+        elif path not in paths:
+            paths.append(path)
 
     def get_folder_paths(self, name: str) -> list[Path]:
         """Search paths of a folder key (legacy names clip/unet accepted)."""
@@ -129,7 +165,7 @@ class FolderPaths:
         spec = self._spec(key)
         with self._lock:
             cached = self._cache.get(key)
-            if cached is not None and _mtimes_unchanged(cached[1]):
+            if cached is not None and cached[2] == spec and _mtimes_unchanged(cached[1]):
                 return list(cached[0])
         names: set[str] = set()
         mtimes: dict[str, float] = {}
@@ -138,7 +174,7 @@ class FolderPaths:
             names.update(_walk(root, spec.extensions, mtimes))
         result = sorted(names)
         with self._lock:
-            self._cache[key] = (result, mtimes)
+            self._cache[key] = (result, mtimes, spec)
         return list(result)
 
     def get_full_path(self, name: str, filename: str) -> Path | None:

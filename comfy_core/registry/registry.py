@@ -8,6 +8,7 @@ is what keeps a plugin from silently swapping out KSampler.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from comfy_core.registry.schema import INPUT_CATEGORIES, NodeSchema, SchemaError, schema_from_class
@@ -73,6 +74,21 @@ class NodeRegistry:
                 added.append(name)
                 _set_relative_module(cls, python_module)
         return added
+
+    def merge_display_names(self, display_names: Any) -> list[str]:
+        """A pack's NODE_DISPLAY_NAME_MAPPINGS, merged as ComfyUI does: any registered
+        classic node may be renamed, built-in ones included (V3 nodes keep their schema's
+        name); returns the names renamed."""
+        if not isinstance(display_names, dict):
+            return []
+        renamed = []
+        for name, title in display_names.items():
+            schema = self._schemas.get(name) if isinstance(name, str) else None
+            if schema is None or schema.is_v3 or not isinstance(title, str):
+                continue
+            self._schemas[name] = replace(schema, display_name=title)
+            renamed.append(name)
+        return renamed
 
     def register_v3_nodes(self, classes: Any, python_module: str) -> list[str]:
         """Register V3 classes under their schema's node_id (the list a ComfyExtension's

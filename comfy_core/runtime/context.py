@@ -41,6 +41,7 @@ class JobContext:
     prompt_id: str
     interrupt: threading.Event = field(default_factory=threading.Event)
     node_id: str | None = None
+    call_index: int = 0  # which call of the node (list inputs map a node over several)
     on_progress: ProgressSink | None = None
     extra_data: dict = field(default_factory=dict)
 

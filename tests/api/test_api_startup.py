@@ -41,7 +41,7 @@ async def test_static_answers_while_api_waits_for_nodes(tmp_path, services, aioh
                           web_dir=plugin_web, node_names=())
     release = threading.Event()
     client = await aiohttp_client(create_app(blocked_startup(
-        replace(services, plugins=(plugin,)), release)))
+        replace(services, plugins=(plugin,), web_dirs={"plug": str(plugin_web)}), release)))
     for path in ("/", "/index.html", "/app.js", "/extensions/core/undo.js", "/features",
                  "/api/features"):
         assert (await client.get(path)).status == 200, path

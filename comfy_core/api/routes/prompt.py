@@ -19,7 +19,7 @@ from comfy_core.api.errors import (
     read_json,
     storage_unavailable,
 )
-from comfy_core.api.keys import HUB, STATE, WORKER
+from comfy_core.api.keys import HUB, PLUGIN_SERVER, STATE, WORKER
 from comfy_core.api.params import int_query
 from comfy_core.api.state import services_of
 from comfy_core.graph.validate import validate_prompt
@@ -103,6 +103,7 @@ async def post_prompt(request: web.Request) -> web.Response:
         return body
     if not isinstance(body, dict):
         return prompt_error("invalid_request", "request body must be a JSON object")
+    body = request.app[PLUGIN_SERVER].trigger_on_prompt(body)
     if "prompt" not in body:
         return prompt_error("no_prompt", "No prompt provided", "No prompt provided")
     prompt_id, targets, number, extra = _request_fields(body)

@@ -6,6 +6,7 @@ import importlib.metadata
 import os
 import platform
 import sys
+from pathlib import Path
 from urllib.parse import quote
 
 import psutil
@@ -92,11 +93,12 @@ def extension_urls(services) -> list[str]:
     if core is not None and core.is_dir():
         urls += [f"/extensions/core/{p.relative_to(core).as_posix()}"
                  for p in sorted(core.rglob("*.js"))]
-    for plugin in services.plugins:
-        if plugin.web_dir is None or not plugin.web_dir.is_dir():
+    for name, folder in list(services.web_dirs.items()):
+        web_dir = Path(folder)
+        if not web_dir.is_dir():
             continue
-        urls += [f"/extensions/{quote(plugin.name)}/{p.relative_to(plugin.web_dir).as_posix()}"
-                 for p in sorted(plugin.web_dir.rglob("*.js"))]
+        urls += [f"/extensions/{quote(name)}/{p.relative_to(web_dir).as_posix()}"
+                 for p in sorted(web_dir.rglob("*.js"))]
     return urls
 
 

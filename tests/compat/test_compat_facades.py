@@ -1,0 +1,56 @@
+"""The facade folder as a whole: every module is preloaded by start-up, the engine-side
+ones import no torch, ComfyUI's namespace packages stay namespace packages."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from comfy_core.registry.plugin_env import COMPAT_DIR, ENGINE_FACADES, MODEL_FACADES
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMESPACES = ("comfy", "comfy_extras", "comfy_execution", "comfy_api")
+
+
+def facade_modules() -> set[str]:
+    """Public module names under compat/ (private `_x` modules are parts of others)."""
+    names = set()
+    for path in COMPAT_DIR.rglob("*.py"):
+        parts = list(path.relative_to(COMPAT_DIR).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        if not any(p.startswith("_") for p in parts):
+            names.add(".".join(parts))
+    return names
+
+
+def test_every_facade_module_is_preloaded():
+    missing = facade_modules() - set(ENGINE_FACADES) - set(MODEL_FACADES)
+    assert not missing, f"add to plugin_env's facade lists: {sorted(missing)}"
+
+
+def test_namespace_packages_have_no_init():
+    assert (COMPAT_DIR / "comfy").is_dir()
+    for name in NAMESPACES:
+        assert not (COMPAT_DIR / name / "__init__.py").exists(), name
+
+
+def test_engine_facades_import_without_torch(tmp_path):
+    code = (
+        "import importlib, sys\n"
+        "from pathlib import Path\n"
+        "from comfy_core.files import FolderPaths\n"
+        "from comfy_core.registry.plugin_env import ENGINE_FACADES, enable_facades\n"
+        "from comfy_core.settings import Settings\n"
+        "enable_facades(FolderPaths.build(Path(sys.argv[1])), Settings())\n"
+        "for name in ENGINE_FACADES:\n"
+        "    importlib.import_module(name)\n"
+        "    if 'torch' in sys.modules:\n"
+        "        sys.exit('torch imported by ' + name)\n"
+        "import folder_paths, comfy.cli_args\n"
+        "assert folder_paths.get_filename_list('checkpoints') == []\n"
+        "assert comfy.cli_args.args.preview_method.value == 'auto'\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,0 +1,1 @@
+raise RuntimeError("probe pack exploded on purpose")

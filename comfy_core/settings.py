@@ -87,7 +87,7 @@ class Settings:
     cache_kind: str = "classic"
     cache_lru_size: int = 0
     cache_ram_gb: float = 4.0
-    preview_method: str = "auto"
+    preview_method: str = "none"
     preview_size: int = 512
     disable_metadata: bool = False
     max_history: int = 10000
@@ -211,9 +211,10 @@ def _add_execution_flags(p: argparse.ArgumentParser) -> None:
                        metavar="GB", help="keep results until free RAM drops below GB "
                                           "(no value = 4)")
     cache.add_argument("--cache-none", action="store_true", help="cache nothing")
-    g.add_argument("--preview-method", choices=PREVIEW_METHODS, default="auto",
-                   help="sampler preview method (default auto: live previews in the editor; "
-                        "ComfyUI's default is none)")
+    g.add_argument("--preview-method", choices=PREVIEW_METHODS, default="none",
+                   help="live previews while sampling, for prompts that do not choose one "
+                        "(default none, as ComfyUI; a prompt's extra_data.preview_method, "
+                        "which the editors send from their setting, overrides it)")
     g.add_argument("--preview-size", type=int, default=512, help="preview size in px (512)")
     g.add_argument("--disable-metadata", action="store_true",
                    help="do not write the prompt/workflow into saved files")

@@ -70,6 +70,11 @@ def test_default_graph_runs_with_progress_preview_and_image(browser, server):
     assert ed.js("window.comfyApp.graph.getNodeById(4).widgets[0].value") == "sd15_tiny.safetensors"
     for node, name, value in ((5, "width", 64), (5, "height", 64), (3, "steps", 2), (3, "seed", 5)):
         ed.set_widget(node, name, value)
+    # Live previews are off by default (ComfyUI's --preview-method none); the editor asks
+    # for them through the user's preview setting, as ComfyUI's frontend does.
+    ed.page.select_option("#preview-method", "auto")
+    ed.page.wait_for_function(
+        "async () => (await window.comfyApp.api.getSetting('Comfy.Execution.PreviewMethod')) === 'auto'")
     ed.js(RECORD_EVENTS)
     ed.page.click("#queue-button")
     ed.page.wait_for_function(

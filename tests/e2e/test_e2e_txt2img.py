@@ -69,8 +69,11 @@ def server(tmp_path_factory):
 
 
 async def _run(http, ws, prompt: dict, workflow: dict) -> tuple[str, list[dict]]:
+    # Previews are off unless asked for (ComfyUI's default): this prompt asks, as the
+    # editors do from their preview setting.
     resp = await http.post("/prompt", json={"prompt": prompt, "client_id": "t2i",
-                                            "extra_data": {"extra_pnginfo": {"workflow": workflow}}})
+                                            "extra_data": {"extra_pnginfo": {"workflow": workflow},
+                                                           "preview_method": "auto"}})
     assert resp.status == 200, await resp.text()
     pid = (await resp.json())["prompt_id"]
     messages, previews = [], []
@@ -79,7 +82,7 @@ async def _run(http, ws, prompt: dict, workflow: dict) -> tuple[str, list[dict]]
         messages.append(msg)
         assert msg["type"] != "execution_error", msg
         if msg["type"] == "executing" and msg["data"]["node"] is None and msg["data"]["prompt_id"] == pid:
-            # Live previews are on by default: type-1 frames holding a JPEG.
+            # Live previews as asked: type-1 frames holding a JPEG.
             assert previews and all(f[:8] == b"\0\0\0\1\0\0\0\1" for f in previews)
             return pid, messages
 

@@ -25,7 +25,9 @@ class _Model:
     family = SDXL
 
 
-@pytest.mark.parametrize("override,expect_preview", [(None, True), ("none", False), ("auto", True)])
+# ComfyUI 0.8.0's default is no previews; a prompt asks for them in extra_data.
+@pytest.mark.parametrize("override,expect_preview", [
+    (None, False), ("default", False), ("none", False), ("auto", True), ("latent2rgb", True)])
 def test_sampler_progress_reports_and_previews(app, override, expect_preview):
     seen = []
     extra = {} if override is None else {"preview_method": override}
@@ -43,6 +45,25 @@ def test_sampler_progress_reports_and_previews(app, override, expect_preview):
         assert (fmt, image.size, size) == ("JPEG", (3, 3), 512)
         bias = [int((b + 1) / 2 * 255) for b in SDXL.latent.rgb_bias]
         assert list(image.getpixel((0, 0))) == pytest.approx(bias, abs=1)
+
+
+def test_preview_method_flag_is_the_default_a_prompt_overrides(tmp_path):
+    from comfy_core.files import FolderPaths
+    from comfy_core.settings import parse_settings
+
+    settings = parse_settings(["--base-directory", str(tmp_path), "--preview-method",
+                               "latent2rgb"], {})
+    assert parse_settings([], {}).preview_method == "none"
+    app = runtime.AppContext(folders=FolderPaths.build(tmp_path), settings=settings)
+    for extra, expect in (({}, True), ({"preview_method": "default"}, True),
+                          ({"preview_method": "none"}, False)):
+        seen = []
+        job = runtime.JobContext(prompt_id="p", extra_data=extra,
+                                 on_progress=lambda v, n, p: seen.append(p))
+        with runtime.use_app(app), runtime.use_job(job):
+            callback = sampler_progress(_Model(), 1)
+        callback(0, torch.zeros(1, 4, 2, 2), None, 1)
+        assert (seen[-1] is not None) == expect, extra
 
 
 def test_sampler_progress_raises_when_interrupted(app):

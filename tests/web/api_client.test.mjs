@@ -110,3 +110,20 @@ test("a failed request's error carries the server's JSON error message and detai
     { message: "GET /object_info failed with HTTP 503: the server failed to load its nodes: RuntimeError: boom" });
   await assert.rejects(client.clearQueue(), { message: "POST /queue failed with HTTP 502" });
 });
+
+test("settings are read and written under /api/settings/<id>; a missing one reads as null", async () => {
+  const calls = [];
+  const stored = new Map([["Comfy.Execution.PreviewMethod", "latent2rgb"]]);
+  const fetch = async (url, init) => {
+    calls.push([url, init?.method ?? "GET", init?.body]);
+    const id = decodeURIComponent(url.split("/settings/")[1]);
+    if (init?.method === "POST") { stored.set(id, JSON.parse(init.body)); return new Response(""); }
+    return Response.json(stored.has(id) ? stored.get(id) : null);
+  };
+  const client = new ApiClient({ fetch });
+  assert.equal(await client.getSetting("Comfy.Execution.PreviewMethod"), "latent2rgb");
+  assert.equal(await client.getSetting("Comfy.Nope"), null);
+  await client.storeSetting("Comfy.Execution.PreviewMethod", "none");
+  assert.equal(stored.get("Comfy.Execution.PreviewMethod"), "none");
+  assert.deepEqual(calls[2].slice(0, 2), ["/api/settings/Comfy.Execution.PreviewMethod", "POST"]);
+});

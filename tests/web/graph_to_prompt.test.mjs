@@ -151,3 +151,11 @@ test("a subgraph containing itself is refused with its name", () => {
   inner.nodes.push({ id: 9, type: workflow.definitions.subgraphs[1].id, mode: 0, inputs: [], outputs: [] });
   assert.throws(() => workflowToPrompt(workflow, defs), /nests deeper than 32 levels/);
 });
+
+test("a preview method other than 'default' goes into extra_data, as ComfyUI's frontend sends it", () => {
+  const base = { clientId: "a", prompt: {}, workflow: {} };
+  assert.equal(buildPromptRequest({ ...base, previewMethod: "auto" }).extra_data.preview_method, "auto");
+  for (const previewMethod of ["default", undefined, null, ""]) {
+    assert.equal("preview_method" in buildPromptRequest({ ...base, previewMethod }).extra_data, false);
+  }
+});

@@ -155,6 +155,12 @@ export class ApiClient extends EventTarget {
     if (!res.ok) throw new Error(`deleting ${path} failed with HTTP ${res.status}`);
   }
 
+  /** A user setting (GET /settings/<id>, shared with ComfyUI's frontend); null when unset. */
+  getSetting(id) { return this._json(`/settings/${encodeURIComponent(id)}`); }
+
+  /** Store a user setting (POST /settings/<id> with the JSON value). */
+  async storeSetting(id, value) { await this._post(`/settings/${encodeURIComponent(id)}`, value); }
+
   _socketUrl() {
     if (this._wsUrl) return this._wsUrl;
     const loc = globalThis.location;

@@ -22,6 +22,9 @@ import { WorkflowManager } from "./workflows.js";
 import { PromptError } from "../api/client.js";
 
 const AUTOSAVE_MS = 1000;
+/** ComfyUI's user setting for live previews; its value goes out as extra_data.preview_method. */
+export const PREVIEW_METHOD_SETTING = "Comfy.Execution.PreviewMethod";
+export const PREVIEW_METHODS = ["default", "none", "auto", "latent2rgb", "taesd"];
 
 export class ComfyApp {
   /**
@@ -199,7 +202,8 @@ export class ComfyApp {
     let request;
     try {
       const { workflow, prompt } = this.graphToPrompt({ outputTargets: opts.targets });
-      request = buildPromptRequest({ clientId: this.api.clientId, prompt, workflow, front: opts.front, targets: opts.targets });
+      request = buildPromptRequest({ clientId: this.api.clientId, prompt, workflow, front: opts.front, targets: opts.targets,
+        previewMethod: await this.previewMethod() });
     } catch (error) {
       this.store.update({ promptError: { message: error.message, details: "" }, nodeErrors: {} });
       return null;
@@ -218,6 +222,16 @@ export class ComfyApp {
       return null;
     } finally {
       this.markDirty();
+    }
+  }
+
+  /** The user's live preview choice (ComfyUI's `Comfy.Execution.PreviewMethod` setting):
+   * "default" (the server's --preview-method), "none", "auto", "latent2rgb" or "taesd". */
+  async previewMethod() {
+    try {
+      return (await this.api.getSetting(PREVIEW_METHOD_SETTING)) ?? "default";
+    } catch {
+      return "default"; // settings unreachable: leave it to the server
     }
   }
 

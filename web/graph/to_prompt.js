@@ -240,8 +240,10 @@ export function workflowToPrompt(workflow, defs, opts = {}) {
  * The POST /prompt body (COMPAT 3.4): client id, prompt, the workflow for PNG metadata,
  * and optional front/number/partial targets.
  */
-export function buildPromptRequest({ clientId, prompt, workflow, front, number, targets }) {
+export function buildPromptRequest({ clientId, prompt, workflow, front, number, targets, previewMethod }) {
   const body = { client_id: clientId, prompt, extra_data: { extra_pnginfo: { workflow } } };
+  // As ComfyUI's frontend: "default" (or no choice) leaves it to the server's --preview-method.
+  if (previewMethod && previewMethod !== "default") body.extra_data.preview_method = previewMethod;
   if (front) body.front = true;
   if (number !== undefined && number !== null) body.number = number;
   if (targets?.length) body.partial_execution_targets = targets.map(String);

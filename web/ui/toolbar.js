@@ -6,6 +6,7 @@
 import { h } from "./dom.js";
 import { defaultWorkflow } from "../graph/default_workflow.js";
 import { openGraphFile } from "./file_open.js";
+import { PREVIEW_METHOD_SETTING, PREVIEW_METHODS } from "../core/comfy_app.js";
 
 function download(name, data) {
   const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
@@ -32,6 +33,22 @@ function exportButtons(app) {
   ];
 }
 
+/** The live preview choice, kept in the user's server-side settings like ComfyUI's frontend
+ * ("default" = the server's --preview-method, which is "none" unless set). */
+function previewSelect(app) {
+  const select = h("select", { id: "preview-method", title: "Live preview method while sampling" },
+    ...PREVIEW_METHODS.map((m) => h("option", { value: m }, `Preview: ${m}`)));
+  app.previewMethod().then((method) => { select.value = method; });
+  select.addEventListener("change", async () => {
+    try {
+      await app.api.storeSetting(PREVIEW_METHOD_SETTING, select.value);
+    } catch (error) {
+      app.notify(error.message);
+    }
+  });
+  return select;
+}
+
 /** Build the toolbar into `root` and install the keyboard shortcuts. */
 export function mountToolbar(root, app) {
   const picker = h("input", { type: "file", accept: ".json,.png,application/json,image/png", hidden: true,
@@ -44,6 +61,7 @@ export function mountToolbar(root, app) {
       onclick: () => queueBatch(app, count(), false) }, "Queue"),
     batch,
     h("button", { id: "interrupt-button", title: "Stop the running prompt", onclick: () => app.api.interrupt() }, "Interrupt"),
+    previewSelect(app),
     h("span", { class: "sep" }),
     h("button", { id: "save-button", title: "Save to the server (Ctrl+S)", onclick: () => app.workflows.save() }, "Save"),
     h("button", { id: "save-as-button", onclick: () => app.workflows.save({ saveAs: true }) }, "Save as"),

@@ -119,13 +119,16 @@ class _LayoutBuilder:
             slot = (target.get("inputs") or [])[int(link[3]):int(link[3]) + 1]
             if slot and kind == "*":
                 kind = slot[0].get("type", "*")
-        if links_from is None and links_to:
-            origin, oslot = links_to[0][0], links_to[0][1]
-            kind = ((self.nodes[int(origin)].get("outputs") or [{}] * (oslot + 1))[oslot]
-                    or {}).get("type", "*")
+        if links_from is None and links_to and links_to.get(0):
+            kind = self._output_type(int(links_to[0][0]), int(links_to[0][1]))
         if kind == "*":
             kind = (self.external.get(index) or {}).get(0) or "*"
         return {kind: [kind, {"forceInput": True}]}, [kind]
+
+    def _output_type(self, index: int, slot: int) -> Any:
+        outputs = (self.nodes[index] if index < len(self.nodes) else {}).get("outputs") or []
+        output = outputs[slot] if slot < len(outputs) and isinstance(outputs[slot], dict) else {}
+        return output.get("type", "*")
 
     def _input_name(self, index: int, node: dict, input_name: str, spec: list,
                     extra: dict | None = None) -> tuple[str, list, dict]:

@@ -112,3 +112,27 @@ def test_missing_widget_values_take_the_input_defaults():
                                      "scheduler": "simple", "denoise": 1.0}
     assert prompt["3"]["inputs"] == {"upscale_method": "nearest-exact", "width": 512,
                                      "height": 512, "crop": "disabled"}
+
+
+def test_reroutes_inside_a_group():
+    """A reroute only used inside adds nothing; one feeding the outside becomes an output
+    typed like its source; the prompt skips both."""
+    workflow = fixture("group_node_workflow.json")
+    group = workflow["extra"]["groupNodes"]["Sample and decode"]
+    group["nodes"].append({"type": "Reroute", "index": 3, "inputs": [{"name": "", "type": "*", "link": None}],
+                           "outputs": [{"name": "", "type": "LATENT", "links": []}]})
+    group["links"] += [[1, 0, 3, 0, 32, "LATENT"]]
+    group["external"].append([3, 0, "LATENT"])
+    layout = build_layout("Sample and decode", group, INFO.get)
+    assert layout.outputs == [(2, 0), (3, 0)] and layout.output_types == ["IMAGE", "LATENT"]
+    instance = next(n for n in workflow["nodes"] if n["type"] == "workflow>Sample and decode")
+    instance["outputs"].append({"name": "LATENT", "type": "LATENT", "links": [14]})
+    workflow["nodes"].append({"id": 31, "type": "SaveLatent", "mode": 0, "widgets_values": ["latents/x"],
+                              "inputs": [{"name": "samples", "type": "LATENT", "link": 14}], "outputs": []})
+    workflow["links"].append([14, 20, 1, 31, 0, "LATENT"])
+    info = {**INFO, "SaveLatent": {"input": {"required": {"samples": ["LATENT"], "filename_prefix": [
+        "STRING", {"default": "latents/ComfyUI"}]}}, "input_order": {"required": ["samples", "filename_prefix"]},
+        "display_name": "SaveLatent"}}
+    prompt = workflow_to_prompt(workflow, info)
+    assert prompt["31"]["inputs"] == {"filename_prefix": "latents/x", "samples": ["20:1", 0]}
+    assert "20:3" not in prompt

@@ -73,3 +73,23 @@ test("widgets missing from an old file take their defaults (VAEEncodeForInpaint 
   const prompt = workflowToPrompt({ nodes: [{ id: 1, type: "LatentUpscale", mode: 0 }], links: [] }, defs);
   assert.deepEqual(prompt[1].inputs, { upscale_method: "nearest-exact", width: 512, height: 512, crop: "disabled" });
 });
+
+test("a reroute inside a group: internal ones add nothing, one used outside becomes a typed output", () => {
+  const workflow = loadFixture("group_node_workflow.json");
+  const group = workflow.extra.groupNodes["Sample and decode"];
+  group.nodes.push({ type: "Reroute", index: 3, inputs: [{ name: "", type: "*", link: null }],
+    outputs: [{ name: "", type: "LATENT", links: [] }] });
+  group.links.push([1, 0, 3, 0, 32, "LATENT"]);
+  group.external.push([3, 0, "LATENT"]);
+  const layout = buildGroupLayout("Sample and decode", group, defOf);
+  assert.deepEqual(layout.outputs, [[2, 0], [3, 0]]);
+  assert.deepEqual(layout.def.outputs.map((o) => o.type), ["IMAGE", "LATENT"]);
+  const instance = workflow.nodes.find((n) => n.type === "workflow>Sample and decode");
+  instance.outputs.push({ name: "LATENT", type: "LATENT", links: [14] });
+  workflow.nodes.push({ id: 31, type: "VAEDecode", mode: 0, outputs: [],
+    inputs: [{ name: "samples", type: "LATENT", link: 14 }, { name: "vae", type: "VAE", link: 15 }] });
+  workflow.links.push([14, 20, 1, 31, 0, "LATENT"], [15, 4, 2, 31, 1, "VAE"]);
+  const prompt = workflowToPrompt(workflow, defs);
+  assert.deepEqual(prompt[31].inputs, { samples: ["20:1", 0], vae: ["4", 2] });
+  assert.equal(prompt["20:3"], undefined);
+});

@@ -1,14 +1,16 @@
 """Custom sampling: SamplerCustom (a MODEL, conditioning and cfg with a SAMPLER and SIGMAS
-of the user's choice) and the NOISE sources. The values follow ComfyUI's protocols so plugin
-nodes can make and take them (COMPAT-PLUGINS 3.3, 6.4): NOISE has `seed` and
-`generate_noise(latent)`, SAMPLER is `comfy_core.sampling.sampler_value.SamplerValue`."""
+of the user's choice), SamplerCustomAdvanced (NOISE, GUIDER, SAMPLER, SIGMAS), the guiders
+and the NOISE sources. The values follow ComfyUI's protocols so plugin nodes can make and
+take them (COMPAT-PLUGINS 3.3, 6.4): NOISE has `seed` and `generate_noise(latent)`, SAMPLER
+is `sampler_value.SamplerValue`, GUIDER is `guiders.Guider` (ComfyUI's CFGGuider)."""
 
 from __future__ import annotations
 
 import torch
 
 from comfy_core.registry.v3 import io
-from comfy_core.sampling.custom import sample_custom_model
+from comfy_core.sampling import guiders
+from comfy_core.sampling.custom import run_guider
 from comfy_core.sampling.model_call import model_sampling_of
 from comfy_core.sampling.noise import RandomNoise as RandomNoiseValue
 from comfy_core.sampling.noise import ZeroNoise
@@ -19,17 +21,21 @@ SEED = dict(default=0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=Tru
 CFG = dict(default=8.0, min=0.0, max=100.0, step=0.1, round=0.01)
 
 
-def run_custom(model, positive, negative, latent_image: dict, *, noise, cfg: float, sampler, sigmas) -> tuple:
-    """(output, denoised_output) of sampling `latent_image` on the model with this NOISE,
-    SAMPLER and SIGMAS (progress, previews, interrupts and OOM recovery as KSampler)."""
-    initial = noise.generate_noise(latent_image)
+def sample_with(guider, latent_image: dict, *, noise, sampler, sigmas) -> tuple:
+    """(output, denoised_output) of the GUIDER sampling `latent_image` with this NOISE, SAMPLER
+    and SIGMAS on its model (progress, previews, interrupts and OOM recovery as KSampler)."""
     steps = max(int(sigmas.shape[-1]) - 1, 1)
 
     def attempt(progress, wrap_unet) -> tuple:
-        return sample_custom_model(model, positive, negative, latent_image, sampler=sampler, sigmas=sigmas,
-                                   noise=initial, cfg=cfg, seed=noise.seed, callback=progress, wrap_unet=wrap_unet)
+        guider.unet_wrapper = wrap_unet
+        try:
+            return run_guider(guider, latent_image, noise=noise, sampler=sampler, sigmas=sigmas, callback=progress)
+        finally:
+            guider.unet_wrapper = None
 
-    return run_on_model(model, latent_image, cfg=cfg, needs_uncond=True, steps=steps, attempt=attempt)
+    cfg = float(getattr(guider, "cfg", 1.0))
+    return run_on_model(guider.model_patcher, latent_image, cfg=cfg, needs_uncond=True, steps=steps,
+                        attempt=attempt)
 
 
 class SamplerCustom(io.ComfyNode):
@@ -46,11 +52,109 @@ class SamplerCustom(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, add_noise, noise_seed, cfg, positive, negative, sampler, sigmas, latent_image):
+        guider = guiders.Guider(model)
+        guider.set_conds(positive, negative)
+        guider.set_cfg(cfg)
         noise = RandomNoiseValue(noise_seed) if add_noise else ZeroNoise()
-        return io.NodeOutput(*run_custom(model, positive, negative, latent_image, noise=noise, cfg=cfg,
-                                         sampler=sampler, sigmas=sigmas))
+        return io.NodeOutput(*sample_with(guider, latent_image, noise=noise, sampler=sampler, sigmas=sigmas))
 
     sample = execute
+
+
+class SamplerCustomAdvanced(io.ComfyNode):
+    RELATIVE_PYTHON_MODULE = CUSTOM_SAMPLER
+
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(node_id="SamplerCustomAdvanced", category="sampling/custom_sampling", inputs=[
+            io.Noise.Input("noise"), io.Guider.Input("guider"), io.Sampler.Input("sampler"),
+            io.Sigmas.Input("sigmas"), io.Latent.Input("latent_image")],
+            outputs=[io.Latent.Output(display_name="output"), io.Latent.Output(display_name="denoised_output")])
+
+    @classmethod
+    def execute(cls, noise, guider, sampler, sigmas, latent_image):
+        return io.NodeOutput(*sample_with(guider, latent_image, noise=noise, sampler=sampler, sigmas=sigmas))
+
+    sample = execute
+
+
+def _guider_schema(node_id: str, inputs: list, category: str = "sampling/custom_sampling/guiders",
+                   experimental: bool = False) -> io.Schema:
+    return io.Schema(node_id=node_id, category=category, inputs=[io.Model.Input("model"), *inputs],
+                     outputs=[io.Guider.Output()], is_experimental=experimental)
+
+
+class CFGGuider(io.ComfyNode):
+    RELATIVE_PYTHON_MODULE = CUSTOM_SAMPLER
+
+    @classmethod
+    def define_schema(cls):
+        return _guider_schema("CFGGuider", [io.Conditioning.Input("positive"), io.Conditioning.Input("negative"),
+                                            io.Float.Input("cfg", **CFG)])
+
+    @classmethod
+    def execute(cls, model, positive, negative, cfg):
+        guider = guiders.Guider(model)
+        guider.set_conds(positive, negative)
+        guider.set_cfg(cfg)
+        return io.NodeOutput(guider)
+
+    get_guider = execute
+
+
+class DualCFGGuider(io.ComfyNode):
+    RELATIVE_PYTHON_MODULE = CUSTOM_SAMPLER
+
+    @classmethod
+    def define_schema(cls):
+        return _guider_schema("DualCFGGuider", [
+            io.Conditioning.Input("cond1"), io.Conditioning.Input("cond2"), io.Conditioning.Input("negative"),
+            io.Float.Input("cfg_conds", **CFG), io.Float.Input("cfg_cond2_negative", **CFG),
+            io.Combo.Input("style", options=["regular", "nested"])])
+
+    @classmethod
+    def execute(cls, model, cond1, cond2, negative, cfg_conds, cfg_cond2_negative, style):
+        guider = guiders.DualCFGGuider(model)
+        guider.set_conds(cond1, cond2, negative)
+        guider.set_cfg(cfg_conds, cfg_cond2_negative, nested=style == "nested")
+        return io.NodeOutput(guider)
+
+    get_guider = execute
+
+
+class BasicGuider(io.ComfyNode):
+    RELATIVE_PYTHON_MODULE = CUSTOM_SAMPLER
+
+    @classmethod
+    def define_schema(cls):
+        return _guider_schema("BasicGuider", [io.Conditioning.Input("conditioning")])
+
+    @classmethod
+    def execute(cls, model, conditioning):
+        guider = guiders.BasicGuider(model)
+        guider.set_conds(conditioning)
+        return io.NodeOutput(guider)
+
+    get_guider = execute
+
+
+class PerpNegGuider(io.ComfyNode):
+    RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_perpneg"
+
+    @classmethod
+    def define_schema(cls):
+        return _guider_schema("PerpNegGuider", [
+            io.Conditioning.Input("positive"), io.Conditioning.Input("negative"),
+            io.Conditioning.Input("empty_conditioning"), io.Float.Input("cfg", **CFG),
+            io.Float.Input("neg_scale", default=1.0, min=0.0, max=100.0, step=0.01)],
+            category="_for_testing", experimental=True)
+
+    @classmethod
+    def execute(cls, model, positive, negative, empty_conditioning, cfg, neg_scale):
+        guider = guiders.PerpNegGuider(model)
+        guider.set_conds(positive, negative, empty_conditioning)
+        guider.set_cfg(cfg, neg_scale)
+        return io.NodeOutput(guider)
 
 
 class RandomNoise(io.ComfyNode):
@@ -112,6 +216,7 @@ class AddNoise(io.ComfyNode):
     add_noise = execute
 
 
-NODES = (SamplerCustom, RandomNoise, DisableNoise, AddNoise)
+NODES = (SamplerCustom, SamplerCustomAdvanced, CFGGuider, DualCFGGuider, BasicGuider, PerpNegGuider, RandomNoise,
+         DisableNoise, AddNoise)
 NODE_CLASS_MAPPINGS = {node.__name__: node for node in NODES}
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}

@@ -144,7 +144,13 @@ class CFGGuider:
 
     def predictions(self, x: torch.Tensor, sigma: torch.Tensor, sides: int) -> list[torch.Tensor]:
         """Weighted-average denoised prediction for each side ([positive] or [pos, neg])."""
-        conds = [self.positive, self.negative][:sides]
+        return self.predict([self.positive, self.negative][:sides], x, sigma)
+
+    def predict(self, conds: Sequence[Sequence[ResolvedCond] | None], x: torch.Tensor,
+                sigma: torch.Tensor) -> list[torch.Tensor]:
+        """The weighted-average prediction of each list of entries, all compatible entries in
+        shared UNet calls (ComfyUI's calc_cond_batch); a None or empty list predicts zeros."""
+        conds = [c or [] for c in conds]
         outs = [torch.zeros_like(x) for _ in conds]
         counts = [torch.ones_like(x) * 1e-37 for _ in conds]
         pending = [j for side, entries in enumerate(conds) for c in entries if (j := _job(c, x, sigma, side))]

@@ -218,15 +218,50 @@ def test_sampler_nodes_hand_their_options_to_the_sampler(app):
     assert ddim.sampler_function.__name__ == "sample_ddim" and ddim.inpaint_options == {"random": True}
 
 
-def test_sampler_custom_with_select_and_basic_scheduler_is_ksampler(app):
+def test_guiders_workflow(app):
+    node = lambda cls, **inputs: {"class_type": cls, "inputs": inputs}  # noqa: E731
+    prompt = {
+        "1": CKPT,
+        "2": node("CLIPTextEncode", clip=["1", 1], text="a red circle"),
+        "3": node("CLIPTextEncode", clip=["1", 1], text="a blue square"),
+        "4": node("CLIPTextEncode", clip=["1", 1], text=""),
+        "5": node("EmptyLatentImage", width=64, height=64, batch_size=1),
+        "6": node("RandomNoise", noise_seed=3),
+        "7": node("KSamplerSelect", sampler_name="euler"),
+        "8": node("BasicScheduler", model=["1", 0], scheduler="normal", steps=1, denoise=1.0),
+        "g0": node("CFGGuider", model=["1", 0], positive=["2", 0], negative=["4", 0], cfg=5.0),
+        "g1": node("DualCFGGuider", model=["1", 0], cond1=["2", 0], cond2=["3", 0], negative=["4", 0],
+                   cfg_conds=3.0, cfg_cond2_negative=4.0, style="nested"),
+        "g2": node("BasicGuider", model=["1", 0], conditioning=["2", 0]),
+        "g3": node("PerpNegGuider", model=["1", 0], positive=["2", 0], negative=["3", 0],
+                   empty_conditioning=["4", 0], cfg=5.0, neg_scale=1.0),
+    }
+    for i in range(4):
+        prompt[f"s{i}"] = node("SamplerCustomAdvanced", noise=["6", 0], guider=[f"g{i}", 0], sampler=["7", 0],
+                               sigmas=["8", 0], latent_image=["5", 0])
+        prompt[f"o{i}"] = node("SaveLatent", samples=[f"s{i}", 1], filename_prefix=f"guiders/g{i}")
+    execute(prompt)
+    outs = [load_latent(app.folders.output_dir / "guiders" / f"g{i}_00001_.latent")["samples"] for i in range(4)]
+    assert all(o.shape == (1, 4, 8, 8) and torch.isfinite(o).all() for o in outs)
+    assert len({round(float(o.abs().sum()), 4) for o in outs}) == 4  # each guider combines differently
+
+
+def test_custom_samplers_with_select_and_basic_scheduler_are_ksampler(app):
+    """SamplerCustom, and SamplerCustomAdvanced with RandomNoise + CFGGuider, give
+    KSampler's latent for the same settings (as in ComfyUI)."""
     model, clip, _ = load("sd15")
     pos, neg = encode(clip, "a red circle"), encode(clip, "blurry")
     (sampler,) = run("KSamplerSelect", sampler_name="dpmpp_2m_sde")
     (sigmas,) = run("BasicScheduler", model=model, scheduler="karras", steps=2, denoise=1.0)
-    out, denoised = run("SamplerCustom", model=model, add_noise=True, noise_seed=11, cfg=6.5, positive=pos,
+    out, _ = run("SamplerCustom", model=model, add_noise=True, noise_seed=11, cfg=6.5, positive=pos,
                         negative=neg, sampler=sampler, sigmas=sigmas, latent_image=empty_latent())
     reference = ksample(model, pos, neg, empty_latent(), seed=11, steps=2, cfg=6.5, sampler="dpmpp_2m_sde",
                         scheduler="karras")
     torch.testing.assert_close(out["samples"], reference["samples"], atol=0, rtol=0)
+    (noise,) = run("RandomNoise", noise_seed=11)
+    (guider,) = run("CFGGuider", model=model, positive=pos, negative=neg, cfg=6.5)
+    advanced, _ = run("SamplerCustomAdvanced", noise=noise, guider=guider, sampler=sampler, sigmas=sigmas,
+                      latent_image=empty_latent())
+    torch.testing.assert_close(advanced["samples"], reference["samples"], atol=0, rtol=0)
     # the last step's denoised estimate, which this sampler's final step returns as is
     assert torch.equal(denoised["samples"], out["samples"])

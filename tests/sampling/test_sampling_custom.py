@@ -1,12 +1,16 @@
-"""SamplerCustom's procedure and the SAMPLER value's ComfyUI protocol: a built-in sampler
-through `SamplerValue.sample` gives KSampler's latent; k-diffusion's own functions plug in as
-plugin samplers do; CFG++ reads the unconditional prediction through the post-CFG hook."""
+"""SamplerCustom's procedure, the GUIDER and the SAMPLER value in ComfyUI's protocols: a
+built-in sampler run by the CFG guider gives KSampler's latent; k-diffusion's own functions
+plug in as plugin samplers do; CFG++ reads the unconditional prediction through the post-CFG
+hook; the other guiders combine their predictions by their formulas."""
+
+from types import SimpleNamespace
 
 import pytest
 import torch
 from kdiffusion_reference import load
 
-from comfy_core.sampling.custom import sample_custom
+from comfy_core.sampling import guiders
+from comfy_core.sampling.custom import run_guider, sample_custom
 from comfy_core.sampling.ksampler import sample, schedule_sigmas
 from comfy_core.sampling.model_sampling import ModelSampling
 from comfy_core.sampling.noise import prepare_noise
@@ -37,12 +41,28 @@ def ksampler(name, latent, cfg=6.0, steps=4, seed=5):
                   scheduler="karras", scale_factor=0.18215)["samples"]
 
 
+def model_of(unet):
+    """A MODEL value (the DiffusionModel shape sampling reads) around a test UNet."""
+    family = SimpleNamespace(name="test", prediction="eps", zsnr=False, inpaint=False, adm=None,
+                             unet=SimpleNamespace(in_channels=4), latent=SimpleNamespace(scale_factor=0.18215))
+    return SimpleNamespace(family=family, unet=unet, model_sampling=None, device=torch.device("cpu"),
+                           compute_dtype=torch.float32)
+
+
+class Seeded:
+    def __init__(self, seed):
+        self.seed = seed
+
+    def generate_noise(self, latent):
+        return prepare_noise(latent["samples"], self.seed)
+
+
 def custom(sampler, name, latent, cfg=6.0, steps=4, seed=5, unet=None):
     sigmas = schedule_sigmas(MS, "karras", name, steps)
-    noise = prepare_noise(latent["samples"], seed)
-    out, denoised = sample_custom(unet or LinearUNet(), MS, POS, NEG, latent, sampler=sampler, sigmas=sigmas,
-                                  noise=noise, cfg=cfg, seed=seed, scale_factor=0.18215)
-    return out, denoised
+    guider = guiders.Guider(model_of(unet or LinearUNet()))
+    guider.set_conds(POS, NEG)
+    guider.set_cfg(cfg)
+    return run_guider(guider, latent, noise=Seeded(seed), sampler=sampler, sigmas=sigmas)
 
 
 CASES = [("euler", 6.0), ("euler_cfg_pp", 1.0), ("euler_cfg_pp", 4.0), ("dpmpp_2m_sde", 6.0), ("ddim", 6.0),
@@ -111,8 +131,100 @@ def test_kdiffusion_view_calls_the_model_with_its_extra_args_and_reports_steps()
 
 
 def test_no_sigmas_returns_the_latent_untouched():
-    latent = {"samples": torch.randn(1, 4, 8, 8)}
-    out, denoised = sample_custom(LinearUNet(), MS, POS, NEG, latent, sampler=SamplerValue.builtin("euler"),
-                                  sigmas=torch.zeros(0), noise=torch.zeros(1, 4, 8, 8), cfg=6.0, seed=0,
-                                  scale_factor=0.18215)
-    assert out["samples"] is latent["samples"] and denoised["samples"] is latent["samples"]
+    latent = torch.randn(1, 4, 8, 8)
+    out = sample_custom(model_of(LinearUNet()), torch.zeros(1, 4, 8, 8), 6.0, SamplerValue.builtin("euler"),
+                        torch.zeros(0), POS, NEG, latent)
+    assert out is latent
+
+
+CTX = {name: torch.randn(1, 77, 8, generator=torch.Generator().manual_seed(20 + i))
+       for i, name in enumerate(["a", "b", "c"])}
+
+
+def cond(name):
+    return [[CTX[name], {}]]
+
+
+def one_step(guider, sigma=3.0):
+    """One Euler step from σ to 0 returns the guider's denoised estimate at x = noise·σ;
+    also the UNet's batch sizes and that x."""
+    noise = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(8))
+    out = guider.sample(noise, torch.zeros(1, 4, 8, 8), SamplerValue.builtin("euler"), torch.tensor([sigma, 0.0]))
+    return out * 0.18215, noise * sigma
+
+
+def raw(name, x, sigma=3.0):
+    """The single-prompt denoised estimate D(x, σ) for context `name`."""
+    from comfy_core.sampling.guider import CFGGuider
+
+    return CFGGuider(LinearUNet(), MS, [], [], 1.0).denoise_raw(x, torch.tensor([sigma]), CTX[name], None)
+
+
+def make(cls, unet=None, options=None):
+    model = model_of(unet or LinearUNet())
+    model.model_options = options or {}
+    return cls(model)
+
+
+def test_guider_formulas_and_batches():
+    unet = LinearUNet()
+    g = make(guiders.Guider, unet)
+    g.set_conds(cond("a"), cond("b"))
+    g.set_cfg(6.0)
+    got, x = one_step(g)
+    torch.testing.assert_close(got, raw("b", x) + (raw("a", x) - raw("b", x)) * 6.0, atol=1e-4, rtol=1e-4)
+    assert unet.batches == [2]
+    unet = LinearUNet()
+    basic = make(guiders.BasicGuider, unet)
+    basic.set_conds(cond("a"))
+    torch.testing.assert_close(one_step(basic)[0], raw("a", x), atol=1e-4, rtol=1e-4)
+    assert unet.batches == [1]
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_dual_cfg_guider(nested):
+    unet = LinearUNet()
+    g = make(guiders.DualCFGGuider, unet)
+    g.set_conds(cond("a"), cond("b"), cond("c"))
+    g.set_cfg(2.0, 3.0, nested=nested)
+    got, x = one_step(g)
+    p, m, n = raw("a", x), raw("b", x), raw("c", x)
+    expected = n + 3.0 * ((m + (p - m) * 2.0) - n) if nested else n + (m - n) * 3.0 + (p - m) * 2.0
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=1e-4)
+    assert unet.batches == [3]
+
+
+def test_perp_neg_guider():
+    g = make(guiders.PerpNegGuider)
+    g.set_conds(cond("a"), cond("b"), cond("c"))
+    g.set_cfg(5.0, 0.7)
+    got, x = one_step(g)
+    pos, neg, empty = raw("a", x) - raw("c", x), raw("b", x) - raw("c", x), raw("c", x)
+    perpendicular = neg - (neg * pos).sum() / (pos * pos).sum() * pos  # Armandpour et al. 2023, eq. 5
+    torch.testing.assert_close(got, empty + 5.0 * (pos - 0.7 * perpendicular), atol=1e-4, rtol=1e-4)
+
+
+def test_post_cfg_hooks_from_the_models_options_and_plugin_guiders():
+    seen = []
+
+    def keep_cond(args):
+        seen.append(sorted(args))
+        return args["cond_denoised"]
+
+    g = make(guiders.Guider, options={"sampler_post_cfg_function": [keep_cond]})
+    g.set_conds(cond("a"), cond("b"))
+    g.set_cfg(6.0)
+    got, x = one_step(g)
+    torch.testing.assert_close(got, raw("a", x), atol=1e-4, rtol=1e-4)
+    assert seen[0] == sorted(["denoised", "cond", "uncond", "cond_scale", "model", "uncond_denoised",
+                              "cond_denoised", "sigma", "model_options", "input"])
+
+    class NegativeOnly(guiders.Guider):  # as plugins write them: override predict_noise
+        def predict_noise(self, x, timestep, model_options={}, seed=None):
+            return self.calc_cond_batch([self.conds.get("negative")], x, timestep, model_options)[0]
+
+    plugin = make(NegativeOnly)
+    plugin.set_conds(cond("a"), cond("b"))
+    torch.testing.assert_close(one_step(plugin)[0], raw("b", x), atol=1e-4, rtol=1e-4)
+    with pytest.raises(RuntimeError, match="not sampling"):  # outside sample() nothing is resolved
+        plugin.calc_cond_batch([[]], x, torch.tensor([3.0]))

@@ -3,6 +3,13 @@ NODE_DISPLAY_NAME_MAPPINGS; this package merges them in a fixed order.
 
 Importing this package imports torch (node modules are model-side); the engine reaches it
 only through the registry.
+
+Custom-node packs import this package as ComfyUI's `nodes` module, so it also carries
+ComfyUI's names (nodes/comfy_names.py): every built-in node class by its node name,
+`MAX_RESOLUTION`, `NODE_CLASS_MAPPINGS` as a live view of the running registry (the
+built-in classes alone are BUILTIN_NODE_CLASS_MAPPINGS), `EXTENSION_WEB_DIRS`,
+`LOADED_MODULE_DIRS`, `common_ksampler`, `load_custom_node`, `init_extra_nodes`,
+`before_node_execution`, `interrupt_processing`.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ _MODULES = (sampling, loaders, text_encode, latent, conditioning, vae, image, ma
             image_filters, image_tools, latent_tools, utility, custom_sampling, custom_sampling_schedules,
             custom_sampling_sigmas, custom_sampling_samplers)
 
-NODE_CLASS_MAPPINGS: dict[str, type] = {
+BUILTIN_NODE_CLASS_MAPPINGS: dict[str, type] = {
     name: cls for module in _MODULES for name, cls in module.NODE_CLASS_MAPPINGS.items()
 }
 NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
@@ -25,9 +32,29 @@ NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {
 }
 # V3 nodes carry their title in the schema; ComfyUI's loader copies it here too.
 NODE_DISPLAY_NAME_MAPPINGS.update({
-    name: cls.GET_SCHEMA().display_name for name, cls in NODE_CLASS_MAPPINGS.items()
+    name: cls.GET_SCHEMA().display_name for name, cls in BUILTIN_NODE_CLASS_MAPPINGS.items()
     if is_v3_class(cls) and cls.GET_SCHEMA().display_name is not None
 })
+
+from nodes.comfy_names import (  # noqa: E402  (ComfyUI's names for packs, see the docstring)
+    MAX_RESOLUTION,
+    LiveNodeMappings,
+    before_node_execution,
+    common_ksampler,
+    init_extra_nodes,
+    interrupt_processing,
+    load_custom_node,
+    module_views,
+)
+
+NODE_CLASS_MAPPINGS = LiveNodeMappings(BUILTIN_NODE_CLASS_MAPPINGS)
+# ComfyUI's nodes module holds its node classes under their node names.
+globals().update({name: cls for name, cls in BUILTIN_NODE_CLASS_MAPPINGS.items()
+                  if name.isidentifier() and name not in globals()})
+
+
+def __getattr__(name: str):
+    return module_views(name)  # EXTENSION_WEB_DIRS, LOADED_MODULE_DIRS (the server's dicts)
 
 
 
@@ -36,7 +63,7 @@ def mappings_by_python_module() -> dict[str, tuple[dict[str, type], dict[str, st
     "comfy_extras.<file>" for the ones ComfyUI ships as extras (their
     `RELATIVE_PYTHON_MODULE`), so /object_info's `python_module` matches ComfyUI."""
     groups: dict[str, tuple[dict[str, type], dict[str, str]]] = {}
-    for name, cls in NODE_CLASS_MAPPINGS.items():
+    for name, cls in BUILTIN_NODE_CLASS_MAPPINGS.items():
         module = cls.__dict__.get("RELATIVE_PYTHON_MODULE") or _inherited_module(cls)
         classes, titles = groups.setdefault(module, ({}, {}))
         classes[name] = cls
@@ -52,4 +79,7 @@ def _inherited_module(cls: type) -> str:
     return "nodes"
 
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "mappings_by_python_module"]
+__all__ = ["BUILTIN_NODE_CLASS_MAPPINGS", "MAX_RESOLUTION", "NODE_CLASS_MAPPINGS",
+           "NODE_DISPLAY_NAME_MAPPINGS", "before_node_execution", "common_ksampler",
+           "init_extra_nodes", "interrupt_processing", "load_custom_node",
+           "mappings_by_python_module"]

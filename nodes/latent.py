@@ -71,7 +71,9 @@ class LatentComposite(_LatentNode):
                              "x": ("INT", dict(_POS8)), "y": ("INT", dict(_POS8)),
                              "feather": ("INT", dict(_POS8))}}
 
-    def composite(self, samples_to, samples_from, x, y, feather=0):
+    def composite(self, samples_to, samples_from, x, y, composite_method="normal", feather=0):
+        # composite_method is ComfyUI's fifth parameter (packs call it positionally); only
+        # "normal" exists.
         return (latents.composite(samples_to, samples_from, x, y, feather),)
 
 

@@ -31,8 +31,9 @@ ENGINE_FACADES = (
 )
 # Facades over the model stack (torch): imported on the start-up thread after the nodes.
 MODEL_FACADES = (
-    "nodes", "comfy.utils", "comfy_api.latest._ui",
-)
+    "nodes", "comfy.utils", "comfy.model_management", "node_helpers", "latent_preview",
+    "execution", "comfy_api.latest._ui",
+) + tuple(f"comfy_extras.{p.stem}" for p in sorted((COMPAT_DIR / "comfy_extras").glob("nodes_*.py")))
 # ComfyUI's top-level names (COMPAT-PLUGINS 0.4) that a pack must not claim as its own.
 RESERVED_NAMES = frozenset(
     {name.split(".")[0] for name in ENGINE_FACADES + MODEL_FACADES}

@@ -44,6 +44,12 @@ def bind_host(host: PluginHost) -> PluginHost:
     return host
 
 
+def release_host(host: PluginHost) -> None:
+    """Unbind `host` if it is the bound one (a server or test that is done with it)."""
+    if _bound and _bound[0] is host:
+        _bound.clear()
+
+
 def plugin_host() -> PluginHost:
     """The bound host; a clear error when plugin code runs before any engine started."""
     if not _bound:

@@ -7,16 +7,18 @@ import pytest
 
 from comfy_core.files import FolderPaths
 from comfy_core.registry.plugin_env import enable_facades
+from comfy_core.runtime.plugin_host import release_host
 from comfy_core.settings import Settings
 
 
 @pytest.fixture
 def fp(tmp_path):
     folders = FolderPaths.build(tmp_path)
-    enable_facades(folders, Settings(base_directory=tmp_path))
+    host = enable_facades(folders, Settings(base_directory=tmp_path))
     import folder_paths
 
-    return folders, folder_paths
+    yield folders, folder_paths
+    release_host(host)
 
 
 def touch(path: Path) -> Path:

@@ -51,7 +51,7 @@ async def run_prompt(http, ws, client_id: str, prompt: dict, interrupt_after: in
         seen.append(msg)
         if msg["type"] == "progress" and interrupt_after and len(
                 [m for m in seen if m["type"] == "progress"]) == interrupt_after:
-            await http.post("/interrupt", json={})
+            await http.post("/probe/interrupt", json={})
         if msg["type"] in ("execution_success", "execution_error", "execution_interrupted") \
                 and msg["data"].get("prompt_id") == prompt_id:
             history = await (await http.get(f"/history/{prompt_id}")).json()
@@ -79,6 +79,7 @@ async def test_pack_routes_answer_at_both_paths(server):
         assert await (await http.get("/probe_static/hello.txt")).text() == "static text\n"
         assert (await http.delete("/probe/hello")).status == 405
         assert (await http.get("/extensions/probe_pack/probe.js")).status == 200
+        assert await (await http.get("/extensions/probe_extra/hello.txt")).text() == "static text\n"
         assert "/extensions/probe_pack/probe.js" in await (await http.get("/extensions")).json()
         assert (await http.get("/probe/nothing")).status == 404
 

@@ -47,10 +47,10 @@ def test_latent_upscale_bislerp_and_by():
 
 def test_latent_composite_hard_and_feathered():
     to, frm = {"samples": torch.zeros(1, 4, 8, 8)}, {"samples": torch.ones(1, 4, 4, 4)}
-    (out,) = LatentComposite().composite(to, frm, 16, 8, 0)
+    (out,) = LatentComposite().composite(to, frm, 16, 8, feather=0)
     assert out["samples"][0, 0, 1:5, 2:6].sum() == 16 and out["samples"].sum() == 64
     assert to["samples"].sum() == 0
-    (out,) = LatentComposite().composite(to, frm, 16, 16, 16)
+    (out,) = LatentComposite().composite(to, frm, 16, 16, feather=16)
     row = out["samples"][0, 0, 4, 2:6].tolist()
     assert row == pytest.approx([0.5, 1.0, 1.0, 0.5])  # 2-cell ramps on all inner edges
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from server import BinaryEventTypes, PromptServer
 
 import comfy.utils
+import nodes
 from comfy_execution.graph_utils import GraphBuilder
 
 HERE = Path(__file__).parent
@@ -45,6 +46,14 @@ async def send(request):
     await server.send("probe.async", {"n": 2}, sid)
     return web.json_response({"sockets": sorted(server.sockets_metadata)})
 
+
+@routes.post("/probe/interrupt")
+async def interrupt(request):
+    nodes.interrupt_processing()  # ComfyUI's global interrupt, from the server loop
+    return web.json_response({"ok": True})
+
+
+nodes.EXTENSION_WEB_DIRS["probe_extra"] = str(HERE / "static")
 
 if not PromptServer.instance.app.router.frozen:
     PromptServer.instance.app.add_routes([web.static("/probe_static", str(HERE / "static"))])

@@ -253,15 +253,16 @@ def test_custom_samplers_with_select_and_basic_scheduler_are_ksampler(app):
     pos, neg = encode(clip, "a red circle"), encode(clip, "blurry")
     (sampler,) = run("KSamplerSelect", sampler_name="dpmpp_2m_sde")
     (sigmas,) = run("BasicScheduler", model=model, scheduler="karras", steps=2, denoise=1.0)
-    out, _ = run("SamplerCustom", model=model, add_noise=True, noise_seed=11, cfg=6.5, positive=pos,
+    out, denoised = run("SamplerCustom", model=model, add_noise=True, noise_seed=11, cfg=6.5, positive=pos,
                         negative=neg, sampler=sampler, sigmas=sigmas, latent_image=empty_latent())
     reference = ksample(model, pos, neg, empty_latent(), seed=11, steps=2, cfg=6.5, sampler="dpmpp_2m_sde",
                         scheduler="karras")
     torch.testing.assert_close(out["samples"], reference["samples"], atol=0, rtol=0)
     (noise,) = run("RandomNoise", noise_seed=11)
     (guider,) = run("CFGGuider", model=model, positive=pos, negative=neg, cfg=6.5)
-    advanced, _ = run("SamplerCustomAdvanced", noise=noise, guider=guider, sampler=sampler, sigmas=sigmas,
-                      latent_image=empty_latent())
+    advanced, advanced_denoised = run("SamplerCustomAdvanced", noise=noise, guider=guider, sampler=sampler,
+                                      sigmas=sigmas, latent_image=empty_latent())
     torch.testing.assert_close(advanced["samples"], reference["samples"], atol=0, rtol=0)
     # the last step's denoised estimate, which this sampler's final step returns as is
     assert torch.equal(denoised["samples"], out["samples"])
+    assert torch.equal(advanced_denoised["samples"], out["samples"])

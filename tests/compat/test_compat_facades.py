@@ -48,7 +48,7 @@ def test_engine_facades_import_without_torch(tmp_path):
         "        sys.exit('torch imported by ' + name)\n"
         "import folder_paths, comfy.cli_args\n"
         "assert folder_paths.get_filename_list('checkpoints') == []\n"
-        "assert comfy.cli_args.args.preview_method.value == 'auto'\n"
+        "assert comfy.cli_args.args.preview_method.value == Settings().preview_method\n"
         "assert 'torch' not in sys.modules\n"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT,

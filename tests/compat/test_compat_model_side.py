@@ -161,6 +161,7 @@ def test_progress_bar_and_latent_preview(host, sd15):
 
     seen = []
     job = runtime.JobContext("p", node_id="4", on_progress=lambda v, m, p: seen.append((v, m, p)))
+    args.preview_method = LatentPreviewMethod.Auto
     with runtime.use_job(job):
         callback = latent_preview.prepare_callback(sd15[0], 3, x0s := {})
         callback(0, torch.randn(1, 4, 8, 8), None, 3)

@@ -8,18 +8,20 @@ import logging
 import torch
 
 from comfy_core import runtime
-from comfy_core.loading import diffusers_folder
+from comfy_core.loading import diffusers_folder, taesd
 from comfy_core.loading.checkpoint import (Checkpoint, checkpoint_from_state, load_checkpoint,
                                            load_unet, load_vae)
 from comfy_core.loading.clip_files import CLIP_TYPES, DUAL_CLIP_TYPES, load_clip_file, load_dual_clip
 from comfy_core.loading.options import UNET_WEIGHT_DTYPES, LoadOptions, load_options, unet_dtypes
 from comfy_core.loading.safetensors_io import load_state_dict
+from comfy_core.models.family import SD15_LATENT, SDXL_LATENT
 from comfy_core.models.lora import apply_lora
 from nodes.common import folders
 
 log = logging.getLogger(__name__)
 
 TAESD_NAMES = ("taesd", "taesdxl", "taesd3", "taef1")
+TAESD_SCALES = {"taesd": SD15_LATENT.scale_factor, "taesdxl": SDXL_LATENT.scale_factor}
 PIXEL_SPACE = "pixel_space"
 _STRENGTH = {"default": 1.0, "min": -100.0, "max": 100.0, "step": 0.01}
 
@@ -83,6 +85,17 @@ def vae_choices() -> list[str]:
     return names + [PIXEL_SPACE]
 
 
+def _taesd_vae(name: str):
+    """VAELoader's "taesd" / "taesdxl": both halves from vae_approx as one fast VAE."""
+    approx = folders().get_filename_list("vae_approx")
+    halves = [taesd.find_decoder(approx, f"{name}_{half}") for half in ("encoder", "decoder")]
+    if None in halves:
+        raise ValueError(f"VAELoader: {name} needs {name}_encoder.safetensors and "
+                         f"{name}_decoder.safetensors in models/vae_approx")
+    encoder, decoder = (folders().get_full_path_or_raise("vae_approx", h) for h in halves)
+    return taesd.load_vae(encoder, decoder, TAESD_SCALES[name], _options().device)
+
+
 class VAELoader:
     CATEGORY = "loaders"
     RETURN_TYPES = ("VAE",)
@@ -93,9 +106,11 @@ class VAELoader:
         return {"required": {"vae_name": (vae_choices(),)}}
 
     def load_vae(self, vae_name):
+        if vae_name in TAESD_SCALES:
+            return (_taesd_vae(vae_name),)
         if vae_name in TAESD_NAMES or vae_name == PIXEL_SPACE:
-            raise ValueError(f"VAELoader: {vae_name!r} is not supported yet; choose a KL VAE file "
-                             f"from the vae folder")
+            raise ValueError(f"VAELoader: {vae_name!r} is not an SD1.x/SD2.x/SDXL VAE; choose a "
+                             "KL VAE file from the vae folder, taesd or taesdxl")
         path = folders().get_full_path_or_raise("vae", vae_name)
         options = _options()
         return (load_vae(path, dtype=options.vae, device=options.device),)

@@ -1,7 +1,8 @@
 """TAESD, the tiny autoencoder for Stable Diffusion latents (Ollin Boer Bohan, 2023): its
 decoder turns a latent into an image in one cheap pass, which is what makes per-step
-previews affordable. SD1.x/SD2.x use `taesd_decoder`, SDXL `taesdxl_decoder`; both take the
-4-channel latents the UNet samples (already multiplied by the VAE scale factor).
+previews affordable; with its encoder it also serves as a fast, approximate VAE
+(VAELoader's "taesd" / "taesdxl"). SD1.x/SD2.x use `taesd_*`, SDXL `taesdxl_*`; both work on
+the 4-channel latents the UNet samples (already multiplied by the VAE scale factor).
 
 The module tree follows the public file layout, a flat `nn.Sequential` whose indices are
 the key prefixes ("1.weight", "3.conv.0.weight", ...), so weights load without renaming:
@@ -11,10 +12,15 @@ the key prefixes ("1.weight", "3.conv.0.weight", ...), so weights load without r
     18 block   19 conv 64->3
 
 A block is conv-relu-conv-relu-conv plus a skip (identity here: 64 -> 64), then relu.
-The decoder's output is an image in about 0..1.
+The decoder's output is an image in about 0..1. The encoder (image in 0..1 -> latent):
+
+    0 conv 3->64   1 block   then three times: stride-2 conv (no bias), 3 blocks
+    14 conv 64->C
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -44,8 +50,8 @@ class Block(nn.Module):
         return self.fuse(self.conv(x) + self.skip(x))
 
 
-def _conv(n_in: int, n_out: int, bias: bool = True) -> nn.Conv2d:
-    return nn.Conv2d(n_in, n_out, 3, padding=1, bias=bias)
+def _conv(n_in: int, n_out: int, bias: bool = True, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(n_in, n_out, 3, padding=1, bias=bias, stride=stride)
 
 
 class TAESDDecoder(nn.Sequential):
@@ -59,6 +65,45 @@ class TAESDDecoder(nn.Sequential):
         layers += [Block(WIDTH, WIDTH), _conv(WIDTH, 3)]
         super().__init__(*layers)
         self.latent_channels = latent_channels
+
+
+class TAESDEncoder(nn.Sequential):
+    """Image `[B, 3, 8h, 8w]` in 0..1 -> latent `[B, C, h, w]` (scaled like the UNet's)."""
+
+    def __init__(self, latent_channels: int = 4) -> None:
+        layers: list[nn.Module] = [_conv(3, WIDTH), Block(WIDTH, WIDTH)]
+        for _ in range(UPSAMPLE_STAGES):
+            layers += [_conv(WIDTH, WIDTH, bias=False, stride=2), Block(WIDTH, WIDTH),
+                       Block(WIDTH, WIDTH), Block(WIDTH, WIDTH)]
+        layers.append(_conv(WIDTH, latent_channels))
+        super().__init__(*layers)
+
+
+@dataclass(frozen=True)
+class TAESDConfig:
+    """What a VAE handle reads of its model: 8 pixels per latent, C latent channels."""
+
+    embed_dim: int = 4
+    downscale: int = 2 ** UPSAMPLE_STAGES
+
+
+class TAESDAutoencoder(nn.Module):
+    """Both halves behind the KL autoencoder's interface (images in -1..1, raw latents), so
+    a VAE handle runs it like any VAE: the latents are divided by the family's scale factor
+    after encoding and multiplied by it before decoding."""
+
+    def __init__(self, latent_channels: int = 4, scale_factor: float = 0.18215) -> None:
+        super().__init__()
+        self.taesd_encoder = TAESDEncoder(latent_channels)
+        self.taesd_decoder = TAESDDecoder(latent_channels)
+        self.config = TAESDConfig(embed_dim=latent_channels)
+        self.scale_factor = scale_factor
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.taesd_encoder(x * 0.5 + 0.5) / self.scale_factor
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.taesd_decoder(z * self.scale_factor).sub(0.5).mul(2)
 
 
 def preview_pixels(decoder: TAESDDecoder, latent: torch.Tensor) -> torch.Tensor:

@@ -205,12 +205,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", help="the checkpoint a --lora file targets")
     parser.add_argument("--taesd", help="write a TAESD preview decoder for --family to this file "
                         "(e.g. models/vae_approx/taesd_decoder.safetensors)")
+    parser.add_argument("--taesd-encoder", help="write the matching TAESD encoder to this file "
+                        "(e.g. models/vae_approx/taesd_encoder.safetensors)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.taesd:
-        from comfy_core.tools.make_taesd import write_taesd_decoder
+    if args.taesd or args.taesd_encoder:
+        from comfy_core.tools.make_taesd import write_taesd_decoder, write_taesd_encoder
 
-        write_taesd_decoder(args.taesd, seed=args.seed)
+        if args.taesd:
+            write_taesd_decoder(args.taesd, seed=args.seed)
+        if args.taesd_encoder:
+            write_taesd_encoder(args.taesd_encoder, seed=args.seed)
         return
     if args.lora:
         if not args.checkpoint:

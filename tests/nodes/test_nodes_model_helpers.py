@@ -8,7 +8,7 @@ import torch
 from comfy_core import runtime
 from comfy_core.models.family import SD15, SDXL
 from comfy_core.models.patcher import ClipHandle
-from comfy_core.tools.make_taesd import write_taesd_decoder
+from comfy_core.tools.make_taesd import write_taesd_decoder, write_taesd_encoder
 from nodes.common import sampler_progress
 from nodes.conditioning import CLIPSetLastLayer
 
@@ -96,3 +96,24 @@ def test_taesd_previews_when_the_decoder_is_installed(app, caplog):
     write_taesd_decoder(vae_approx / "taesdxl_decoder.safetensors")
     image = _preview_of(3)
     assert image.size == (24, 24)  # decoded to pixels: 8x the latent
+
+
+def test_vae_loader_taesd_uses_both_halves_from_vae_approx(app):
+    from nodes.loaders import VAELoader
+    from nodes.vae import VAEDecode, VAEEncode
+
+    vae_approx = app.folders.get_folder_paths("vae_approx")[0]
+    vae_approx.mkdir(parents=True, exist_ok=True)
+    write_taesd_decoder(vae_approx / "taesd_decoder.safetensors")
+    assert "taesd" not in VAELoader.INPUT_TYPES()["required"]["vae_name"][0]  # one half only
+    with pytest.raises(ValueError, match="taesd_encoder.safetensors and taesd_decoder"):
+        VAELoader().load_vae("taesd")
+    write_taesd_encoder(vae_approx / "taesd_encoder.safetensors")
+    assert "taesd" in VAELoader.INPUT_TYPES()["required"]["vae_name"][0]
+    (vae,) = VAELoader().load_vae("taesd")
+    (latent,) = VAEEncode().encode(vae, torch.rand(1, 16, 24, 3))
+    assert latent["samples"].shape == (1, 4, 2, 3)
+    (image,) = VAEDecode().decode(vae, latent)
+    assert image.shape == (1, 16, 24, 3) and 0 <= image.min() and image.max() <= 1
+    with pytest.raises(ValueError, match="'taesd3' is not an SD1.x/SD2.x/SDXL VAE"):
+        VAELoader().load_vae("taesd3")

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Callable
 
 import torch
 
 FLIPPED_ZERO = 0.0001  # a flipped schedule starts here instead of at σ = 0
-SPACINGS = ("linear", "cosine", "sine")
+# Where inserted points sit within a step, as functions of the even fraction x in (0, 1).
+SPACINGS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "linear": lambda x: x,
+    "cosine": lambda x: torch.sin(x * math.pi / 2),
+    "sine": lambda x: 1 - torch.cos(x * math.pi / 2),
+}
 _NUMBER = re.compile(r"[-+]?(?:\d*\.*\d+)")
 
 
@@ -42,22 +48,14 @@ def set_first(sigmas: torch.Tensor, sigma: float) -> torch.Tensor:
     return out
 
 
-def _spacing(name: str, x: torch.Tensor) -> torch.Tensor:
-    if name == "linear":
-        return x
-    if name == "cosine":
-        return torch.sin(x * math.pi / 2)
-    if name == "sine":
-        return 1 - torch.cos(x * math.pi / 2)
-    raise ValueError(f"spacing must be one of {list(SPACINGS)}, got {name!r}")
-
-
 def extend_intermediate(sigmas: torch.Tensor, steps: int, start_at_sigma: float, end_at_sigma: float,
                         spacing: str = "linear") -> torch.Tensor:
     """Split every step whose starting σ lies in [end_at_sigma, start_at_sigma] (a negative
     start means no upper bound) into `steps` sub-steps, spaced by `spacing`."""
+    if spacing not in SPACINGS:
+        raise ValueError(f"spacing must be one of {list(SPACINGS)}, got {spacing!r}")
     upper = math.inf if start_at_sigma < 0 else start_at_sigma
-    fractions = _spacing(spacing, torch.linspace(0, 1, steps + 1)[1:-1])
+    fractions = SPACINGS[spacing](torch.linspace(0, 1, steps + 1)[1:-1])
     out: list[float] = []
     for i in range(len(sigmas) - 1):
         current, following = sigmas[i], sigmas[i + 1]

@@ -38,6 +38,7 @@ __all__ = ["BinaryEventTypes", "PromptServer", "main"]
 log = logging.getLogger("comfy_core.server")
 ROOT = Path(__file__).resolve().parent
 EXIT_BAD_STORE = 2  # the job database is damaged, in use or cannot be opened (logged)
+EXIT_BAD_CLUSTER = 3  # --ray given but the cluster cannot be used (message logged)
 
 
 def _setup_logging(verbose: bool) -> LogBuffer:
@@ -54,6 +55,20 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(settings.tls_certfile, settings.tls_keyfile)
     return context
+
+
+def _start_cluster(settings: Settings):
+    """With --ray: the connected Cluster (comfy_core.cluster, imported only then), or False
+    after logging why it cannot start; None without --ray."""
+    if not settings.cluster.enabled:
+        return None
+    from comfy_core.cluster import Cluster, ClusterStartError
+
+    try:
+        return Cluster.start(settings)
+    except ClusterStartError as exc:
+        log.error("cannot start with --ray %s: %s", settings.cluster.address, exc)
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,8 +88,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_STORE
     enable_facades(base.folders, settings)
     run_prestartup_scripts(base.folders, settings)  # before torch is imported
+    cluster = _start_cluster(settings)  # before binding: a bad --ray stops here
+    if cluster is False:
+        base.store.close()
+        return EXIT_BAD_CLUSTER
     prompt_server = PromptServer(base.store, settings)
-    app = create_app(Startup.begin(base), prompt_server)
+    startup = Startup.begin(base, cluster.build_services) if cluster else Startup.begin(base)
+    app = create_app(startup, prompt_server)
     context = _ssl_context(settings)
     scheme = "https" if context else "http"
     for host in settings.listen:
@@ -84,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         web.run_app(app, host=list(settings.listen), port=settings.port, ssl_context=context,
                     print=None, access_log=None, handle_signals=True)
     finally:
+        if cluster:
+            cluster.shutdown()
         base.store.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
     return 0

@@ -54,6 +54,7 @@ class ClusterFlags:
     worker_cpus: float = 1.0
     object_store_mb: int = 512
     heartbeat_timeout: float = 60.0
+    locality_wait: float = 5.0
 
     @property
     def enabled(self) -> bool:
@@ -268,20 +269,24 @@ def _add_cluster_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ray-heartbeat-timeout", type=float, default=60.0, metavar="S",
                    help="seconds without a sign of life before a worker counts as hung and "
                         "its job is re-run elsewhere (default 60)")
+    g.add_argument("--ray-locality-wait", type=float, default=5.0, metavar="S",
+                   help="seconds a job waits for a busy worker that already holds its model "
+                        "before another worker loads it (default 5)")
 
 
 def _cluster_flags(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> ClusterFlags:
     if ns.ray is not None and not ns.ray.strip():
         parser.error("--ray needs an address: 'local', 'auto', HOST:PORT or ray://HOST:PORT")
     if (ns.ray_workers is not None and ns.ray_workers <= 0) or ns.ray_worker_cpus <= 0 \
-            or ns.ray_heartbeat_timeout <= 0:
+            or ns.ray_heartbeat_timeout <= 0 or ns.ray_locality_wait < 0:
         parser.error("--ray-workers, --ray-worker-cpus and --ray-heartbeat-timeout must be "
                      "positive")
     if ns.ray_object_store_mb < 75:
         parser.error("--ray-object-store-mb must be at least 75 (Ray's minimum)")
     return ClusterFlags(address=ns.ray.strip() if ns.ray else None, workers=ns.ray_workers,
                         worker_cpus=ns.ray_worker_cpus, object_store_mb=ns.ray_object_store_mb,
-                        heartbeat_timeout=ns.ray_heartbeat_timeout)
+                        heartbeat_timeout=ns.ray_heartbeat_timeout,
+                        locality_wait=ns.ray_locality_wait)
 
 
 def parse_settings(

@@ -202,7 +202,7 @@ class Worker:
                                        job.outputs, emit, interrupt)
         except Exception as exc:  # an executor bug: record it as the job's error
             log.exception("executor raised for prompt %s", job.prompt_id)
-            return {}, _crash_status(job.prompt_id, exc), {}
+            return {}, crash_status(job.prompt_id, exc), {}
         status = {"status_str": result.status_str, "completed": result.completed,
                   "messages": result.messages}
         return result.outputs, status, result.meta
@@ -220,7 +220,8 @@ class Worker:
                  request.free_memory)
 
 
-def _crash_status(prompt_id: str, exc: BaseException) -> dict:
+def crash_status(prompt_id: str, exc: BaseException) -> dict:
+    """History status of a job whose run raised instead of returning a result."""
     data = {"prompt_id": prompt_id, "node_id": None, "node_type": None, "executed": [],
             "exception_message": str(exc), "exception_type": type(exc).__qualname__,
             "traceback": traceback.format_exception(exc), "current_inputs": {},

@@ -112,7 +112,8 @@ async def post_prompt(request: web.Request) -> web.Response:
         return web.json_response({"error": result.error, "node_errors": result.node_errors},
                                  status=400)
     if services.cluster is not None:  # some worker must have the prompt's files
-        refusal = services.cluster.refusal(result.prompt or body["prompt"])
+        refusal = await asyncio.to_thread(services.cluster.refusal,
+                                          result.prompt or body["prompt"])
         if refusal is not None:
             return web.json_response(refusal, status=400)
     extra = {**extra, "create_time": now_ms()}

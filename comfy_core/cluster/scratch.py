@@ -1,0 +1,106 @@
+"""A worker's own input/output/temp folders and the files that leave or enter them.
+
+Nodes on a worker save into its scratch output and temp folders. After a file went to the
+server it is truncated, not deleted: its name stays, so the worker's counters keep
+increasing and every name it reports is unique for its lifetime (the server maps each
+to the name it chose). Input files a job reads arrive with the job and are removed after.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from comfy_core.cluster.transfer import SHIPPED_KINDS, ui_file_items
+from comfy_core.files.safe import UnsafePathError, contained_join
+
+log = logging.getLogger(__name__)
+
+# ("file", kind, subfolder, filename, bytes)
+FileItem = tuple[str, str, str, str, bytes]
+
+
+class Scratch:
+    """The scratch root of one worker: `input/`, `output/` and `temp/` below it."""
+
+    def __init__(self, prefix: str) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=prefix))
+        for kind in ("input", "output", "temp"):
+            (self.root / kind).mkdir()
+        self._received: set[Path] = set()
+        self._sent: set[Path] = set()
+
+    def dir(self, kind: str) -> Path:
+        return self.root / kind
+
+    def receive(self, files: dict[str, dict[str, bytes]]) -> None:
+        """Write a job's input files ({kind: {relative name: bytes}})."""
+        for kind, named in files.items():
+            for name, data in named.items():
+                try:
+                    path = contained_join(self.dir(kind), name)
+                except (UnsafePathError, ValueError, KeyError) as exc:
+                    log.error("skipping input file %r (%s): %s", name, kind, exc)
+                    continue
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+                self._received.add(path)
+
+    def ship_ui(self, ui: Any, send: Callable[[FileItem], None]) -> None:
+        """Send the files a node's ui output names (each once)."""
+        for item in ui_file_items(ui):
+            subfolder = item.get("subfolder") or ""
+            try:
+                path = contained_join(self.dir(item["type"]), subfolder, item["filename"])
+            except (UnsafePathError, ValueError):
+                log.error("not sending %r: outside the scratch folder", item)
+                continue
+            self._send(path, item["type"], subfolder, item["filename"], send)
+
+    def ship_rest(self, send: Callable[[FileItem], None]) -> None:
+        """Send files a job wrote without naming them in a ui output."""
+        for kind in SHIPPED_KINDS:
+            base = self.dir(kind)
+            for path in _files(base):
+                if path in self._received or path in self._sent or path.stat().st_size == 0:
+                    continue
+                rel = path.relative_to(base)
+                subfolder = rel.parent.as_posix() if rel.parent != Path(".") else ""
+                self._send(path, kind, subfolder, rel.name, send)
+
+    def _send(self, path: Path, kind: str, subfolder: str, filename: str,
+              send: Callable[[FileItem], None]) -> None:
+        if path in self._sent or path in self._received or not path.is_file():
+            return
+        if path.stat().st_size == 0:  # sent by an earlier job (a cached output node)
+            return
+        send(("file", kind, subfolder, filename, path.read_bytes()))
+        self._sent.add(path)
+
+    def end_job(self) -> None:
+        """Empty what this job wrote (names kept) and remove its input files."""
+        for path in self._sent | self._received:
+            if path.is_relative_to(self.dir("input")):
+                path.unlink(missing_ok=True)
+            elif path.is_file():
+                os.truncate(path, 0)
+        for kind in SHIPPED_KINDS:
+            for path in _files(self.dir(kind)):
+                if path.stat().st_size:
+                    os.truncate(path, 0)
+        self._sent.clear()
+        self._received.clear()
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _files(base: Path) -> Iterable[Path]:
+    for dirpath, _, filenames in os.walk(base):
+        for name in filenames:
+            if not name.startswith("."):
+                yield Path(dirpath) / name

@@ -1,0 +1,119 @@
+"""Files between the server and its workers, carried by Ray's object store.
+
+Workers save into their own scratch folders; every file a job produces travels back as
+bytes inside the job's event stream and the server writes it into its output (or temp)
+folder. The server chooses the final name: two workers both naming their next image
+`ComfyUI_00007_.png` must not overwrite each other, so a counter name takes the server
+folder's next free counter, as a save on the server itself would. `FileSink` remembers
+the renames per worker so the file names in events, history and cached outputs match.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Iterator
+
+from comfy_core.files.atomic import write_atomic
+from comfy_core.files.safe import UnsafePathError, contained_join
+from comfy_core.files.save_path import next_counter
+
+log = logging.getLogger(__name__)
+
+SHIPPED_KINDS = ("output", "temp")
+_COUNTER_NAME = re.compile(r"^(?P<stem>.+)_(?P<counter>\d{5,})_(?P<ext>\.[^./\\]*)$")
+MAX_REMEMBERED_RENAMES = 200_000
+
+
+def ui_file_items(ui: Any) -> Iterator[dict]:
+    """The file items ({"filename", "subfolder", "type"}) of a node's ui output, for the
+    kinds the server keeps (output and temp)."""
+    if not isinstance(ui, dict):
+        return
+    for items in ui.values():
+        if not isinstance(items, list):
+            continue
+        for item in items:
+            if (isinstance(item, dict) and isinstance(item.get("filename"), str)
+                    and item.get("type") in SHIPPED_KINDS):
+                yield item
+
+
+class FileSink:
+    """Writes workers' files into the server's folders and rewrites names that changed.
+
+    Thread-safe: one sink serves every running job (a lock covers choosing a name and
+    writing the file)."""
+
+    def __init__(self, folders: Any) -> None:
+        self._folders = folders  # comfy_core.files.FolderPaths of the server
+        self._lock = threading.Lock()
+        self._names: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
+
+    def store(self, worker_id: str, kind: str, subfolder: str, filename: str,
+              data: bytes) -> str | None:
+        """Write one file; returns its name on the server (None when refused)."""
+        if kind not in SHIPPED_KINDS:
+            log.error("worker %s sent a file of unknown kind %r; dropped", worker_id, kind)
+            return None
+        try:
+            folder = contained_join(self._folders.directory_of(kind), subfolder or ".")
+            contained_join(folder, filename)
+        except (UnsafePathError, ValueError) as exc:
+            log.error("worker %s sent a file outside the %s folder (%r/%r): %s", worker_id,
+                      kind, subfolder, filename, exc)
+            return None
+        with self._lock:
+            folder.mkdir(parents=True, exist_ok=True)
+            final = _free_name(folder, filename)
+            write_atomic(folder / final, data)
+            key = (worker_id, kind, subfolder, filename)
+            self._names[key] = final
+            self._names.move_to_end(key)
+            while len(self._names) > MAX_REMEMBERED_RENAMES:
+                self._names.popitem(last=False)
+        return final
+
+    def rename_ui(self, worker_id: str, ui: Any) -> Any:
+        """One node's ui output with the server's file names."""
+        if not isinstance(ui, dict):
+            return ui
+        return {key: [self._renamed(worker_id, item) for item in items]
+                if isinstance(items, list) else items for key, items in ui.items()}
+
+    def rename_outputs(self, worker_id: str, outputs: dict) -> dict:
+        """A history record's outputs (node id -> ui) with the server's file names."""
+        return {node: self.rename_ui(worker_id, ui) for node, ui in outputs.items()}
+
+    def _renamed(self, worker_id: str, item: Any) -> Any:
+        if not (isinstance(item, dict) and item.get("type") in SHIPPED_KINDS
+                and isinstance(item.get("filename"), str)):
+            return item
+        key = (worker_id, item["type"], item.get("subfolder") or "", item["filename"])
+        with self._lock:
+            final = self._names.get(key)
+        return {**item, "filename": final} if final is not None else item
+
+
+def _free_name(folder: Path, filename: str) -> str:
+    """The name a save on the server would take: a counter name (`<stem>_00007_.png`)
+    gets the folder's next free counter; another name is kept when free, else becomes
+    `<stem>_<n><ext>`."""
+    match = _COUNTER_NAME.match(filename)
+    if match is not None:
+        stem, ext = match["stem"], match["ext"]
+        counter = next_counter(folder, stem)
+        while (folder / f"{stem}_{counter:05}_{ext}").exists():
+            counter += 1
+        return f"{stem}_{counter:05}_{ext}"
+    if not (folder / filename).exists():
+        return filename
+    stem, dot, ext = filename.rpartition(".")
+    stem, ext = (stem, dot + ext) if dot else (filename, "")
+    n = 1
+    while (folder / f"{stem}_{n}{ext}").exists():
+        n += 1
+    return f"{stem}_{n}{ext}"

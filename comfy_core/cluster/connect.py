@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from comfy_core.settings import ClusterFlags
+from comfy_core.settings import ClusterFlags, is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RAY_REQUIREMENT = "ray>=2.40,<3"
 PROBE_TIMEOUT_S = 5.0
 DEFAULT_RAY_PORT = 6379
+# Read when ray is imported: "0" makes Ray use the loopback address as this node's own.
+LOOPBACK_ONLY_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 class ClusterStartError(RuntimeError):
@@ -42,9 +44,9 @@ def import_ray() -> Any:
     return ray
 
 
-def probe(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
-    """Raise ClusterStartError unless something accepts TCP connections at `address`
-    (HOST:PORT or ray://HOST:PORT). Ray itself would retry for a minute or more."""
+def probe(address: str, timeout: float = PROBE_TIMEOUT_S) -> str:
+    """The host of `address` (HOST:PORT or ray://HOST:PORT) once something accepts TCP
+    connections there, else ClusterStartError (Ray itself would retry for minutes)."""
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     try:
         host, port = parts.hostname, parts.port or DEFAULT_RAY_PORT
@@ -55,7 +57,7 @@ def probe(address: str, timeout: float = PROBE_TIMEOUT_S) -> None:
                                 "HOST:PORT or ray://HOST:PORT")
     try:
         with socket.create_connection((host, port), timeout=timeout):
-            return
+            return host
     except OSError as exc:
         raise ClusterStartError(
             f"cannot reach a Ray cluster at {address} ({host}:{port}: {exc}). Start one there "
@@ -72,22 +74,24 @@ def runtime_env() -> dict:
 
 def connect(flags: ClusterFlags) -> Any:
     """Start (`local`) or join the cluster; returns the `ray` module, connected."""
+    address = flags.address or "local"
+    host = probe(address) if address not in ("local", "auto") else None
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address == "local" or (host is not None and is_loopback(host)):
+        # Ray would otherwise announce this machine's network address for the node; a
+        # private cluster (or one bound to loopback) must stay on 127.0.0.1.
+        os.environ.setdefault(LOOPBACK_ONLY_ENV, "0")
     ray = import_ray()
     common = {"runtime_env": runtime_env(), "namespace": "comfy", "log_to_driver": True,
               "logging_level": logging.WARNING, "configure_logging": False}
-    address = flags.address or "local"
     try:
-        if address == "local":
+        if address == "local":  # always a new, private cluster (never one found on disk)
             cpus = math.ceil(flags.workers * flags.worker_cpus) if flags.workers else None
-            ray.init(num_cpus=cpus, object_store_memory=flags.object_store_mb * 1024 * 1024,
-                     include_dashboard=False, _node_ip_address="127.0.0.1", **common)
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False,
+                     object_store_memory=flags.object_store_mb * 1024 * 1024,
+                     _node_ip_address="127.0.0.1", **common)
         else:
-            if address != "auto":
-                probe(address)
             ray.init(address=address, **common)
-    except ClusterStartError:
-        raise
     except Exception as exc:  # ConnectionError, RuntimeError, ValueError from ray.init
         raise ClusterStartError(f"cannot join the Ray cluster at {address}: "
                                 f"{type(exc).__name__}: {exc}") from exc

@@ -7,6 +7,7 @@ statistics off, loopback only (see comfy_core.cluster.connect)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import threading
@@ -19,6 +20,11 @@ from aiohttp import web
 from comfy_core.api import create_app
 from comfy_core.services import Startup, build_base_services
 from comfy_core.settings import parse_settings
+
+# Before ray is imported: every node these tests start announces 127.0.0.1, not the
+# machine's network address (comfy_core.cluster.connect sets the same for --ray local).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "models" / "checkpoints" / "demo" / "shapes-sd1-tiny.safetensors"
@@ -43,13 +49,23 @@ class ClusterSlow:
     def INPUT_TYPES(cls):
         return {"required": {"steps": ("INT", {"default": 10, "min": 1, "max": 100000}),
                              "delay": ("FLOAT", {"default": 0.05, "min": 0, "max": 10}),
-                             "tag": ("STRING", {"default": ""})}}
+                             "tag": ("STRING", {"default": ""})},
+                "optional": {"journal": ("STRING", {"default": ""})}}
 
-    def run(self, steps, delay, tag):
+    def run(self, steps, delay, tag, journal=""):
+        note(journal, "start " + tag)
         for i in range(steps):
             time.sleep(delay)
             job().progress(i + 1, steps)
+        note(journal, "end " + tag)
         return {"ui": {"pid": [os.getpid()], "tag": [tag]}}
+
+
+def note(journal, line):
+    """Append `line` to the file `journal` (how a test counts runs across processes)."""
+    if journal:
+        with open(journal, "a") as f:
+            f.write(line + "\\n")
 
 
 NODE_CLASS_MAPPINGS = {"ClusterSlow": ClusterSlow}
@@ -94,9 +110,9 @@ def demo_prompt(ckpt: str = CKPT_A, seed: int = 0, prefix: str = "cluster") -> d
     }
 
 
-def slow_prompt(steps: int, delay: float = 0.05, tag: str = "") -> dict:
+def slow_prompt(steps: int, delay: float = 0.05, tag: str = "", journal: str = "") -> dict:
     return {"1": {"class_type": "ClusterSlow",
-                  "inputs": {"steps": steps, "delay": delay, "tag": tag}}}
+                  "inputs": {"steps": steps, "delay": delay, "tag": tag, "journal": journal}}}
 
 
 class ClusterServer:

@@ -123,7 +123,7 @@ async def test_checkpoint_affinity(server):
         assert {r["status"]["status_str"] for r in records} == {"success"}
         workers = {ckpt: {r["status"]["worker"] for c, r in zip(ckpts, records) if c == ckpt}
                    for ckpt in (CKPT_A, CKPT_B)}
-        assert all(len(w) == 1 for w in workers.values())
+        assert all(len(w) == 1 for w in workers.values()), [(c[:4], r["status"]["worker"], dict(r["status"]["messages"])["execution_start"]["timestamp"]) for c, r in zip(ckpts, records)]
         assert workers[CKPT_A] != workers[CKPT_B]
         for ckpt in (CKPT_A, CKPT_B):  # the loader ran once per checkpoint, cached after
             loads = [r for c, r in zip(ckpts, records) if c == ckpt and "4" not in

@@ -60,15 +60,21 @@ class WorkerActor:
 
     def __init__(self, worker_id: str, settings: Settings) -> None:
         from comfy_core.files import FolderPaths
+        from comfy_core.registry.plugin_env import enable_facades
+        from comfy_core.registry.prestartup import run_prestartup_scripts
         from comfy_core.services import build_executor, build_memory, build_registry
 
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         self.worker_id = worker_id
         self._scratch = Scratch(f"comfy-{worker_id}-")
         self._settings = node_settings(settings, os.environ, self._scratch.root)
         self._folders = FolderPaths.from_settings(self._settings)
-        self._registry, _ = build_registry(self._settings, self._folders)
-        self._executor = build_executor(self._registry, self._settings)
+        enable_facades(self._folders, self._settings)  # custom nodes import ComfyUI's names
+        run_prestartup_scripts(self._folders, self._settings)
         self._memory, _ = build_memory(self._settings)
+        self._registry, _, _ = build_registry(self._settings, self._folders,
+                                              memory=self._memory)
+        self._executor = build_executor(self._registry, self._settings)
         self._release_heap = heap_trimmer()
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)

@@ -25,6 +25,7 @@ from comfy_core.cluster.refusal import refusal_body, refusal_message
 from comfy_core.cluster.transfer import FileSink
 from comfy_core.jobs import JobStore
 from comfy_core.jobs.worker import Publish
+from comfy_core.runtime.plugin_host import plugin_host_or_none
 from comfy_core.services import BaseServices, Services, complete_services
 from comfy_core.settings import Settings
 
@@ -78,6 +79,9 @@ class Cluster:
                                          daemon=True)
         self._monitor.start()
         folders = ClusterFolderPaths(services.folders, self.file_index)
+        host = plugin_host_or_none()
+        if host is not None:  # plugins' folder_paths lists what the workers have, too
+            host.folders = folders
         return dataclasses.replace(services, folders=folders, cluster=self,
                                    device_stats=self.device_stats)
 

@@ -25,13 +25,16 @@ COMPAT_DIR = ROOT / "compat"
 
 # Facades that import no torch: safe for prestartup scripts and the engine half.
 ENGINE_FACADES = (
-    "folder_paths", "comfy.options", "comfy.cli_args", "protocol", "server",
+    "folder_paths", "comfy.options", "comfy.cli_args", "comfy.comfy_types",
+    "comfy.comfy_types.node_typing", "protocol", "server",
     "comfy_execution.graph_utils", "comfy_execution.graph", "comfy_api.feature_flags",
     "comfy_api.latest", "comfy_api.v0_0_2",
 )
 # Facades over the model stack (torch): imported on the start-up thread after the nodes.
 MODEL_FACADES = (
-    "nodes", "comfy.utils", "comfy.model_management", "node_helpers", "latent_preview",
+    "nodes", "comfy.utils", "comfy.model_management", "comfy.samplers", "comfy.sample",
+    "comfy.diffusers_convert",
+    "node_helpers", "latent_preview",
     "execution", "comfy_api.latest._ui",
 ) + tuple(f"comfy_extras.{p.stem}" for p in sorted((COMPAT_DIR / "comfy_extras").glob("nodes_*.py")))
 # ComfyUI's top-level names (COMPAT-PLUGINS 0.4) that a pack must not claim as its own.

@@ -62,9 +62,9 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def pip_name(module: str, pack: Path) -> str:
-    """The pip distribution for a missing top-level module: the pack's requirements line
-    that matches it, else the known name, else the module name itself."""
+def pip_name(module: str, pack: Path) -> tuple[str, bool]:
+    """(pip distribution, listed in the pack's requirements.txt) for a missing module: the
+    matching requirements line, else the known name, else the module name itself."""
     top = module.split(".")[0]
     known = _PIP_NAMES.get(module) or _PIP_NAMES.get(top) or top
     req = requirements_file(pack)
@@ -73,8 +73,8 @@ def pip_name(module: str, pack: Path) -> str:
         for line in req.read_text(encoding="utf-8", errors="replace").splitlines():
             match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.split("#")[0])
             if match and _normalize(match.group(1)) in wanted:
-                return match.group(1)
-    return known
+                return match.group(1), True
+    return known, False
 
 
 def is_comfy_name(module: str) -> bool:
@@ -94,11 +94,14 @@ def diagnose_import(failure: FailedImport, pack: Path, base_dir: Path | None) ->
                          "provide yet")
     if module.split(".")[0] == _pack_module_root(pack) or module.startswith("."):
         return Diagnosis(f"a module inside the pack is missing: {failure.message}")
-    package = pip_name(module, pack)
+    package, listed = pip_name(module, pack)
     command = install_command(pack, base_dir)
-    hint = (f"install the pack's requirements with the server's own Python: {command}"
-            if command else f"install it with the server's own Python: {sys.executable} -m "
-                            f"pip install {package}")
+    if command and listed:
+        hint = f"install the pack's requirements with the server's own Python: {command}"
+    else:
+        hint = (f"install it with the server's own Python: {sys.executable} -m pip install "
+                f"{package}" + (" (the pack's requirements.txt does not list it)"
+                                if command else ""))
     return Diagnosis(f"needs the Python package '{package}' (import name "
                      f"'{module.split('.')[0]}'), which is not installed", hint)
 

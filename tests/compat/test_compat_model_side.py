@@ -240,3 +240,28 @@ def test_prompt_executor_runs_with_the_servers_nodes(host):
                      "pid2", {}, ["2"])
     assert not executor.success and executor.status_messages[-1][0] == "execution_error"
     assert threading.current_thread() is threading.main_thread()
+
+
+def test_comfy_sample_matches_ksampler(host, sd15):
+    import comfy.sample
+    import comfy.samplers
+
+    model, _, _, pos, neg = sd15
+    latent = nodes.EmptyLatentImage().generate(32, 32, 1)[0]
+    ours = nodes.KSampler().sample(model, 3, 2, 5.0, "euler", "karras", pos, neg, latent, 1.0)[0]
+    noise = comfy.sample.prepare_noise(latent["samples"], 3)
+    pack = comfy.sample.sample(model, noise, 2, 5.0, "euler", "karras", pos, neg, latent["samples"])
+    assert torch.allclose(pack, ours["samples"], atol=1e-5)
+    assert comfy.samplers.KSampler.SAMPLERS is comfy.samplers.SAMPLER_NAMES
+    sampler = comfy.samplers.KSampler(model, 4, "cpu", sampler="no-such", scheduler="no-such")
+    assert (sampler.sampler, sampler.scheduler) == (comfy.samplers.SAMPLER_NAMES[0],
+                                                    comfy.samplers.SCHEDULER_NAMES[0])
+    assert len(sampler.sigmas) == 5  # the schedule is computed at construction
+    comfy.samplers.SCHEDULER_HANDLERS["flat"] = comfy.samplers.SchedulerHandler(
+        lambda model_sampling, steps: torch.linspace(1.0, 0.0, steps + 1))
+    from comfy_core.sampling.model_call import model_sampling_of
+
+    assert comfy.samplers.calculate_sigmas(model_sampling_of(model), "flat", 2).tolist() == [1.0, 0.5, 0.0]
+    with pytest.raises(ValueError, match="error invalid scheduler nope"):
+        comfy.samplers.calculate_sigmas(model_sampling_of(model), "nope", 2)
+    del comfy.samplers.SCHEDULER_HANDLERS["flat"]

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Try ComfyUI custom-node packs on this server, as a user dropping them into custom_nodes/:
+#
+#   bash scripts/try_custom_nodes.sh [--keep] [--port N] [--python PY] PACK_DIR...
+#
+# Each PACK_DIR (a folder or a single .py file) is copied into custom_nodes/ of a scratch
+# base directory (models/, input/, output/, user/ of its own: nothing of this checkout is
+# touched), server.py starts on that base with --cpu, and once /object_info answers the
+# script prints per pack: import status, node count, import seconds and the first error
+# (the loader's cause line and fix), then the start-up times. Packages a pack needs are
+# never installed: the failure names them. With --keep the server keeps running (Ctrl-C
+# stops it) so routes and workflows can be tried by hand. PY defaults to the project venv.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="$ROOT/.venv/bin/python"
+KEEP=0
+PORT=""
+PACKS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) KEEP=1 ;;
+    --port) PORT="$2"; shift ;;
+    --python) PY="$2"; shift ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) PACKS+=("$1") ;;
+  esac
+  shift
+done
+[ ${#PACKS[@]} -gt 0 ] || { echo "usage: $0 [--keep] [--port N] PACK_DIR..." >&2; exit 2; }
+[ -x "$PY" ] || PY="$(command -v python3)"
+
+SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/try-custom-nodes.XXXXXX")"
+mkdir -p "$SCRATCH/custom_nodes"
+for pack in "${PACKS[@]}"; do
+  pack="${pack%/}"
+  [ -e "$pack" ] || { echo "no such pack: $pack" >&2; exit 2; }
+  cp -R "$pack" "$SCRATCH/custom_nodes/$(basename "$pack")"
+done
+rm -rf "$SCRATCH"/custom_nodes/*/.git
+[ -n "$PORT" ] || PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+
+LOG="$SCRATCH/server.log"
+START=$(date +%s.%N)
+"$PY" "$ROOT/server.py" --base-directory "$SCRATCH" --port "$PORT" --cpu >"$LOG" 2>&1 &
+SERVER=$!
+cleanup() {
+  kill "$SERVER" 2>/dev/null || true
+  wait "$SERVER" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+"$PY" - "$PORT" "$LOG" "$START" <<'EOF'
+import json, sys, time, urllib.request
+
+port, log, start = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+base = f"http://127.0.0.1:{port}"
+
+
+def get(path, timeout=5.0):
+    with urllib.request.urlopen(base + path, timeout=timeout) as reply:
+        return json.loads(reply.read())
+
+
+deadline = time.time() + 600
+while True:
+    try:
+        nodes = get("/object_info", timeout=600)
+        break
+    except OSError:
+        if time.time() > deadline:
+            sys.exit(f"server did not answer; log: {log}")
+        time.sleep(0.2)
+ready = time.time() - start
+packs = get("/custom_nodes")["packs"]
+print(f"{'pack':40} {'status':8} {'nodes':>5} {'import s':>8}  first error")
+for pack in packs:
+    error = "" if pack["status"] == "ok" else (pack["cause"] or "").splitlines()[0][:160]
+    print(f"{pack['name'][:40]:40} {pack['status']:8} {len(pack['nodes']):5} "
+          f"{pack['seconds']:8.2f}  {error}")
+    if pack["status"] != "ok" and pack.get("hint"):
+        print(f"{'':65}fix: {pack['hint']}")
+    for caught in pack.get("caught_import_failures", [])[:3]:
+        print(f"{'':65}caught at import: {caught}")
+total = sum(p["seconds"] for p in packs)
+print(f"\nnode types: {len(nodes)}; packs imported in {total:.2f} s; "
+      f"/object_info answered {ready:.1f} s after launch; server log: {log}")
+EOF
+
+if [ "$KEEP" = 1 ]; then
+  echo "server on http://127.0.0.1:$PORT (base $SCRATCH); Ctrl-C stops it"
+  wait "$SERVER"
+fi

@@ -35,9 +35,12 @@ def _is_out_of_memory(exc: BaseException) -> bool:
 
 def error_payload(prompt_id: str, node_id: str | None, node_type: str | None, exc: BaseException,
                   *, executed: list[str], inputs: dict[str, list] | None, outputs: list[str],
-                  timestamp: int) -> dict:
-    """The execution_error data; exception_message is "<str(exc)>\\n<tips>" as in ComfyUI."""
+                  timestamp: int, hint: str | None = None) -> dict:
+    """The execution_error data; exception_message is "<str(exc)>\\n<tips>" as in ComfyUI.
+    `hint` is what the registry knows of the node's pack (an import it caught at load)."""
     tips = OOM_TIP if _is_out_of_memory(exc) else ""
+    if hint and isinstance(exc, (NameError, ImportError, AttributeError)):
+        tips = f"This node's pack loaded with an import failure it caught: {hint}"
     return {"prompt_id": prompt_id, "node_id": node_id, "node_type": node_type,
             "executed": list(executed), "exception_message": f"{exc}\n{tips}",
             "exception_type": full_type_name(type(exc)),

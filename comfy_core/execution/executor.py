@@ -114,9 +114,11 @@ class Executor:
         node = run.current
         log.error("prompt %s failed in node %s: %s", run.prompt_id, node, exc,
                   exc_info=(type(exc), exc, exc.__traceback__))
+        node_type = _node_type(run, node)
         payload = error_payload(
-            run.prompt_id, run.dyn.get_real_node_id(node) if node else None, _node_type(run, node), exc,
-            executed=run.executed, inputs=run.current_inputs, outputs=list(run.values), timestamp=ev.now_ms())
+            run.prompt_id, run.dyn.get_real_node_id(node) if node else None, node_type, exc,
+            executed=run.executed, inputs=run.current_inputs, outputs=list(run.values), timestamp=ev.now_ms(),
+            hint=self._registry.note_for(node_type))
         record(ev.EXECUTION_ERROR, payload)
         return self._result(run, messages, "error", False, payload)
 

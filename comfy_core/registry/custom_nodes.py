@@ -143,7 +143,9 @@ def load_plugin(context: NodeRegistry | LoadContext, path: Path) -> PluginReport
     caught = unique_failures(failed)
     note = diagnose_swallowed(caught, path, context.base_dir)
     if note is not None:
-        log.info("custom nodes %s %s", path, note.cause + (f" ({note.hint})" if note.hint else ""))
+        text = note.cause + (f"; fix: {note.hint}" if note.hint else "")
+        log.info("custom nodes %s %s", path, text)
+        context.registry.set_module_note(f"{CUSTOM_PREFIX}.{name}", text)
     context.module_dirs[name] = str(path if path.is_dir() else path.parent)
     return PluginReport(name, path, time.perf_counter() - start, None, web_dir, names,
                         caught=tuple(f.message for f in caught), module_name=module_name)

@@ -30,6 +30,7 @@ class NodeRegistry:
 
     def __init__(self) -> None:
         self._schemas: dict[str, NodeSchema] = {}
+        self._notes: dict[str, str] = {}
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._schemas
@@ -108,6 +109,15 @@ class NodeRegistry:
                 log.warning("%s: node class %s has an unusable schema: %s", python_module,
                             getattr(cls, "__name__", cls), exc)
         return self.register_mappings(mappings, None, python_module)
+
+    def set_module_note(self, python_module: str, note: str) -> None:
+        """What the loader learned about a pack that still loaded (e.g. an ImportError it
+        caught), told with the errors its nodes raise later."""
+        self._notes[python_module] = note
+
+    def note_for(self, name: str | None) -> str | None:
+        schema = self.get(name) if name is not None else None
+        return self._notes.get(schema.python_module) if schema is not None else None
 
     def get(self, name: str) -> NodeSchema | None:
         if not isinstance(name, str):

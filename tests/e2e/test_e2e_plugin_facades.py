@@ -16,7 +16,8 @@ import pytest
 from e2e_server import ServerProcess, next_json, prepare_base
 
 PLUGINS = Path(__file__).with_name("plugins")
-PACKS = ("probe_pack", "broken_pack.py", "needs_pip", "swallows_import", "zz_override.py")
+PACKS = ("probe_pack", "broken_pack.py", "needs_pip", "swallows_import", "swallows_at_run",
+         "zz_override.py")
 
 
 def touch(path: Path) -> None:
@@ -171,3 +172,20 @@ async def test_registration_rules_and_start_order(server):
     assert info["KSampler"]["display_name"] == "KSampler (renamed by a pack)"
     order = (server.base / "order.log").read_text().splitlines()
     assert order == ["prestartup prestartup_script False", "import True True"]
+
+
+async def test_run_time_name_error_names_the_caught_import(server):
+    client_id = "facades-" + uuid.uuid4().hex[:8]
+    async with aiohttp.ClientSession(server.url) as http:
+        listing = await (await http.get("/custom_nodes")).json()
+        async with http.ws_connect(f"/ws?clientId={client_id}") as ws:
+            await next_json(ws)
+            seen, record = await run_prompt(http, ws, client_id, {
+                "1": {"class_type": "UsesMissingLib", "inputs": {"value": 2}},
+                "2": {"class_type": "ProbeShow", "inputs": {"value": ["1", 0]}}})
+    pack = {p["name"]: p for p in listing["packs"]}["swallows_at_run"]
+    assert pack["status"] == "ok" and pack["caught_import_failures"] == [
+        "No module named 'probe_absent_runtime_lib'"]
+    error = seen[-1]["data"]
+    assert error["exception_type"] == "NameError"
+    assert "probe_absent_runtime_lib" in error["exception_message"].split("\n", 1)[1]

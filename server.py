@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from comfy_core.api import create_app
+from comfy_core.api.frontend import Frontend, FrontendRootError, resolve_front_end_root
 from comfy_core.api.logbuffer import LogBuffer
 from comfy_core.api.plugin_server import BinaryEventTypes, PromptServer
 from comfy_core.api.security import check_can_listen
@@ -79,10 +80,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Generated auth token (send 'Authorization: Bearer <token>' or open "
               f"/?token=<token>): {settings.auth_token}", flush=True)
     check_can_listen(settings)  # before any thread starts
+    try:
+        web_root = resolve_front_end_root(settings.front_end_root, ROOT / "web")
+    except FrontendRootError as exc:
+        log.error("%s", exc)
+        return 2
+    frontend = Frontend.discover(web_root, ROOT / "web", ROOT / "requirements.txt")
+    log.info("serving %s", frontend.describe())
     temp_dir = FolderPaths.from_settings(settings).temp_dir
     shutil.rmtree(temp_dir, ignore_errors=True)
     try:
-        base = build_base_services(settings, web_root=ROOT / "web", logs=logs)
+        base = build_base_services(settings, web_root=web_root, logs=logs,
+                                   frontend=frontend)
     except (DamagedStoreError, StoreLockedError, StoreUnavailableError) as exc:  # says why
         log.error("cannot start: %s", exc)
         return EXIT_BAD_STORE

@@ -45,6 +45,7 @@ class Services:
     # comfy_core.cluster.Cluster with --ray: runs the jobs on Ray workers instead of the
     # in-process worker (make_worker, recover, refusal); None otherwise.
     cluster: Any = None
+    frontend: Any = None  # comfy_core.api.frontend.Frontend (templates, docs packages)
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,12 @@ class BaseServices:
     store: JobStore
     web_root: Any = None  # pathlib.Path of the editor's static files
     logs: Any = None  # comfy_core.api.logbuffer.LogBuffer
+    frontend: Any = None  # comfy_core.api.frontend.Frontend
 
     @classmethod
     def of(cls, services: Services) -> BaseServices:
         return cls(settings=services.settings, folders=services.folders, store=services.store,
-                   web_root=services.web_root, logs=services.logs)
+                   web_root=services.web_root, logs=services.logs, frontend=services.frontend)
 
 
 def build_registry(settings: Settings, folders: FolderPaths,
@@ -120,8 +122,8 @@ def build_memory(settings: Settings) -> tuple[Any, Callable[[], list[dict]] | No
     return manager, manager.stats
 
 
-def build_base_services(settings: Settings, *, web_root: Any = None, logs: Any = None
-                        ) -> BaseServices:
+def build_base_services(settings: Settings, *, web_root: Any = None, logs: Any = None,
+                        frontend: Any = None) -> BaseServices:
     """Folders (created) and the job store; no node or model code is imported."""
     folders = FolderPaths.from_settings(settings)
     for d in (folders.input_dir, folders.output_dir, folders.temp_dir, folders.user_dir):
@@ -131,7 +133,7 @@ def build_base_services(settings: Settings, *, web_root: Any = None, logs: Any =
     store = JobStore(settings.resolved_database(), max_history=settings.max_history,
                      owner=owner)
     return BaseServices(settings=settings, folders=folders, store=store, web_root=web_root,
-                        logs=logs)
+                        logs=logs, frontend=frontend)
 
 
 def complete_services(base: BaseServices, *, builtin_modules: tuple[str, ...] = ("nodes",),
@@ -143,7 +145,8 @@ def complete_services(base: BaseServices, *, builtin_modules: tuple[str, ...] = 
     return Services(settings=base.settings, folders=base.folders, registry=registry,
                     store=base.store, executor=build_executor(registry, base.settings),
                     memory=memory, plugins=reports, web_dirs=web_dirs,
-                    device_stats=device_stats, web_root=base.web_root, logs=base.logs)
+                    device_stats=device_stats, web_root=base.web_root, logs=base.logs,
+                    frontend=base.frontend)
 
 
 def build_services(settings: Settings, *, builtin_modules: tuple[str, ...] = ("nodes",),

@@ -95,6 +95,7 @@ class Settings:
     requeue_running: bool = False
     database: Path | None = None
     verbose: bool = False
+    front_end_root: Path | None = None
     memory: MemoryFlags = field(default_factory=MemoryFlags)
     cluster: ClusterFlags = field(default_factory=ClusterFlags)
 
@@ -197,6 +198,9 @@ def _add_folder_flags(p: argparse.ArgumentParser) -> None:
                    metavar="YAML", help="extra_model_paths.yaml file to read (repeatable)")
     g.add_argument("--disable-all-custom-nodes", action="store_true",
                    help="load no custom nodes (except those in --whitelist-custom-nodes)")
+    g.add_argument("--front-end-root", type=Path, default=None, metavar="DIR",
+                   help="serve the built frontend in DIR instead of ComfyUI's frontend package; "
+                        "'web' serves this project's own editor")
     g.add_argument("--whitelist-custom-nodes", nargs="+", default=None, metavar="NAME",
                    help="custom node modules still loaded with --disable-all-custom-nodes")
 
@@ -335,6 +339,7 @@ def parse_settings(
         preview_method=ns.preview_method, preview_size=ns.preview_size,
         disable_metadata=ns.disable_metadata, max_history=ns.max_history,
         requeue_running=ns.requeue_running, database=ns.database, verbose=ns.verbose,
+        front_end_root=ns.front_end_root,
         memory=MemoryFlags(**{f.lstrip("-").replace("-", "_"): getattr(
             ns, f.lstrip("-").replace("-", "_")) for f, _ in _MEMORY_BOOL_FLAGS},
             reserve_vram=ns.reserve_vram),

@@ -1,11 +1,13 @@
 /**
  * Entry point: build the API client and the app, register the built-in extensions, mount
  * the panels and start. The one app instance lives here, at the edge, and is exposed as
- * `window.comfyApp` for plugins loaded outside the module graph and for debugging.
+ * `window.comfyApp` for debugging; plugin scripts get ComfyUI's `window.comfyAPI`
+ * (core/plugin_api.js).
  */
 import { LiteGraph, LGraph, LGraphCanvas, LGraphNode, SubgraphNode } from "@comfyorg/litegraph";
 import { ApiClient } from "./api/client.js";
 import { ComfyApp } from "./core/comfy_app.js";
+import { installPluginApi } from "./core/plugin_api.js";
 import { valueControlExtension } from "./extensions/core/value_control.js";
 import { virtualNodesExtension } from "./extensions/core/virtual_nodes.js";
 import { createExecutionViewExtension } from "./extensions/core/execution_view.js";
@@ -37,6 +39,7 @@ async function main() {
     storage: window.localStorage,
   });
   window.comfyApp = app;
+  installPluginApi(app);
   const builtins = [virtualNodesExtension, valueControlExtension, createExecutionViewExtension(),
     appearanceExtension, nodeModesExtension, createUndoExtension(), imageUploadExtension,
     widgetInputsExtension, primitiveNodeExtension, subgraphsExtension];

@@ -19,7 +19,7 @@ from comfy_core.api.hub import WebSocketHub
 from comfy_core.api.keys import HUB, PLUGIN_SERVER, STATE, WORKER
 from comfy_core.api.plugin_routes import PluginRoutes
 from comfy_core.api.plugin_server import PromptServer
-from comfy_core.api.routes import files, jobs, models, plugins, prompt, system, userdata, ws
+from comfy_core.api.routes import files, frontend, jobs, models, plugins, prompt, system, userdata, ws
 from comfy_core.api.routes.internal import LOG_SUBSCRIBERS, TERMINAL_SIZE, create_internal_app
 from comfy_core.api.security import check_can_listen, middlewares_for
 from comfy_core.api.state import AppState
@@ -30,7 +30,7 @@ from comfy_core.services import Services, Startup
 log = logging.getLogger(__name__)
 # Route tables registered at their path and again under /api (COMPAT 1.1).
 DUPLICATED = (prompt.routes, files.routes, models.routes, system.routes, userdata.routes,
-              ws.routes, plugins.routes)
+              frontend.routes, ws.routes, plugins.routes)
 
 
 def create_app(services: Services | Startup,
@@ -113,7 +113,7 @@ def setup_routes(app: web.Application) -> None:
         app.router.add_route(route.method, "/api" + route.path, route.handler)
     app.add_subapp("/internal", create_internal_app())
     app.router.register_resource(PluginRoutes(app[PLUGIN_SERVER], _plugin_routes_wait(app)))
-    static.add_static_routes(app)
+    static.add_static_routes(app, frontend.file_routes)
 
 
 def _plugin_routes_wait(app: web.Application):

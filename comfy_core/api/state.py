@@ -12,6 +12,7 @@ from typing import Callable
 
 from aiohttp import web
 
+from comfy_core.api.frontend import Frontend
 from comfy_core.jobs.worker import FreeRequest, Worker
 from comfy_core.runtime import AppContext
 from comfy_core.services import BaseServices, Services, Startup
@@ -53,6 +54,8 @@ class AppState:
     def __init__(self, startup: Startup, make_worker: Callable[[Services, AppContext], Worker]
                  ) -> None:
         self.startup = startup
+        base = startup.base
+        self.frontend: Frontend = base.frontend or Frontend(web_root=base.web_root)
         self.worker = WorkerSlot()
         self.context: AppContext | None = None
         self._make_worker = make_worker
@@ -115,6 +118,11 @@ def state_of(request: web.Request) -> AppState:
 def services_of(request: web.Request) -> Services:
     """The built Services for a route handler (sub-applications included)."""
     return request.config_dict[STATE].services()
+
+
+def frontend_of(request: web.Request) -> Frontend:
+    """The served frontend and the template and docs packages (available while loading)."""
+    return request.config_dict[STATE].frontend
 
 
 def base_of(request: web.Request) -> BaseServices:

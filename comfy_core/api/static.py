@@ -1,4 +1,4 @@
-"""The editor's static files, plugin web directories and the index page."""
+"""The frontend's static files, plugin web directories and the index page."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from comfy_core.api.state import STATE, base_of, state_of
+from comfy_core.api.frontend import BUILTIN_EXTENSION
+from comfy_core.api.state import STATE, AppState, base_of, state_of
 from comfy_core.files import UnsafePathError, check_subfolder, contained_join
 
 NO_CACHE = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache",
@@ -50,17 +51,24 @@ def answers_early(request: web.Request, web_root: Path | None) -> bool:
     return request.path in EARLY_PATHS or file_in(web_root, request.path.lstrip("/")) is not None
 
 
+def registered_extension_dirs(state: AppState) -> dict[str, Path]:
+    """URL name -> folder of browser scripts listed and served as `/extensions/<name>/...`:
+    each plugin's WEB_DIRECTORY and whatever was put in ComfyUI's nodes.EXTENSION_WEB_DIRS
+    (the live mapping `Services.web_dirs`; known once the custom nodes are loaded)."""
+    if not state.ready:
+        return {}
+    return {str(name): Path(folder) for name, folder in list(state.services().web_dirs.items())}
+
+
 async def extension_file(request: web.Request) -> web.StreamResponse:
-    """`/extensions/<plugin>/<file>`: the plugin's web directory (once the custom nodes are
-    loaded), else the editor's own `extensions/<name>/` folder."""
+    """`/extensions/<name>/<file>`: a registered web directory (plugins are known once the
+    custom nodes are loaded), else the web root's own `extensions/<name>/` folder."""
     name, rel = request.match_info["plugin"], request.match_info["file"]
     state = state_of(request)
-    roots: list[Path | None] = []
-    if state.ready:
-        web_dir = state.services().web_dirs.get(name)
-        roots += [Path(web_dir)] if web_dir else []
     web_root = state.base.web_root
-    roots.append(Path(web_root) / "extensions" / name if web_root is not None else None)
+    builtin = state.frontend.builtin_extension_dir if name == BUILTIN_EXTENSION else None
+    roots = [builtin, registered_extension_dirs(state).get(name),
+             Path(web_root) / "extensions" / name if web_root is not None else None]
     for root in roots:
         path = file_in(root, rel)
         if path is not None:
@@ -68,12 +76,14 @@ async def extension_file(request: web.Request) -> web.StreamResponse:
     raise web.HTTPNotFound(reason=f"no extension file {name}/{rel}")
 
 
-def add_static_routes(app: web.Application) -> None:
-    """Register after every API route: `/`, `/extensions/<plugin>/...`, then the web root.
-    Plugin directories are looked up per request: they are known only after start-up."""
+def add_static_routes(app: web.Application, file_routes: web.RouteTableDef) -> None:
+    """Register after every API route: `/`, `/extensions/<plugin>/...`, the frontend
+    packages' files (`file_routes`: templates, docs), then the web root. Plugin directories
+    are looked up per request: they are known only after start-up."""
     web_root = app[STATE].base.web_root
     app.router.add_get("/", index)
     app.router.add_get("/extensions/{plugin}/{file:.+}", extension_file)
+    app.router.add_routes(file_routes)
     if web_root is not None and Path(web_root).is_dir():
         app.router.add_static("/", web_root)
 

@@ -10,8 +10,12 @@ from comfy_core.jobs.records import JOB_STATUSES, message_times, outputs_summary
 from comfy_core.jobs.store import JobStore
 
 _SORT_SQL = {"created_at": "create_time", "execution_duration": "(exec_end - exec_start)"}
+# "cancelled" is the newer frontends' filter value (they ask for completed,failed,cancelled);
+# as in ComfyUI 0.8.0 an interrupted job is "failed", so it matches no job here.
 _STATE_SQL = {"pending": "state='pending'", "in_progress": "state='running'",
-              "completed": "job_status='completed'", "failed": "job_status='failed'"}
+              "completed": "job_status='completed'", "failed": "job_status='failed'",
+              "cancelled": "0"}
+QUERY_STATUSES = (*JOB_STATUSES, "cancelled")
 
 
 class JobQueryError(ValueError):
@@ -34,10 +38,10 @@ def parse_job_query(params: Mapping[str, str], *, limit: int | None = None,
 
     `limit` and `offset` arrive parsed (the API's one integer parser bounds them)."""
     statuses = tuple(s.strip() for s in params.get("status", "").split(",") if s.strip())
-    bad = [s for s in statuses if s not in JOB_STATUSES]
+    bad = [s for s in statuses if s not in QUERY_STATUSES]
     if bad:
         raise JobQueryError(f"Invalid status value(s): {', '.join(bad)}. Valid: "
-                            f"{', '.join(JOB_STATUSES)}")
+                            f"{', '.join(QUERY_STATUSES)}")
     sort_by = params.get("sort_by", "created_at")
     if sort_by not in _SORT_SQL:
         raise JobQueryError("sort_by must be 'created_at' or 'execution_duration'")

@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
+# server.py flags that serve this project's own editor instead of ComfyUI's frontend.
+OWN_EDITOR = ("--front-end-root", "web")
 
 SLOW_NODE = '''
 import time

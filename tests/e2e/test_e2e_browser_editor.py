@@ -10,7 +10,7 @@ import json
 import urllib.request
 
 import pytest
-from e2e_server import CHROMIUM, ROOT, ServerProcess, prepare_base
+from e2e_server import CHROMIUM, OWN_EDITOR, ROOT, ServerProcess, prepare_base
 
 SHOTS = ROOT / "test-output"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
@@ -23,7 +23,7 @@ EXPECTED_FAILURES = {(404, "/api/userdata?dir=workflows")}
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     base = prepare_base(tmp_path_factory.mktemp("browser"))
-    proc = ServerProcess(base)
+    proc = ServerProcess(base, *OWN_EDITOR)
     yield proc
     proc.stop()
 

@@ -7,7 +7,7 @@ slot; both samplers get its value in the POST /prompt body the real server runs,
 from __future__ import annotations
 
 import pytest
-from e2e_server import CHROMIUM, ServerProcess, prepare_base
+from e2e_server import CHROMIUM, OWN_EDITOR, ServerProcess, prepare_base
 from test_e2e_browser_editor import Editor
 from test_e2e_browser_widgets import menu_entry
 
@@ -27,7 +27,7 @@ def server(tmp_path_factory):
     from tests.fixtures.checkpoints import make_tiny_checkpoint
     base = prepare_base(tmp_path_factory.mktemp("browser_primitive"))
     make_tiny_checkpoint("sd15", base / "models" / "checkpoints")
-    proc = ServerProcess(base)
+    proc = ServerProcess(base, *OWN_EDITOR)
     yield proc
     proc.stop()
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from e2e_server import CHROMIUM, ROOT, ServerProcess, free_port, prepare_base
+from e2e_server import CHROMIUM, OWN_EDITOR, ROOT, ServerProcess, free_port, prepare_base
 from test_e2e_browser_editor import Editor, build_image_graph
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
@@ -34,7 +34,8 @@ class PortServer(ServerProcess):
         self.url = f"http://127.0.0.1:{port}"
         self.log = open(base / f"server-{port}.log", "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "server.py"), "--base-directory", str(base), "--port", str(port)],
+            [sys.executable, str(ROOT / "server.py"), "--base-directory", str(base), "--port", str(port),
+             *OWN_EDITOR],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         self._wait_ready()
 

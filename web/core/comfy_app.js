@@ -42,6 +42,8 @@ export class ComfyApp {
     this.extensions = new ExtensionManager(this.logger);
     this.widgetFactories = { ...BUILTIN_WIDGET_FACTORIES };
     this.defs = {};
+    /** The raw /object_info answer the defs were read from (plugins get its entries). */
+    this.objectInfo = {};
     /** NodeDefs of frontend-only nodes (Primitive) for the search box; extensions add them. */
     this.frontendDefs = {};
     this.store = new Store({
@@ -68,8 +70,9 @@ export class ComfyApp {
       Object.assign(this.widgetFactories, widgets);
     }
     const customWidgetTypes = Object.keys(this.widgetFactories);
-    this.defs = normaliseObjectInfo(await this.api.getObjectInfo(), { customWidgetTypes });
-    await this.extensions.invoke("addCustomNodeDefs", this.defs, this);
+    this.objectInfo = await this.api.getObjectInfo();
+    await this.extensions.invoke("addCustomNodeDefs", this.objectInfo, this);
+    this.defs = normaliseObjectInfo(this.objectInfo, { customWidgetTypes });
     await registerNodeTypes(this, this.defs);
     await this.extensions.invoke("registerCustomNodes", this);
     this._createCanvas();

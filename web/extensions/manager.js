@@ -4,7 +4,8 @@
  *
  * An extension is `{name, ...hooks}`; every hook is optional and may be async:
  *   init(app)                          before node definitions are fetched
- *   addCustomNodeDefs(defs, app)       may add or change NodeDefs before registration
+ *   addCustomNodeDefs(objectInfo, app) may add or change raw /object_info entries before
+ *                                      the editor reads them into NodeDefs
  *   getCustomWidgets(app)              returns {WIDGET_TYPE: (node, input, value, app) => widget}
  *   beforeRegisterNodeDef(NodeClass, def, app)  patch a node class before registration
  *   registerCustomNodes(app)           register frontend-only node types (Reroute, Note)
@@ -16,7 +17,9 @@
  *   setup(app)                         once everything is ready (graph loaded, socket open)
  *
  * A plugin module from GET /extensions exports its extension as `default`, or a function
- * `default(app)` that registers any number through `app.registerExtension`.
+ * `default(app)` that registers any number through `app.registerExtension`. Scripts
+ * written for ComfyUI's frontend import `app` from "/scripts/app.js" instead and get
+ * ComfyUI's hook arguments (core/plugin_api.js).
  */
 export class ExtensionManager {
   constructor(logger = console) {

@@ -48,12 +48,13 @@ async def folder_paths(request: web.Request) -> web.Response:
 
 @routes.get("/files/{directory_type}")
 async def files(request: web.Request) -> web.Response:
+    """File names (no dotfiles, no folders) of output, input or temp, newest first."""
     kind = request.match_info["directory_type"]
     if kind not in ("output", "input", "temp"):
         return json_error(400, "invalid_type", "directory type must be output, input or temp")
     base = services_of(request).folders.directory_of(kind)
-    found = ([p for p in base.iterdir() if p.is_file() and not is_partial_name(p.name)]
-             if base.is_dir() else [])
+    found = ([p for p in base.iterdir() if p.is_file() and not p.name.startswith(".")]
+             if base.is_dir() else [])  # dotfiles (partial writes among them) hidden
     found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     # Annotated ("name [output]") so a remote combo's value names its folder: LoadImage's
     # loader and validation then look there (LoadImageOutput), as in ComfyUI.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import os
 import platform
@@ -13,7 +14,9 @@ import psutil
 from aiohttp import web
 
 from comfy_core.api import protocol
-from comfy_core.api.state import base_of, services_of
+from comfy_core.api.frontend import distribution_version
+from comfy_core.api.state import base_of, frontend_of, services_of, state_of
+from comfy_core.api.static import registered_extension_dirs
 
 routes = web.RouteTableDef()
 COMFYUI_VERSION = "0.8.0"
@@ -63,6 +66,14 @@ def _cpu_device() -> dict:
             "torch_vram_free": ram.available}
 
 
+def _package_versions(required: dict[str, str]) -> dict:
+    """The frontend and templates versions the frontend checks at start (it warns when the
+    installed one is older than the required one)."""
+    return {"required_frontend_version": required.get("comfyui-frontend-package", ""),
+            "installed_templates_version": distribution_version("comfyui-workflow-templates"),
+            "required_templates_version": required.get("comfyui-workflow-templates")}
+
+
 @routes.get("/system_stats")
 async def system_stats(request: web.Request) -> web.Response:
     services = services_of(request)
@@ -70,8 +81,8 @@ async def system_stats(request: web.Request) -> web.Response:
     devices = services.device_stats() if services.device_stats else [_cpu_device()]
     system = {"os": os.name, "ram_total": ram.total,
               "ram_free": ram.available, "comfyui_version": COMFYUI_VERSION,
-              "required_frontend_version": "", "installed_templates_version": None,
-              "required_templates_version": None, "python_version": sys.version,
+              **_package_versions(frontend_of(request).required),
+              "python_version": sys.version,
               "pytorch_version": _torch_version(), "embedded_python": False,
               "argv": redacted_argv(sys.argv, services.settings.auth_token),
               "platform": platform.platform()}
@@ -85,23 +96,25 @@ async def features(request: web.Request) -> web.Response:
     return web.json_response(protocol.server_feature_flags(settings.max_upload_bytes))
 
 
-def extension_urls(services) -> list[str]:
-    """JS files of the editor's core extensions and of every plugin's web directory."""
+def extension_urls(web_root: Path | None, dirs: dict[str, Path], builtin: list[str]) -> list[str]:
+    """Every JS file under the web root's `extensions/` folder, the server's own extension
+    (`builtin`), then the files of each registered folder (`/extensions/<name>/<path>`)."""
     urls: list[str] = []
-    web_root = services.web_root
-    core = web_root / "extensions" / "core" if web_root is not None else None
-    if core is not None and core.is_dir():
-        urls += [f"/extensions/core/{p.relative_to(core).as_posix()}"
-                 for p in sorted(core.rglob("*.js"))]
-    for name, folder in list(services.web_dirs.items()):
-        web_dir = Path(folder)
-        if not web_dir.is_dir():
-            continue
-        urls += [f"/extensions/{quote(name)}/{p.relative_to(web_dir).as_posix()}"
-                 for p in sorted(web_dir.rglob("*.js"))]
+    own = Path(web_root) / "extensions" if web_root is not None else None
+    if own is not None and own.is_dir():
+        urls += [f"/extensions/{p.relative_to(own).as_posix()}" for p in sorted(own.rglob("*.js"))]
+    urls += builtin
+    for name, folder in dirs.items():
+        if folder.is_dir():
+            urls += [f"/extensions/{quote(name)}/{p.relative_to(folder).as_posix()}"
+                     for p in sorted(folder.rglob("*.js"))]
     return urls
 
 
 @routes.get("/extensions")
 async def extensions(request: web.Request) -> web.Response:
-    return web.json_response(extension_urls(services_of(request)))
+    state = state_of(request)
+    dirs = registered_extension_dirs(state)
+    urls = await asyncio.to_thread(extension_urls, base_of(request).web_root, dirs,
+                                   state.frontend.builtin_extension_urls())
+    return web.json_response(urls)

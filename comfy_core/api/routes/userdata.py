@@ -1,4 +1,4 @@
-"""Editor support: users, per-user files (workflows, settings), i18n and templates.
+"""Editor support: users, per-user files (workflows, settings), global subgraphs.
 
 Files live in `<user dir>/<user>/`; the user comes from the `Comfy-User` header
 ("default" without one). Every path is checked to stay inside that folder.
@@ -205,16 +205,6 @@ async def post_setting(request: web.Request) -> web.Response:
     value = await read_json(request)
     _save_settings(request, {**_load_settings(request), request.match_info["setting_id"]: value})
     return web.Response()
-
-
-@routes.get("/i18n")
-async def i18n(request: web.Request) -> web.Response:
-    return web.json_response({})
-
-
-@routes.get("/workflow_templates")
-async def workflow_templates(request: web.Request) -> web.Response:
-    return web.json_response({})
 
 
 @routes.get("/global_subgraphs")

@@ -57,3 +57,10 @@ class Seq:
     def __call__(self, sigma, sigma_next) -> torch.Tensor:  # type: ignore[no-untyped-def]
         self.calls += 1
         return self.draws[self.calls - 1]
+
+
+def comfy_gaussian(x: torch.Tensor, seed: int):  # type: ignore[no-untyped-def]
+    """ComfyUI's default step noise for ancestral samplers on the CPU (COMPAT 9.2), written
+    from the spec: fresh normal draws from a CPU generator seeded seed + 1."""
+    generator = torch.Generator().manual_seed(seed + 1)
+    return lambda sigma, sigma_next: torch.randn(x.shape, generator=generator, dtype=x.dtype)

@@ -189,6 +189,37 @@ def test_ksampler_img2img_inpaint_and_passthrough():
     assert torch.isfinite(no_noise["samples"]).all()
 
 
+class MixingUNet(RecordingUNet):
+    """Adds 0.05·(spatial mean of x), so the unmasked region's noise reaches the masked one."""
+
+    def __call__(self, x, t, context, y):
+        return super().__call__(x, t, context, y) + 0.05 * x.mean(dim=(2, 3), keepdim=True)
+
+
+@pytest.mark.parametrize("name", ["ddim", "euler"])
+def test_inpaint_blend_noise_is_the_initial_noise_except_for_ddim(name):
+    """COMPAT 9.4, written out: before each model call the unmasked part of x is the
+    original plus noise·σ, after it the original. The noise is the initial noise, except for
+    ddim (= euler otherwise), which blends with a fresh CPU draw seeded seed + 1."""
+    lat = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(11))
+    mask = torch.zeros(1, 8, 8)
+    mask[:, :, :5] = 1.0
+    seed, scale = 7, 0.18215
+    out = sample(MixingUNet(), MS, POS, NEG, {"samples": lat, "noise_mask": mask}, seed=seed, steps=4, cfg=6.0,
+                 sampler_name=name, scheduler="karras", denoise=0.6, scale_factor=scale)["samples"]
+    sig = schedule_sigmas(MS, "karras", name, 4, 0.6)
+    _, g = guider(6.0, unet=MixingUNet())
+    latent_in, m = lat * scale, mask.expand(1, 4, 8, 8)
+    noise = torch.randn(lat.shape, generator=torch.manual_seed(seed))
+    blend = torch.randn(lat.shape, generator=torch.Generator().manual_seed(seed + 1)) if name == "ddim" else noise
+    x = latent_in + noise * sig[0]  # not a full denoise: no √(1+σ²) scaling
+    for i in range(4):
+        x_in = x * m + (latent_in + blend * sig[i]) * (1 - m)
+        den = g(x_in, sig[i : i + 1]) * m + latent_in * (1 - m)
+        x = x + (x - den) / sig[i] * (sig[i + 1] - sig[i])
+    torch.testing.assert_close(out, x / scale, atol=1e-5, rtol=1e-5)
+
+
 def test_ksampler_batch_index_noise():
     lat = {"samples": torch.zeros(2, 4, 8, 8), "batch_index": [3, 1]}
     out = run(lat, steps=1, cfg=1.0)

@@ -172,47 +172,25 @@ def test_prepare_noise_batch_index_rule():
     assert prepare_noise(lat, 2**64 - 1).shape == lat.shape
 
 
-# Pinned: sum and first element of a fixed-seed run per sampler (catches silent changes).
+# Pinned: sum and first element of a fixed-seed run per sampler (catches silent changes), for
+# the samplers without an exact seeded reference elsewhere: k-diffusion's samplers and the
+# CFG++ ones and heunpp2 are compared with references from the seed alone in
+# test_sampling_samplers_kdiffusion_seeded.py and test_sampling_samplers_cfg_pp.py.
 GOLDEN = {
-    "euler": (-3.11491, -1.56042),
-    "euler_cfg_pp": (-3.11491, -1.56042),
-    "euler_ancestral": (0.52515, -1.33915),
-    "euler_ancestral_cfg_pp": (0.52515, -1.33915),
-    "heun": (-10.02101, -2.46280),
-    "heunpp2": (-3.29003, -1.58330),
-    "dpm_2": (-7.28411, -2.10518),
-    "dpm_2_ancestral": (-11.63904, -3.41644),
-    "lms": (-3.35221, -1.59142),
-    "dpmpp_2s_ancestral": (-0.43070, -1.50218),
-    "dpmpp_sde": (3.70096, -1.29268),
-    "dpmpp_sde_gpu": (3.70096, -1.29268),
-    "dpmpp_2m": (-4.96326, -1.80193),
-    "dpmpp_2m_cfg_pp": (-4.96327, -1.80193),
-    "dpmpp_2m_sde": (3.87367, -1.36271),
-    "dpmpp_2m_sde_gpu": (3.87367, -1.36271),
-    "dpmpp_2m_sde_heun": (4.85201, -1.42247),
-    "dpmpp_2m_sde_heun_gpu": (4.85201, -1.42247),
-    "dpmpp_3m_sde": (7.37257, -1.50322),
-    "dpmpp_3m_sde_gpu": (7.37257, -1.50322),
     "ddpm": (0.52514, -1.33915),
     "lcm": (0.89334, -1.28495),
-    "ddim": (-3.11491, -1.56042),
     "uni_pc": (-8.96426, -2.32472),
     "uni_pc_bh2": (-5.04971, -1.81323),
     "exp_heun_2_x0": (-4.03567, -1.68073),
     "exp_heun_2_x0_sde": (1.73123, -1.16988),
     "dpm_fast": (-3.60017, -1.62382),
     "dpm_adaptive": (-5.46797, -1.86788),
-    "dpmpp_2s_ancestral_cfg_pp": (-0.43070, -1.50218),
     "ipndm": (-5.11389, -1.82161),
     "ipndm_v": (-4.37030, -1.72445),
     "deis": (-3.88658, -1.66124),
     "res_multistep": (-5.75098, -1.90486),
-    "res_multistep_cfg_pp": (-5.75098, -1.90486),
     "res_multistep_ancestral": (0.88256, -1.55421),
-    "res_multistep_ancestral_cfg_pp": (0.88256, -1.55421),
     "gradient_estimation": (-5.36874, -1.85491),
-    "gradient_estimation_cfg_pp": (-5.36874, -1.85491),
     "er_sde": (-2.75429, -1.69557),
     "seeds_2": (-1.60024, -1.12164),
     "seeds_3": (-2.75225, -0.91063),

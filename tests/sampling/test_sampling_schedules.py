@@ -39,10 +39,20 @@ def test_percent_to_sigma_edges():
     assert MS.percent_to_sigma(0.5) == pytest.approx(float(MS.sigma(torch.tensor(499.5))))
 
 
-def test_zsnr_pins_last_alpha():
+def test_zsnr_sigmas_are_diffusers_rescale_with_the_last_alpha_pinned():
+    """Zero terminal SNR (Lin et al. 2023, Alg. 1) against diffusers' own
+    `rescale_zero_terminal_snr` on the same betas; diffusers' last ᾱ is exactly 0 (σ = ∞),
+    ComfyUI pins it to 4.8973451890853435e-08 so σ_max stays finite (COMPAT 9.3)."""
+    from diffusers.schedulers.scheduling_ddim import rescale_zero_terminal_snr
+
+    betas = torch.linspace(0.00085**0.5, 0.012**0.5, 1000, dtype=torch.float64) ** 2
+    alphas_cumprod = torch.cumprod(1 - rescale_zero_terminal_snr(betas), dim=0)
+    assert float(alphas_cumprod[-1]) == 0.0
+    ref = ((1 - alphas_cumprod[:-1]) / alphas_cumprod[:-1]).sqrt()
     zs = ModelSampling(SamplingConfig(zsnr=True))
+    torch.testing.assert_close(zs.sigmas[:-1].double(), ref, rtol=1e-6, atol=0)
     last_ab = 1 / (float(zs.sigmas[-1]) ** 2 + 1)
-    assert last_ab == pytest.approx(4.8973451890853435e-08, rel=1e-4)
+    assert last_ab == pytest.approx(4.8973451890853435e-08, rel=1e-6)
     assert float(zs.sigmas[0]) == pytest.approx(float(MS.sigmas[0]), rel=1e-4)
 
 

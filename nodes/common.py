@@ -25,6 +25,15 @@ def folders() -> Any:
     return runtime.app().folders
 
 
+def model_files(kind: str) -> list[str]:
+    """Files of a model folder for a V3 combo. Empty outside a running app: nodes/__init__
+    reads V3 schemas at import time for their titles, before any app exists."""
+    try:
+        return list(runtime.app().folders.get_filename_list(kind))
+    except RuntimeError:
+        return []
+
+
 def setting(name: str, default: Any) -> Any:
     """One field of the app's Settings (the default when the app has no settings)."""
     settings = runtime.app().settings

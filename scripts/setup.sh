@@ -20,6 +20,7 @@ if [ $dev = 1 ]; then
 else
   $py -m pip install -q -r requirements.txt
 fi
+$py -m pip install -q --no-deps -r requirements-nodeps.txt
 if [ -f web/package.json ] && command -v npm >/dev/null; then
   if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
     (cd web && npm ci --no-audit --no-fund --loglevel=error)

@@ -5,6 +5,7 @@
     python -m comfy_core.tools.make_checkpoint --family sd15_inpaint --out tiny_inpaint.safetensors
     python -m comfy_core.tools.make_checkpoint --lora lora.safetensors --family sd15 --checkpoint tiny.safetensors
     python -m comfy_core.tools.make_checkpoint --family sdxl --taesd models/vae_approx/taesdxl_decoder.safetensors
+    python -m comfy_core.tools.make_checkpoint --upscale esrgan --out models/upscale_models/tiny_x4.safetensors
 
 Tiny checkpoints keep every real key name, layout and structural trait that detection reads
 (ADM input, linear projections, attention-free deepest level of the refiner, the full
@@ -196,7 +197,8 @@ DTYPES = MappingProxyType({"fp32": torch.float32, "fp16": torch.float16, "bf16":
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write a random-weight SD checkpoint or LoRA (safetensors).")
-    parser.add_argument("--family", required=True, choices=list(FAMILY_CHOICES))
+    parser.add_argument("--family", choices=list(FAMILY_CHOICES), help="checkpoint family (required "
+                        "except with --upscale)")
     parser.add_argument("--size", default="tiny", choices=["tiny", "full"])
     parser.add_argument("--out", help="checkpoint file to write")
     parser.add_argument("--seed", type=int, default=0)
@@ -207,8 +209,19 @@ def main(argv: list[str] | None = None) -> None:
                         "(e.g. models/vae_approx/taesd_decoder.safetensors)")
     parser.add_argument("--taesd-encoder", help="write the matching TAESD encoder to this file "
                         "(e.g. models/vae_approx/taesd_encoder.safetensors)")
+    parser.add_argument("--upscale", choices=["esrgan", "compact"], help="write a tiny upscale model of "
+                        "this architecture to --out (e.g. models/upscale_models/tiny_x4.safetensors)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.upscale:
+        from comfy_core.tools.make_upscale import write_upscale_model
+
+        if not args.out:
+            parser.error("--upscale needs --out")
+        write_upscale_model(args.upscale, args.out, seed=args.seed)
+        return
+    if not args.family:
+        parser.error("--family is required")
     if args.taesd or args.taesd_encoder:
         from comfy_core.tools.make_taesd import write_taesd_decoder, write_taesd_encoder
 

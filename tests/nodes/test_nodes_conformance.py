@@ -24,7 +24,7 @@ from tests.fixtures.reference import reference_object_info
 
 # Combos listing files: the reference server had no model files; ours lists its folders.
 FILE_LIST_INPUTS = {"ckpt_name", "config_name", "vae_name", "unet_name", "clip_name",
-                    "clip_name1", "clip_name2", "lora_name", "image"}
+                    "clip_name1", "clip_name2", "lora_name", "image", "model_name", "control_net_name"}
 
 # (node, path into the entry) -> (check of our value against theirs, reason)
 KNOWN = {

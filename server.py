@@ -17,6 +17,7 @@ import shutil
 import ssl
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 from aiohttp import web
 
@@ -29,9 +30,16 @@ from comfy_core.files import FolderPaths
 from comfy_core.jobs import StoreUnavailableError
 from comfy_core.jobs.integrity import DamagedStoreError
 from comfy_core.jobs.lock import StoreLockedError
+from comfy_core.registry.manager import load_manager
 from comfy_core.registry.plugin_env import enable_facades
 from comfy_core.registry.prestartup import run_prestartup_scripts
-from comfy_core.services import Startup, build_base_services
+from comfy_core.services import (
+    BaseServices,
+    Services,
+    Startup,
+    build_base_services,
+    complete_services,
+)
 from comfy_core.settings import Settings, parse_settings
 
 __all__ = ["BinaryEventTypes", "PromptServer", "main"]
@@ -72,6 +80,19 @@ def _start_cluster(settings: Settings):
         return False
 
 
+def _after_prestartup(plugin_host: Any, settings: Settings,
+                      build: Callable[[BaseServices], Services]) -> Callable:
+    """The start-up thread's work: ComfyUI-Manager's and the packs' prestartup scripts
+    first (before torch is imported; the port is already bound), then `build`."""
+
+    def run(base: BaseServices) -> Services:
+        plugin_host.manager = load_manager(settings)  # --enable-manager; started before packs
+        run_prestartup_scripts(base.folders, settings)
+        return build(base)
+
+    return run
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = parse_settings(sys.argv[1:] if argv is None else argv, os.environ,
                               default_base=ROOT)
@@ -95,14 +116,14 @@ def main(argv: list[str] | None = None) -> int:
     except (DamagedStoreError, StoreLockedError, StoreUnavailableError) as exc:  # says why
         log.error("cannot start: %s", exc)
         return EXIT_BAD_STORE
-    enable_facades(base.folders, settings)
-    run_prestartup_scripts(base.folders, settings)  # before torch is imported
+    plugin_host = enable_facades(base.folders, settings)
+    prompt_server = PromptServer(base.store, settings)  # packs find PromptServer.instance
     cluster = _start_cluster(settings)  # before binding: a bad --ray stops here
     if cluster is False:
         base.store.close()
         return EXIT_BAD_CLUSTER
-    prompt_server = PromptServer(base.store, settings)
-    startup = Startup.begin(base, cluster.build_services) if cluster else Startup.begin(base)
+    build = cluster.build_services if cluster else complete_services
+    startup = Startup.begin(base, _after_prestartup(plugin_host, settings, build))
     app = create_app(startup, prompt_server)
     context = _ssl_context(settings)
     scheme = "https" if context else "http"

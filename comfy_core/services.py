@@ -75,6 +75,7 @@ def build_registry(settings: Settings, folders: FolderPaths,
     pack, as ComfyUI has them."""
     from comfy_core.registry import NodeRegistry
     from comfy_core.registry.custom_nodes import LoadContext, load_custom_nodes
+    from comfy_core.registry.manager import skip_rule, start_manager
     from comfy_core.registry.plugin_env import preload_facades
     from comfy_core.runtime.plugin_host import plugin_host_or_none
 
@@ -84,6 +85,7 @@ def build_registry(settings: Settings, folders: FolderPaths,
     if host is not None:
         host.registry, host.memory = registry, memory
         context.web_dirs, context.module_dirs = host.web_dirs, host.module_dirs
+        context.skip = skip_rule(host.manager)
     for module_name in builtin_modules:
         module = importlib.import_module(module_name)
         grouped = getattr(module, "mappings_by_python_module", None)
@@ -94,6 +96,9 @@ def build_registry(settings: Settings, folders: FolderPaths,
             registry.register_mappings(classes, names, python_module)
     if host is not None:
         preload_facades(model_side=bool(builtin_modules))
+        if host.manager is not None and not host.manager_started:
+            start_manager(host.manager, settings)  # its routes, before the packs'
+            host.manager_started = True
     dirs = [p for p in folders.get_folder_paths("custom_nodes") if p.is_dir()]
     reports = load_custom_nodes(registry, dirs, disable_all=settings.disable_all_custom_nodes,
                                 allow=settings.whitelist_custom_nodes, context=context)

@@ -85,6 +85,9 @@ class Settings:
     auth_token_generated: bool = False
     disable_all_custom_nodes: bool = False
     whitelist_custom_nodes: frozenset[str] | None = None
+    enable_manager: bool = False
+    enable_manager_legacy_ui: bool = False
+    disable_manager_ui: bool = False
     cache_kind: str = "classic"
     cache_lru_size: int = 0
     cache_ram_gb: float = 4.0
@@ -203,6 +206,13 @@ def _add_folder_flags(p: argparse.ArgumentParser) -> None:
                         "'web' serves this project's own editor")
     g.add_argument("--whitelist-custom-nodes", nargs="+", default=None, metavar="NAME",
                    help="custom node modules still loaded with --disable-all-custom-nodes")
+    g.add_argument("--enable-manager", action="store_true",
+                   help="run ComfyUI-Manager (the comfyui-manager pip package) inside the "
+                        "server: its routes and its pack installer")
+    g.add_argument("--enable-manager-legacy-ui", action="store_true",
+                   help="with --enable-manager: its legacy web UI")
+    g.add_argument("--disable-manager-ui", action="store_true",
+                   help="with --enable-manager: only its start-up duties, no routes")
 
 
 def _add_execution_flags(p: argparse.ArgumentParser) -> None:
@@ -335,6 +345,8 @@ def parse_settings(
         disable_all_custom_nodes=ns.disable_all_custom_nodes,
         whitelist_custom_nodes=(frozenset(ns.whitelist_custom_nodes)
                                 if ns.whitelist_custom_nodes is not None else None),
+        enable_manager=ns.enable_manager, enable_manager_legacy_ui=ns.enable_manager_legacy_ui,
+        disable_manager_ui=ns.disable_manager_ui,
         cache_kind=kind, cache_lru_size=lru, cache_ram_gb=ram,
         preview_method=ns.preview_method, preview_size=ns.preview_size,
         disable_metadata=ns.disable_metadata, max_history=ns.max_history,

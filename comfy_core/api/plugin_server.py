@@ -49,6 +49,10 @@ class PromptServer:
         self.routes = web.RouteTableDef()
         self.app = web.Application()  # pack routes until go_live (then frozen)
         self.supports = ["custom_nodes_from_web"]
+        # What /features and the websocket handshake advertise; packs add to it (as to
+        # comfy_api.feature_flags.SERVER_FEATURE_FLAGS, which is this dict).
+        self.feature_flags = protocol.server_feature_flags(
+            settings.max_upload_bytes if settings is not None else 100 * 1024 * 1024)
         self.prompt_queue = PromptQueueView(store, self)
         self.client_id: str | None = None
         self.last_node_id: str | None = None

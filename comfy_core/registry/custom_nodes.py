@@ -21,6 +21,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Callable
 
 from comfy_core.registry.plugin_failures import (
     Diagnosis,
@@ -79,6 +80,7 @@ class LoadContext:
     web_dirs: dict = field(default_factory=dict)
     module_dirs: dict = field(default_factory=dict)
     base_dir: Path | None = None
+    skip: Callable[[Path], bool] | None = None  # e.g. ComfyUI-Manager's should_be_disabled
 
 
 def find_plugins(dirs: list[Path]) -> list[Path]:
@@ -118,6 +120,9 @@ def load_custom_nodes(registry: NodeRegistry, dirs: list[Path], *, disable_all: 
     for path in find_plugins(dirs):
         if not allowed(path, disable_all, allow):
             log.info("custom node %s skipped (custom nodes disabled)", path.name)
+            continue
+        if context.skip is not None and context.skip(path):
+            log.info("custom node %s skipped (disabled by ComfyUI-Manager)", path.name)
             continue
         reports.append(load_plugin(context, path))
     _log_summary(reports)

@@ -32,6 +32,8 @@ class PluginHost:
     # the loader and packs write them, /extensions serves the first.
     web_dirs: dict = field(default_factory=dict)
     module_dirs: dict = field(default_factory=dict)
+    manager: Any = None  # the ComfyUI-Manager package when --enable-manager loaded it
+    manager_started: bool = False
 
 
 _bound: list[PluginHost] = []  # at most one entry: the host of this process

@@ -55,8 +55,7 @@ _COMFY_DEFAULTS: dict[str, Any] = {
     "disable_api_nodes": False, "multi_user": False, "log_stdout": False,
     "front_end_version": "comfyanonymous/ComfyUI@latest", "front_end_root": None,
     "enable_compress_response_body": False, "comfy_api_base": "https://api.comfy.org",
-    "database_url": None, "enable_manager": False, "disable_manager_ui": False,
-    "enable_manager_legacy_ui": False, "cache_none": False,
+    "database_url": None, "cache_none": False,
 }
 
 
@@ -81,7 +80,9 @@ def args_from_settings(settings: Any) -> argparse.Namespace:
         cache_none=s.cache_kind == "none", disable_metadata=s.disable_metadata,
         disable_all_custom_nodes=s.disable_all_custom_nodes,
         whitelist_custom_nodes=sorted(s.whitelist_custom_nodes or ()),
-        verbose="DEBUG" if s.verbose else "INFO", reserve_vram=s.memory.reserve_vram)
+        verbose="DEBUG" if s.verbose else "INFO", reserve_vram=s.memory.reserve_vram,
+        enable_manager=s.enable_manager, enable_manager_legacy_ui=s.enable_manager_legacy_ui,
+        disable_manager_ui=s.disable_manager_ui)
     return argparse.Namespace(**values)
 
 

@@ -24,11 +24,28 @@ def supports_feature(sockets_metadata: dict, sid: str, feature_name: str) -> boo
     return get_connection_feature(sockets_metadata, sid, feature_name, False) is True
 
 
-def get_server_features() -> dict:
-    """The flags this server advertises to clients."""
+def _server_flags() -> dict:
+    """The running server's advertised flags (PromptServer.instance.feature_flags: packs
+    add to it at import, e.g. ComfyUI-Manager), else the defaults for the settings."""
+    from comfy_core.api.plugin_server import PromptServer
+
+    server = getattr(PromptServer, "instance", None)
+    if server is not None:
+        return server.feature_flags
     try:
         settings = runtime.app().settings
     except RuntimeError:
         settings = None
     limit = getattr(settings, "max_upload_bytes", None) or Settings().max_upload_bytes
     return server_feature_flags(limit)
+
+
+def get_server_features() -> dict:
+    """The flags this server advertises to clients."""
+    return dict(_server_flags())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SERVER_FEATURE_FLAGS":  # ComfyUI's module-level dict, mutated by packs
+        return _server_flags()
+    raise AttributeError(f"module 'comfy_api.feature_flags' has no attribute {name!r}")

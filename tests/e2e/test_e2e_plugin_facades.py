@@ -83,6 +83,7 @@ async def test_pack_routes_answer_at_both_paths(server):
         assert await (await http.get("/extensions/probe_extra/hello.txt")).text() == "static text\n"
         assert "/extensions/probe_pack/probe.js" in await (await http.get("/extensions")).json()
         assert (await http.get("/probe/nothing")).status == 404
+        assert (await (await http.get("/api/features")).json())["probe_flag"] is True
 
 
 async def test_send_sync_reaches_websocket_clients(server):

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from comfy_core.api import protocol
 from comfy_core.api.frontend import distribution_version
+from comfy_core.api.keys import PLUGIN_SERVER
 from comfy_core.api.state import base_of, frontend_of, services_of, state_of
 from comfy_core.api.static import registered_extension_dirs
 
@@ -92,8 +93,7 @@ async def system_stats(request: web.Request) -> web.Response:
 @routes.get("/features")
 async def features(request: web.Request) -> web.Response:
     """Answered while the nodes load too (settings only)."""
-    settings = base_of(request).settings
-    return web.json_response(protocol.server_feature_flags(settings.max_upload_bytes))
+    return web.json_response(request.app[PLUGIN_SERVER].feature_flags)
 
 
 def extension_urls(web_root: Path | None, dirs: dict[str, Path], builtin: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ from aiohttp import WSMsgType, web
 
 from comfy_core.api import protocol
 from comfy_core.api.errors import JsonBodyError, parse_json
-from comfy_core.api.keys import HUB
+from comfy_core.api.keys import HUB, PLUGIN_SERVER
 from comfy_core.api.state import services_of
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT and first:
                 first = False
-                await _first_message(ws, client, msg.data, services.settings.max_upload_bytes)
+                await _first_message(ws, client, msg.data, request.app[PLUGIN_SERVER].feature_flags)
             elif msg.type == WSMsgType.ERROR:
                 log.debug("websocket %s error: %s", client_id, ws.exception())
     except Exception:  # the handshake is done: an HTTP error response can no longer go out
@@ -51,7 +51,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _first_message(ws: web.WebSocketResponse, client, raw: str, max_upload: int) -> None:
+async def _first_message(ws: web.WebSocketResponse, client, raw: str, server_flags: dict) -> None:
     """Store the client's feature flags and answer with the server's (only the first
     text message counts; anything else is ignored)."""
     try:
@@ -62,5 +62,4 @@ async def _first_message(ws: web.WebSocketResponse, client, raw: str, max_upload
     if (isinstance(msg, dict) and msg.get("type") == "feature_flags"
             and isinstance(msg.get("data"), dict)):
         client.feature_flags = msg["data"]
-        await ws.send_str(protocol.json_message("feature_flags",
-                                                protocol.server_feature_flags(max_upload)))
+        await ws.send_str(protocol.json_message("feature_flags", server_flags))

@@ -13,6 +13,7 @@ from server import BinaryEventTypes, PromptServer
 
 import comfy.utils
 import nodes
+from comfy_api import feature_flags
 from comfy_execution.graph_utils import GraphBuilder
 
 HERE = Path(__file__).parent
@@ -25,6 +26,7 @@ folder_paths.folder_names_and_paths["probe_direct"] = (
 folder_paths.add_model_folder_path("loras", os.path.join(folder_paths.models_dir, "extra_loras"))
 
 routes = PromptServer.instance.routes
+feature_flags.SERVER_FEATURE_FLAGS["probe_flag"] = True  # advertised to every client
 
 
 @routes.get("/probe/hello")

@@ -13,7 +13,6 @@ from urllib.parse import quote
 import psutil
 from aiohttp import web
 
-from comfy_core.api import protocol
 from comfy_core.api.frontend import distribution_version
 from comfy_core.api.keys import PLUGIN_SERVER
 from comfy_core.api.state import base_of, frontend_of, services_of, state_of

@@ -54,7 +54,7 @@ class ClusterFlags:
     worker_cpus: float = 1.0
     object_store_mb: int = 512
     heartbeat_timeout: float = 60.0
-    locality_wait: float = 5.0
+    locality_wait: float = 3.0
 
     @property
     def enabled(self) -> bool:
@@ -283,9 +283,9 @@ def _add_cluster_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ray-heartbeat-timeout", type=float, default=60.0, metavar="S",
                    help="seconds without a sign of life before a worker counts as hung and "
                         "its job is re-run elsewhere (default 60)")
-    g.add_argument("--ray-locality-wait", type=float, default=5.0, metavar="S",
+    g.add_argument("--ray-locality-wait", type=float, default=3.0, metavar="S",
                    help="seconds a job waits for a busy worker that already holds its model "
-                        "before another worker loads it (default 5)")
+                        "before another worker loads it (default 3)")
 
 
 def _cluster_flags(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> ClusterFlags:

@@ -57,7 +57,8 @@ class WebSocketHub:
         self._queue: asyncio.Queue[_Outgoing | asyncio.Future] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._router: asyncio.Task | None = None
-        self.running: tuple[str | None, str] | None = None  # (client_id, node id) now running
+        # client id -> the node now running for it (several jobs run at once on a cluster)
+        self._running: dict[str | None, str] = {}
         self.send_timeout = SEND_TIMEOUT_S
         self.max_queue_messages = MAX_QUEUE_MESSAGES
         self.max_queue_bytes = MAX_QUEUE_BYTES
@@ -80,6 +81,10 @@ class WebSocketHub:
             except (asyncio.TimeoutError, ConnectionError, RuntimeError):
                 self._abort(client)
         self._clients.clear()
+
+    def running_node(self, client_id: str) -> str | None:
+        """The node running now for `client_id`'s job, if any (replayed on reconnect)."""
+        return self._running.get(client_id)
 
     @property
     def client_ids(self) -> list[str]:
@@ -160,7 +165,10 @@ class WebSocketHub:
     def _route(self, item: _Outgoing) -> None:
         if item.kind == "executing" and item.routed:
             node = item.data.get("node")
-            self.running = (item.client_id, node) if node is not None else None
+            if node is not None:
+                self._running[item.client_id] = node
+            else:
+                self._running.pop(item.client_id, None)
         for client in self._targets(item):
             if item.kind == "preview":
                 if item.binary is None:

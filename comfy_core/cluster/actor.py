@@ -17,6 +17,7 @@ import os
 import queue
 import socket
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -30,6 +31,8 @@ from comfy_core.settings import Settings
 log = logging.getLogger(__name__)
 
 BEAT_S = 1.0
+LINGER_S = 0.003
+BATCH_S = 0.05
 BUSY_WAIT_S = 30.0
 BASE_ENV = "COMFY_WORKER_BASE_DIRECTORY"
 EXTRA_PATHS_ENV = "COMFY_WORKER_EXTRA_MODEL_PATHS"
@@ -215,16 +218,23 @@ class WorkerActor:
 
 
 def _take(items: queue.Queue, timeout: float) -> list:
-    """Everything queued now, waiting up to `timeout` for the first item."""
+    """The next batch: waits up to `timeout` for a first item, then takes what follows
+    within LINGER_S of the previous one (up to BATCH_S in all), so a burst of events (a
+    quick node's executing/executed/...) crosses to the server as one object, while a
+    long node's progress still arrives at least every BATCH_S."""
     try:
         batch = [items.get(timeout=timeout)]
     except queue.Empty:
         return []
-    while True:
+    deadline = time.monotonic() + BATCH_S
+    while batch[-1][0] != "result":
+        left = deadline - time.monotonic()
         try:
-            batch.append(items.get_nowait())
+            batch.append(items.get(timeout=min(LINGER_S, left)) if left > 0
+                         else items.get_nowait())
         except queue.Empty:
             return batch
+    return batch
 
 
 def _node_id() -> str | None:

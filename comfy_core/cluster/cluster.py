@@ -48,6 +48,7 @@ class Cluster:
         self.sink: FileSink | None = None
         self._folders: Any = None  # the server's FolderPaths
         self._stats: dict[str, dict] = {}
+        self._known: tuple[tuple, dict] = ((), {})
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._monitor: threading.Thread | None = None
@@ -132,7 +133,17 @@ class Cluster:
         return merge_indexes(h.caps.files for h in self.pool.ready())
 
     def requirements(self, prompt: dict) -> Requirements:
-        return requirements_of(prompt, folders_by_name(self.file_index()))
+        return requirements_of(prompt, self._known_files())
+
+    def _known_files(self) -> dict[str, frozenset[str]]:
+        """file name -> folders over the ready workers, rebuilt when their lists change."""
+        handles = self.pool.ready()
+        key = tuple((h.worker_id, id(h.caps)) for h in handles)
+        with self._lock:
+            if self._known[0] != key:
+                self._known = (key, folders_by_name(merge_indexes(h.caps.files
+                                                                  for h in handles)))
+            return self._known[1]
 
     def input_files(self, prompt: dict) -> dict[str, dict[str, bytes]]:
         return input_files(prompt, self._folders)

@@ -6,7 +6,9 @@
    them (it has their files and node types).
 3. Delay scheduling: a job whose files a *busy* worker holds waits up to `locality_wait`
    seconds for that worker before another one loads the model again, since loading a
-   checkpoint usually costs more than a short wait.
+   checkpoint usually costs more than a short wait (Spark's "delay scheduling"). A burst
+   of jobs for one model therefore starts on its holder and spreads to the other workers
+   after that wait; from then on each of them holds the model too.
 """
 
 from __future__ import annotations
@@ -39,15 +41,21 @@ def assign(jobs: Sequence[PendingJob], workers: Sequence[WorkerView], *,
            locality_wait: float) -> list[tuple[str, str]]:
     """(prompt_id, worker_id) pairs for this round; each worker and job at most once."""
     free = sorted((w for w in workers if w.free), key=lambda w: w.last_used)
+    # what each busy worker holds, or will hold once this round's jobs start
+    busy_held: set[str] = set().union(*(w.held for w in workers if not w.free))
     taken: set[str] = set()
     pairs: list[tuple[str, str]] = []
+
+    def give(job: PendingJob, worker: WorkerView) -> None:
+        pairs.append((job.prompt_id, worker.worker_id))
+        taken.add(job.prompt_id)
+        free.remove(worker)
+        busy_held.update(job.needs.files)
+
     for worker in list(free):  # 1. affinity
         best = _affine_job(worker, [j for j in jobs if j.prompt_id not in taken])
         if best is not None:
-            pairs.append((best.prompt_id, worker.worker_id))
-            taken.add(best.prompt_id)
-            free.remove(worker)
-    busy_held = frozenset().union(*(w.held for w in workers if not w.free))
+            give(best, worker)
     for job in jobs:  # 2. least recently used, 3. unless a busy holder is worth the wait
         if not free:
             break
@@ -57,9 +65,7 @@ def assign(jobs: Sequence[PendingJob], workers: Sequence[WorkerView], *,
             continue
         worker = next((w for w in free if w.caps.can_run(job.needs)), None)
         if worker is not None:
-            pairs.append((job.prompt_id, worker.worker_id))
-            taken.add(job.prompt_id)
-            free.remove(worker)
+            give(job, worker)
     return pairs
 
 

@@ -38,6 +38,7 @@ class WorkerHandle:
     info_ref: Any = None  # pending info() while starting
     started: float = field(default_factory=time.monotonic)
     hostname: str = ""
+    pid: int | None = None
     device: str = ""
     caps: WorkerCaps = field(default_factory=lambda: WorkerCaps({}, frozenset()))
     ready: bool = False
@@ -51,7 +52,7 @@ class WorkerHandle:
         return frozenset().union(*self.recent) if self.recent else frozenset()
 
     def adopt(self, info: dict) -> None:
-        self.hostname, self.device = info["hostname"], info["device"]
+        self.hostname, self.device, self.pid = info["hostname"], info["device"], info["pid"]
         self.node_id = info.get("node_id") or self.node_id
         self.caps = WorkerCaps({k: frozenset(v) for k, v in info["files"].items()},
                                frozenset(info["node_types"]))

@@ -1,9 +1,11 @@
 """A worker's own input/output/temp folders and the files that leave or enter them.
 
-Nodes on a worker save into its scratch output and temp folders. After a file went to the
-server it is truncated, not deleted: its name stays, so the worker's counters keep
-increasing and every name it reports is unique for its lifetime (the server maps each
-to the name it chose). Input files a job reads arrive with the job and are removed after.
+Nodes on a worker save into its scratch output and temp folders. Every name a worker
+reports must stay unique for its lifetime (the server maps each to the name it chose, and
+a cached output node reports an old name again), so after a job its files are removed
+except, emptied, the highest counter name of each prefix: `ComfyUI_00041_.png` left as an
+empty file makes the next save `ComfyUI_00042_.png`, and the folders stay small. Input
+files a job reads arrive with the job and are removed after it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from comfy_core.cluster.transfer import SHIPPED_KINDS, ui_file_items
+from comfy_core.cluster.transfer import COUNTER_NAME, SHIPPED_KINDS, ui_file_items
 from comfy_core.files.safe import UnsafePathError, contained_join
 
 log = logging.getLogger(__name__)
@@ -82,16 +84,26 @@ class Scratch:
         self._sent.add(path)
 
     def end_job(self) -> None:
-        """Empty what this job wrote (names kept) and remove its input files."""
-        for path in self._sent | self._received:
-            if path.is_relative_to(self.dir("input")):
-                path.unlink(missing_ok=True)
-            elif path.is_file():
-                os.truncate(path, 0)
+        """Remove what this job wrote and read, keeping each prefix's counter."""
+        for path in self._received:
+            path.unlink(missing_ok=True)
         for kind in SHIPPED_KINDS:
-            for path in _files(self.dir(kind)):
-                if path.stat().st_size:
-                    os.truncate(path, 0)
+            newest: dict[tuple[Path, str], tuple[int, Path]] = {}
+            for path in list(_files(self.dir(kind))):
+                match = COUNTER_NAME.match(path.name)
+                if match is None:
+                    path.unlink(missing_ok=True)
+                    continue
+                key, number = (path.parent, match["stem"]), int(match["counter"])
+                kept = newest.get(key)
+                if kept is not None and kept[0] > number:
+                    path.unlink(missing_ok=True)
+                    continue
+                if kept is not None:
+                    kept[1].unlink(missing_ok=True)
+                newest[key] = (number, path)
+            for _, path in newest.values():
+                os.truncate(path, 0)
         self._sent.clear()
         self._received.clear()
 

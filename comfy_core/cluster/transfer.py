@@ -24,7 +24,7 @@ from comfy_core.files.save_path import next_counter
 log = logging.getLogger(__name__)
 
 SHIPPED_KINDS = ("output", "temp")
-_COUNTER_NAME = re.compile(r"^(?P<stem>.+)_(?P<counter>\d{5,})_(?P<ext>\.[^./\\]*)$")
+COUNTER_NAME = re.compile(r"^(?P<stem>.+)_(?P<counter>\d{5,})_(?P<ext>\.[^./\\]*)$")
 MAX_REMEMBERED_RENAMES = 200_000
 
 
@@ -102,7 +102,7 @@ def _free_name(folder: Path, filename: str) -> str:
     """The name a save on the server would take: a counter name (`<stem>_00007_.png`)
     gets the folder's next free counter; another name is kept when free, else becomes
     `<stem>_<n><ext>`."""
-    match = _COUNTER_NAME.match(filename)
+    match = COUNTER_NAME.match(filename)
     if match is not None:
         stem, ext = match["stem"], match["ext"]
         counter = next_counter(folder, stem)

@@ -124,11 +124,17 @@ async def test_same_client_id_replaces_socket_and_reconnect_gets_executing(clien
     msg = await asyncio.wait_for(first.receive(), 5)
     assert msg.type.name in ("CLOSE", "CLOSED", "CLOSING")
     assert hub.client_ids == ["dup"]
-    hub.running = ("dup", "7")
+    hub.publish("executing", {"node": "7", "prompt_id": "p"}, client_id="dup")
+    hub.publish("executing", {"node": "3", "prompt_id": "q"}, client_id="other")
+    await hub.drain()
+    assert await receive_json(second) == {"type": "executing",
+                                          "data": {"node": "7", "prompt_id": "p"}}
     third = await client.ws_connect("/ws?clientId=dup")
     await receive_json(third)
     assert await receive_json(third) == {"type": "executing", "data": {"node": "7"}}
-    hub.running = None
+    hub.publish("executing", {"node": None, "prompt_id": "p"}, client_id="dup")
+    await hub.drain()
+    assert hub.running_node("dup") is None and hub.running_node("other") == "3"
     await second.close()
     await third.close()
 

@@ -6,6 +6,8 @@ that fails to load failing only its job; a worker killed mid-job."""
 import asyncio
 import io
 import json
+import os
+import signal
 
 import aiohttp
 import pytest
@@ -33,7 +35,7 @@ def server(tmp_path_factory):
     base = make_base(tmp_path_factory.mktemp("cluster"), {
         CKPT_A: DEMO, CKPT_B: DEMO, "broken.safetensors": b"\x10\x00\x00\x00\x00\x00\x00\x00{}"})
     srv = ClusterServer(base, "--ray", "local", "--ray-workers", "2", *RAY_FLAGS,
-                        "--ray-locality-wait", "120")
+                        "--ray-locality-wait", "120", "--ray-heartbeat-timeout", "15")
     srv.wait_ready()
     yield srv
     srv.close()
@@ -59,7 +61,9 @@ async def collect(ws, prompt_ids: set, sink: list, binary: list | None = None) -
 async def test_demo_jobs_on_two_workers(server):
     async with aiohttp.ClientSession(server.url) as http:
         ws = await http.ws_connect("/ws?clientId=demo")
-        ids = [await submit(http, demo_prompt(seed=i, prefix="demo"), "demo") for i in range(4)]
+        ckpts = [CKPT_A, CKPT_B, CKPT_A, CKPT_B]
+        ids = [await submit(http, demo_prompt(ckpt, seed=i, prefix="demo"), "demo")
+               for i, ckpt in enumerate(ckpts)]
         messages: list = []
         await collect(ws, set(ids), messages)
         records = {pid: await wait_done(http, pid) for pid in ids}
@@ -77,10 +81,16 @@ async def test_demo_jobs_on_two_workers(server):
             resp = await http.get("/view", params={"filename": name, "type": "output"})
             assert resp.status == 200
             assert Image.open(io.BytesIO(await resp.read())).size == (64, 64)
-        stats = await (await http.get("/system_stats")).json()
-        devices = {d["worker"]: d for d in stats["devices"]}
+        for _ in range(100):  # the per-worker stats are refreshed every 2 s
+            stats = await (await http.get("/system_stats")).json()
+            devices = {d["worker"]: d for d in stats["devices"]}
+            if all(d["loaded"] for d in devices.values()):
+                break
+            await asyncio.sleep(0.1)
         assert set(devices) == {"worker-1", "worker-2"}
-        assert all(d["type"] == "cpu" and d["model_files"] == [CKPT_A] for d in devices.values())
+        assert all(d["type"] == "cpu" for d in devices.values())
+        assert sorted(f for d in devices.values() for f in d["model_files"]) == [CKPT_B, CKPT_A]
+        assert all(d["loaded"] for d in devices.values())  # the model's parts, with sizes
         await ws.close()
 
 
@@ -179,4 +189,22 @@ async def test_worker_killed_mid_job_reruns_once_then_fails(server):
         assert name == "execution_error" and error["exception_type"] == "WorkerLost"
         assert "lost 2 times" in error["exception_message"]
         assert "died" in error["exception_message"]
+
+
+async def test_hung_worker_loses_its_job_to_another(server):
+    async with aiohttp.ClientSession(server.url) as http:
         await wait_workers(server, 2)
+        pid = await submit(http, slow_prompt(100, 0.05, "hang"))
+        await wait_running(http, 1)
+        holder = next(h for h in server.cluster.pool.ready() if h.busy == pid)
+        os.kill(holder.pid, signal.SIGSTOP)  # alive but silent, as a process stuck in C
+        try:
+            record = await wait_done(http, pid, timeout=120)
+        finally:
+            try:
+                os.kill(holder.pid, signal.SIGKILL)  # ray.kill already ended it
+            except ProcessLookupError:
+                pass
+        assert record["status"]["status_str"] == "success"
+        assert record["status"]["worker"] != holder.worker_id
+        assert server.base_services.store.attempts(pid) == 2

@@ -31,9 +31,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     # is registered for events.
     await ws.send_str(protocol.json_message(
         "status", protocol.status_data(services.store.remaining(), sid=client_id)))
-    running = hub.running
-    if running is not None and running[0] == client_id:
-        await ws.send_str(protocol.json_message("executing", {"node": running[1]}))
+    running = hub.running_node(client_id)
+    if running is not None:
+        await ws.send_str(protocol.json_message("executing", {"node": running}))
     client = await hub.connect(client_id, ws, request.transport)
     try:
         first = True

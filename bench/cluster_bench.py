@@ -1,0 +1,188 @@
+"""Cluster throughput and dispatch overhead (not a test): the real server.py, once in
+process (no --ray) and with --ray local and 1, 2, 4 worker actors, on a free port.
+
+For each configuration it measures
+  * dispatch overhead: median end-to-end latency of a model-free job submitted alone
+    (POST /prompt until the websocket's final `executing`), sequential, after warm-up;
+    the cluster's overhead is its median minus the in-process median;
+  * throughput: N jobs queued at once until the last finishes, for model-free jobs
+    (EmptyImage -> SaveImage) and tiny-model jobs (the demo checkpoint, 64x64, 4 steps);
+    scaling efficiency = jobs/s with N workers / (N x jobs/s with one worker).
+
+    .venv/bin/python bench/cluster_bench.py [--workers 1,2,4] [--jobs 24] [--latency 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "models" / "checkpoints" / "demo" / "shapes-sd1-tiny.safetensors"
+CKPT = "demo/shapes-sd1-tiny.safetensors"
+
+
+def free_job(i: int) -> dict:
+    """Model-free: an 8x8 image whose colour changes per job (nothing cached), saved."""
+    return {"1": {"class_type": "EmptyImage",
+                  "inputs": {"width": 8, "height": 8, "batch_size": 1, "color": i % 0xFFFFFF}},
+            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0],
+                                                        "filename_prefix": "bench_free"}}}
+
+
+def tiny_job(i: int) -> dict:
+    """The demo model at 64x64, 4 euler steps, a new seed per job."""
+    return {
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CKPT}},
+        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64,
+                                                           "batch_size": 1}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a red circle",
+                                                         "clip": ["4", 1]}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["4", 1]}},
+        "3": {"class_type": "KSampler", "inputs": {
+            "seed": i, "steps": 4, "cfg": 6.0, "sampler_name": "euler", "scheduler": "normal",
+            "denoise": 1.0, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0],
+            "latent_image": ["5", 0]}},
+        "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+        "9": {"class_type": "SaveImage", "inputs": {"images": ["8", 0],
+                                                    "filename_prefix": "bench_tiny"}}}
+
+
+class Server:
+    def __init__(self, base: Path, workers: int | None) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        flags = [] if workers is None else [
+            "--ray", "local", "--ray-workers", str(workers), "--ray-worker-cpus",
+            f"{min(1.0, (os.cpu_count() or 2) / workers):g}", "--ray-object-store-mb", "200"]
+        self.log = open(base / f"server-{workers}.log", "wb")
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "server.py"),
+                                      "--base-directory", str(base), "--port", str(port),
+                                      "--preview-method", "none", *flags],
+                                     cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 600
+        while True:  # /queue answers once the nodes and workers are ready
+            if self.proc.poll() is not None:
+                raise RuntimeError(Path(self.log.name).read_text()[-3000:])
+            try:
+                urllib.request.urlopen(self.url + "/queue", timeout=600).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(60)
+        self.log.close()
+
+
+class Client:
+    """One websocket and session; `run` submits jobs and waits for all of them."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    async def __aenter__(self) -> "Client":
+        self.http = aiohttp.ClientSession(self.url)
+        self.ws = await self.http.ws_connect("/ws?clientId=bench")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.ws.close()
+        await self.http.close()
+
+    async def run(self, prompts: list[dict]) -> float:
+        """Seconds from the first POST until every job's final `executing` arrived."""
+        start = time.perf_counter()
+        left = set()
+        for prompt in prompts:
+            resp = await self.http.post("/prompt", json={"prompt": prompt, "client_id": "bench"})
+            body = await resp.json()
+            assert resp.status == 200, body
+            left.add(body["prompt_id"])
+        while left:
+            msg = await asyncio.wait_for(self.ws.receive(), 600)
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            data = json.loads(msg.data)
+            if data["type"] == "execution_error":
+                raise RuntimeError(data)
+            if data["type"] == "executing" and data["data"].get("node") is None:
+                left.discard(data["data"].get("prompt_id"))
+        return time.perf_counter() - start
+
+
+async def measure(url: str, jobs: int, latency_jobs: int, offset: int) -> dict:
+    async with Client(url) as client:
+        for i in range(4):  # warm-up: every worker imports, loads the model once
+            await client.run([free_job(offset + i), tiny_job(offset + i)] * 2)
+        latencies = [await client.run([free_job(offset + 100 + i)]) * 1000
+                     for i in range(latency_jobs)]
+        free_s = await client.run([free_job(offset + 1000 + i) for i in range(jobs)])
+        tiny_s = await client.run([tiny_job(offset + 1000 + i) for i in range(jobs)])
+    return {"latency_ms": statistics.median(latencies), "free_jobs_s": jobs / free_s,
+            "tiny_jobs_s": jobs / tiny_s}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--jobs", type=int, default=24)
+    parser.add_argument("--latency", type=int, default=30)
+    args = parser.parse_args()
+    configs: list[int | None] = [None] + [int(n) for n in args.workers.split(",")]
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        (base / "models" / "checkpoints" / "demo").mkdir(parents=True)
+        shutil.copyfile(DEMO, base / "models" / "checkpoints" / CKPT)
+        for n, workers in enumerate(configs):
+            server = Server(base, workers)
+            try:
+                name = "in-process" if workers is None else f"ray x{workers}"
+                results[name] = asyncio.run(measure(server.url, args.jobs, args.latency,
+                                                    n * 10_000))
+            finally:
+                server.stop()
+            print(f"{name}: {results[name]}", file=sys.stderr, flush=True)
+    report(results, args)
+
+
+def report(results: dict[str, dict], args: argparse.Namespace) -> None:
+    single = results["in-process"]
+    one = results.get("ray x1")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}; {args.jobs} jobs per throughput row, "
+          f"latency = median of {args.latency}")
+    print("| Setup | Latency, model-free job | Overhead vs in-process | Model-free jobs/s "
+          "| Tiny-model jobs/s | Scaling (tiny) |")
+    print("|---|---|---|---|---|---|")
+    for name, r in results.items():
+        workers = int(name.split("x")[1]) if "x" in name else None
+        overhead = "" if workers is None else f"{r['latency_ms'] - single['latency_ms']:+.1f} ms"
+        scaling = (f"{r['tiny_jobs_s'] / (workers * one['tiny_jobs_s']):.2f}"
+                   if workers and one else "")
+        print(f"| {name} | {r['latency_ms']:.1f} ms | {overhead} | {r['free_jobs_s']:.1f} "
+              f"| {r['tiny_jobs_s']:.2f} | {scaling} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Dispatch choices and file naming without Ray: affinity, least recently used, delay
+scheduling, file availability; the server's names for workers' files."""
+
+from comfy_core.cluster.policy import PendingJob, WorkerView, assign
+from comfy_core.cluster.refs import WorkerCaps, folders_by_name, merge_indexes, requirements_of
+from comfy_core.cluster.transfer import FileSink
+from comfy_core.files import FolderPaths
+
+INDEX_A = {"checkpoints": frozenset({"a.safetensors", "b.safetensors"})}
+INDEX_B = {"checkpoints": frozenset({"a.safetensors"})}
+TYPES = frozenset({"CheckpointLoaderSimple", "SaveImage"})
+
+
+def prompt(ckpt: str) -> dict:
+    return {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": ckpt}},
+            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0]}}}
+
+
+def job(pid: str, ckpt: str | None, waited: float = 0.0) -> PendingJob:
+    known = folders_by_name(merge_indexes([INDEX_A, INDEX_B]))
+    needs = requirements_of(prompt(ckpt) if ckpt else {}, known)
+    return PendingJob(pid, needs, waited)
+
+
+def worker(wid: str, *, free=True, used=0.0, held=(), index=INDEX_A) -> WorkerView:
+    return WorkerView(wid, free, used, frozenset(held), WorkerCaps(index, TYPES))
+
+
+def test_requirements_name_the_files_a_prompt_loads():
+    needs = job("p", "a.safetensors").needs
+    assert needs.files == {"a.safetensors"} and needs.node_types == TYPES
+    [ref] = needs.refs
+    assert (ref.node_id, ref.input_name, ref.class_type) == ("1", "ckpt_name",
+                                                            "CheckpointLoaderSimple")
+    assert WorkerCaps(INDEX_B, TYPES).missing(job("q", "b.safetensors").needs) == [
+        "'b.safetensors' (checkpoints)"]
+
+
+def test_affinity_first_then_least_recently_used():
+    workers = [worker("w1", used=5, held={"b.safetensors"}), worker("w2", used=1),
+               worker("w3", used=3)]
+    jobs = [job("j1", "a.safetensors"), job("j2", "b.safetensors"), job("j3", None)]
+    assert sorted(assign(jobs, workers, locality_wait=5)) == [
+        ("j1", "w2"), ("j2", "w1"), ("j3", "w3")]
+
+
+def test_a_job_waits_for_the_busy_worker_holding_its_model_then_moves_on():
+    workers = [worker("w1", free=False, held={"a.safetensors"}), worker("w2")]
+    assert assign([job("j1", "a.safetensors", waited=1)], workers, locality_wait=5) == []
+    assert assign([job("j1", "a.safetensors", waited=6)], workers,
+                  locality_wait=5) == [("j1", "w2")]
+    # a later model-free job is not held up behind it
+    assert assign([job("j1", "a.safetensors", 1), job("j2", None)], workers,
+                  locality_wait=5) == [("j2", "w2")]
+
+
+def test_a_holder_given_a_job_this_round_counts_as_busy():
+    workers = [worker("w1", used=1, held={"a.safetensors"}), worker("w2", used=2)]
+    jobs = [job("j1", "a.safetensors", 1), job("j2", "a.safetensors", 1)]
+    assert assign(jobs, workers, locality_wait=5) == [("j1", "w1")]
+    jobs = [job("j1", "a.safetensors", 6), job("j2", "a.safetensors", 6)]
+    assert assign(jobs, workers, locality_wait=5) == [("j1", "w1"), ("j2", "w2")]
+
+
+def test_a_worker_without_the_file_never_gets_the_job():
+    workers = [worker("wa", used=9), worker("wb", used=0, index=INDEX_B)]
+    assert assign([job("j1", "b.safetensors")], workers, locality_wait=0) == [("j1", "wa")]
+    assert assign([job("j1", "b.safetensors")], workers[1:], locality_wait=0) == []
+
+
+def test_file_sink_gives_each_worker_file_the_next_free_name(tmp_path):
+    folders = FolderPaths.build(tmp_path)
+    sink = FileSink(folders)
+    (folders.output_dir / "img_00003_.png").parent.mkdir(parents=True, exist_ok=True)
+    (folders.output_dir / "img_00003_.png").write_bytes(b"old")
+    assert sink.store("w1", "output", "", "img_00001_.png", b"one") == "img_00004_.png"
+    assert sink.store("w2", "output", "", "img_00001_.png", b"two") == "img_00005_.png"
+    assert sink.store("w2", "output", "sub", "notes.txt", b"x") == "notes.txt"
+    assert sink.store("w1", "output", "sub", "notes.txt", b"y") == "notes_1.txt"
+    assert sink.store("w1", "output", "..", "evil.png", b"z") is None
+    assert (folders.output_dir / "img_00005_.png").read_bytes() == b"two"
+    ui = {"images": [{"filename": "img_00001_.png", "subfolder": "", "type": "output"},
+                     {"filename": "else.png", "subfolder": "", "type": "input"}]}
+    assert sink.rename_outputs("w2", {"9": ui})["9"]["images"] == [
+        {"filename": "img_00005_.png", "subfolder": "", "type": "output"},
+        {"filename": "else.png", "subfolder": "", "type": "input"}]
+
+
+def test_scratch_keeps_counters_unique_and_folders_small(tmp_path):
+    from comfy_core.cluster.scratch import Scratch
+    from comfy_core.files.save_path import save_image_path
+
+    scratch = Scratch(str(tmp_path / "w-"))
+    out = scratch.dir("output")
+    sent: list = []
+    for job in range(3):
+        scratch.receive({"input": {"in.png": b"input"}, "output": {"x_00099_.png": b"old"}})
+        assert (scratch.dir("input") / "in.png").read_bytes() == b"input"
+        names = []
+        for _ in range(2):
+            folder, stem, counter, sub, _ = save_image_path(out, "img")
+            (folder / f"{stem}_{counter:05}_.png").write_bytes(b"png")
+            names.append(f"{stem}_{counter:05}_.png")
+        (out / "plugin.txt").write_bytes(b"unreported")
+        scratch.ship_ui({"images": [{"filename": names[0], "subfolder": "", "type": "output"}]},
+                        sent.append)
+        scratch.ship_rest(sent.append)
+        scratch.end_job()
+        assert names == [f"img_{2 * job + 1:05}_.png", f"img_{2 * job + 2:05}_.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["img_00006_.png"]  # the counter, empty
+    assert (out / "img_00006_.png").stat().st_size == 0
+    assert not list(scratch.dir("input").iterdir())
+    shipped = [(kind, name) for _, kind, _, name, _ in sent]
+    assert shipped.count(("output", "plugin.txt")) == 3 and ("output", "x_00099_.png") not in shipped
+    assert [n for k, n in shipped if n.startswith("img")] == [f"img_{i:05}_.png" for i in range(1, 7)]
+    scratch.remove()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Try ComfyUI custom-node packs on this server, as a user dropping them into custom_nodes/:
 #
-#   bash scripts/try_custom_nodes.sh [--keep] [--port N] [--python PY] PACK_DIR...
+#   bash scripts/try_custom_nodes.sh [--keep] [--port N] [--python PY] [--models DIR] PACK_DIR...
 #
 # Each PACK_DIR (a folder or a single .py file) is copied into custom_nodes/ of a scratch
 # base directory (models/, input/, output/, user/ of its own: nothing of this checkout is
@@ -9,20 +9,24 @@
 # script prints per pack: import status, node count, import seconds and the first error
 # (the loader's cause line and fix), then the start-up times. Packages a pack needs are
 # never installed: the failure names them. With --keep the server keeps running (Ctrl-C
-# stops it) so routes and workflows can be tried by hand. PY defaults to the project venv.
+# stops it) so routes and workflows can be tried by hand. PY defaults to the project venv;
+# --models DIR links DIR as the scratch base's models/ folder (e.g. tiny generated weights
+# from `python -m comfy_core.tools.make_checkpoint`).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="$ROOT/.venv/bin/python"
 KEEP=0
 PORT=""
+MODELS=""
 PACKS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --keep) KEEP=1 ;;
     --port) PORT="$2"; shift ;;
     --python) PY="$2"; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --models) MODELS="$(cd "$2" && pwd)"; shift ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) PACKS+=("$1") ;;
   esac
   shift
@@ -32,6 +36,7 @@ done
 
 SCRATCH="$(mktemp -d "${TMPDIR:-/tmp}/try-custom-nodes.XXXXXX")"
 mkdir -p "$SCRATCH/custom_nodes"
+[ -z "$MODELS" ] || ln -s "$MODELS" "$SCRATCH/models"
 for pack in "${PACKS[@]}"; do
   pack="${pack%/}"
   [ -e "$pack" ] || { echo "no such pack: $pack" >&2; exit 2; }

@@ -27,7 +27,9 @@ class GatheredInputs:
 
 def gather_inputs(inputs: dict, defs: dict[str, InputDef], lookup: Lookup, hidden: dict) -> GatheredInputs:
     """Links resolve through `lookup` (all of them, declared or not, so dynamic-input
-    nodes work); constants only for declared inputs; hidden inputs from `hidden` by kind."""
+    nodes work); constants only for declared inputs; hidden inputs from `hidden` by kind
+    (a hidden input of another kind, e.g. a plugin's combo, gets the prompt's value if
+    sent, else nothing: the function's default applies, as in ComfyUI)."""
     got = GatheredInputs()
     for name, value in inputs.items():
         d = defs.get(name)
@@ -41,8 +43,12 @@ def gather_inputs(inputs: dict, defs: dict[str, InputDef], lookup: Lookup, hidde
         elif d is not None and d.category != "hidden":
             got.values[name] = [value]
     for name, d in defs.items():
-        if d.category == "hidden":
-            got.values[name] = [hidden.get(d.type)]
+        if d.category != "hidden":
+            continue
+        if isinstance(d.type, str) and d.type in hidden:  # PROMPT, UNIQUE_ID, ...
+            got.values[name] = [hidden[d.type]]
+        elif name in inputs and link_parts(inputs[name]) is None:
+            got.values[name] = [inputs[name]]  # a plugin's own hidden value, as sent
     return got
 
 

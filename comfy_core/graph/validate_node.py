@@ -155,7 +155,7 @@ def check_custom(
     values: dict[str, Any] = {}
     for name, d in defs.items():
         if d.category == "hidden":
-            values[name] = hidden.get(d.type)
+            values[name] = hidden.get(d.type) if isinstance(d.type, str) else inputs.get(name)
         elif name in inputs:
             value = inputs[name]
             values[name] = None if isinstance(value, list) and link_parts(value) is not None else value

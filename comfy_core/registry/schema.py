@@ -122,10 +122,45 @@ class ClassicCalls:
         return kwargs
 
     def input_defs(self, schema: NodeSchema, live: dict | None) -> dict[str, InputDef]:
-        return parse_input_types(schema.input_types())
+        raw = schema.input_types()
+        defs = parse_input_types(raw)
+        if schema.dynamic_inputs and live:
+            defs.update(open_section_defs(raw, [n for n in live if n not in defs]))
+        return defs
 
 
 CLASSIC_CALLS = ClassicCalls()
+
+
+def is_open_section(section: Any) -> bool:
+    """A required/optional section that is a dict subclass answering `in` for names it
+    does not list (plugins' "any input" nodes accept inputs the editor adds)."""
+    return isinstance(section, dict) and type(section).__contains__ is not dict.__contains__
+
+
+def open_section_defs(raw: dict, names: list[str]) -> dict[str, InputDef]:
+    """InputDefs for prompt input `names` that an open section accepts (ComfyUI asks the
+    section with `in` and reads the spec with `[]`)."""
+    found: dict[str, InputDef] = {}
+    for category in ("required", "optional"):
+        section = raw.get(category)
+        if not is_open_section(section):
+            continue
+        for name in names:
+            if name not in found and name in section:
+                try:
+                    found[name] = _parse_spec(name, category, section[name])
+                except (SchemaError, KeyError, TypeError):
+                    continue
+    return found
+
+
+def _has_open_section(cls: type) -> bool:
+    try:
+        raw = cls.INPUT_TYPES()
+    except Exception:  # reported when /object_info reads it
+        return False
+    return isinstance(raw, dict) and any(is_open_section(raw.get(c)) for c in ("required", "optional"))
 
 
 @dataclass(frozen=True)
@@ -232,4 +267,5 @@ def schema_from_class(
         has_is_changed=callable(getattr(cls, "IS_CHANGED", None)),
         validate=signature_of(validate) if callable(validate) else None,
         has_check_lazy_status=callable(getattr(cls, "check_lazy_status", None)),
+        dynamic_inputs=_has_open_section(cls),
     )

@@ -40,17 +40,21 @@ def load_for_sampling(model: Any, shape: tuple, cfg: float) -> None:
     ensure_loaded([model], working_memory(model, shape, cfg))
 
 
-class CFGGuider(Guider):
-    """ComfyUI's CFGGuider: our Guider, loading its model when sampling starts."""
+class LoadsModel:
+    """Guider mix-in: the model goes on its device (memory manager) when sampling starts."""
 
     def sample(self, noise: torch.Tensor, latent_image: torch.Tensor, sampler: Any,
                sigmas: torch.Tensor, denoise_mask: torch.Tensor | None = None,
                callback: Callable | None = None, disable_pbar: bool = False,
                seed: int | None = None) -> torch.Tensor:
         if sigmas.shape[-1] > 0:
-            load_for_sampling(self.model_patcher, tuple(noise.shape), self.cfg)
+            load_for_sampling(self.model_patcher, tuple(noise.shape), getattr(self, "cfg", 1.0))
         return super().sample(noise, latent_image, sampler, sigmas, denoise_mask, callback,
                               disable_pbar, seed)
+
+
+class CFGGuider(LoadsModel, Guider):
+    """ComfyUI's CFGGuider: our Guider, loading its model when sampling starts."""
 
 
 class SchedulerHandler(NamedTuple):

@@ -54,3 +54,17 @@ def test_engine_facades_import_without_torch(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_every_extras_file_with_builtin_nodes_has_its_facade():
+    """A built-in node that ComfyUI ships in comfy_extras/<file> (its RELATIVE_PYTHON_MODULE)
+    is importable from there by packs: compat/comfy_extras/<file>.py must exist."""
+    code = ("import nodes\n"
+            "print('\\n'.join(m for m in nodes.mappings_by_python_module() "
+            "if m.startswith('comfy_extras.')))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    missing = [m for m in proc.stdout.split() if not (COMPAT_DIR / (m.replace(".", "/") + ".py")).is_file()]
+    assert not missing, (f"add a facade module (see compat/comfy_extras/nodes_latent.py) for "
+                         f"{missing}")

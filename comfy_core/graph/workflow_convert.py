@@ -1,7 +1,8 @@
 """UI workflow (schema 0.4 / 1) -> API prompt, as the editor's graphToPrompt does (COMPAT 3.3-3.4).
 
 The command line's copy of web/graph/to_prompt.js; the two are kept in step and tested on
-the same fixture (tests/web/fixtures/subgraph_workflow.json). Widget values map
+the same files: workflows made in ComfyUI's frontend with the prompts it sent for them
+(tests/fixtures/frontend, scripts/make_frontend_fixtures.py) and our own edge cases. Widget values map
 positionally over each node's widgets, built from /object_info in input order; the
 editor-only entries (control_after_generate after seeds, the upload button after
 image_upload combos) are skipped. Links resolve through Reroute nodes, PrimitiveNodes,
@@ -30,6 +31,7 @@ MODE_MUTED, MODE_BYPASS = 2, 4
 SUBGRAPH_INPUT_ID, SUBGRAPH_OUTPUT_ID = -10, -20
 MAX_SUBGRAPH_DEPTH = 32
 _COMMENTS = re.compile(r"/\*[\s\S]*?\*/|//.*")
+_CHOICE_CHARS = "{}|"
 _REFERENCE = re.compile(r"%([^%]+)%")
 _DATE_TOKENS = re.compile(r"yyyy|yy|MM|M|dd|d|hh|h|mm|m|ss|s")
 _UNSAFE = re.compile(r'[/?<>\\:*|"]')
@@ -61,7 +63,8 @@ def _expand(text: str, start: int, rand: Callable[[], float], nested: bool) -> t
     while i < len(text):
         ch = text[i]
         if ch == "\\" and i + 1 < len(text):
-            options[-1] += text[i:i + 2]
+            # \{ \} \| are literal braces and bars; other escapes stay for the server.
+            options[-1] += text[i + 1] if text[i + 1] in _CHOICE_CHARS else text[i:i + 2]
             i += 2
         elif ch == "{":
             inner, i = _expand(text, i + 1, rand, True)
@@ -74,13 +77,15 @@ def _expand(text: str, start: int, rand: Callable[[], float], nested: bool) -> t
         else:
             options[-1] += ch
             i += 1
-    # At the top level the text is done; an unclosed brace keeps its text literally.
-    return (options[0], i) if not nested else ("{" + "|".join(options), i)
+    # The end of the text closes every brace still open (as the frontend does).
+    return (options[0], i) if not nested else (options[int(rand() * len(options))], i)
 
 
 def process_dynamic_prompt(text: str, rand: Callable[[], float]) -> str:
-    """Strip comments, then replace every `{a|b|c}` (nesting allowed) by one random option;
-    backslash escapes are kept for the server (COMPAT 3.4 step 4)."""
+    """Strip comments, then replace every `{a|b|c}` (nesting allowed; the end of the text
+    closes a brace left open) by one random option, choices made left to right. `\\{`, `\\}`
+    and `\\|` become the plain characters; other backslash escapes (`\\(`) are kept for the
+    server. As ComfyUI's frontend 1.58.1 does (COMPAT 3.4 step 4; tests/fixtures/frontend)."""
     return _expand(strip_comments(str(text)), 0, rand, False)[0]
 
 
@@ -246,8 +251,10 @@ class _Converter:
                 values.pop(name, None)
             elif found:
                 values[name] = found[1]
-        dynamic = {n for n, kind, opts in widget_specs(info)
-                   if kind == "STRING" and opts.get("dynamicPrompts")}
+        # The frontend applies dynamic prompts to root-graph nodes only: text inside a
+        # subgraph (a converted group node included) is sent as written.
+        dynamic = set() if scope.prefix else {n for n, kind, opts in widget_specs(info)
+                                               if kind == "STRING" and opts.get("dynamicPrompts")}
         inputs = {}
         for name, value in values.items():
             if name in dynamic and isinstance(value, str):

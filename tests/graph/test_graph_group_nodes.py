@@ -11,6 +11,7 @@ from comfy_core.graph.group_layout import build_layout
 from comfy_core.graph.group_nodes import expand_group_nodes
 from comfy_core.graph.widget_layout import widget_slots
 from comfy_core.graph.workflow_convert import WorkflowError, workflow_to_prompt
+from tests.fixtures.reference import reference_object_info
 
 FIXTURES = Path(__file__).resolve().parents[1] / "web" / "fixtures"
 
@@ -19,7 +20,7 @@ def fixture(name):
     return json.loads((FIXTURES / name).read_text())
 
 
-INFO = fixture("object_info.json")
+INFO = reference_object_info()
 
 
 def test_group_node_workflow_converts_to_comfyui_execution_ids():

@@ -11,6 +11,7 @@ import pytest
 from comfy_core.graph.workflow_convert import (MODE_MUTED, WorkflowError, format_date,
                                                process_dynamic_prompt, promoted_inputs,
                                                widget_slots, workflow_to_prompt)
+from tests.fixtures.reference import reference_object_info
 
 INFO = {
     "KSampler": {"input": {"required": {
@@ -95,7 +96,7 @@ def fixture(name):
 
 def test_subgraphs_flatten_like_the_editor_on_the_shared_fixture():
     """Same workflow and expectation as tests/web/graph_to_prompt.test.mjs."""
-    workflow, info = fixture("subgraph_workflow.json"), fixture("object_info.json")
+    workflow, info = fixture("subgraph_workflow.json"), reference_object_info()
     assert workflow_to_prompt(workflow, info, random=lambda: 0.7) == fixture("subgraph_prompt.json")
     assert promoted_inputs(workflow["definitions"]["subgraphs"][0]) == [1]
     workflow["nodes"][1]["widgets_values"] = []
@@ -109,7 +110,7 @@ def test_a_subgraph_that_contains_itself_is_refused():
     outer = workflow["definitions"]["subgraphs"][1]
     outer["definitions"]["subgraphs"][0]["nodes"].append({"id": 9, "type": outer["id"], "mode": 0})
     with pytest.raises(WorkflowError, match="nests deeper than 32 levels"):
-        workflow_to_prompt(workflow, fixture("object_info.json"))
+        workflow_to_prompt(workflow, reference_object_info())
 
 
 def test_dynamic_prompts_with_a_seeded_random():
@@ -118,10 +119,12 @@ def test_dynamic_prompts_with_a_seeded_random():
     text = "a {red|green|blue} {big|{tiny|small}} cat /* hidden */ \\{kept\\} // tail"
     out = process_dynamic_prompt(text, rand)
     colour = ["red", "green", "blue"][int(expected_rand() * 3)]
-    assert out.startswith(f"a {colour} ") and out.endswith(" cat  \\{kept\\} ")
-    assert process_dynamic_prompt("{a|b", lambda: 0.9) == "{a|b"
+    assert out.startswith(f"a {colour} ") and out.endswith(" cat  {kept} ")
+    # As the frontend: the end closes an open brace; only \\{ \\} \\| lose their backslash.
+    assert process_dynamic_prompt("{a|b", lambda: 0.9) == "b"
+    assert process_dynamic_prompt("\\(x\\) {a\\|b|c} \\\\", lambda: 0.0) == "\\(x\\) a|b \\\\"
     wf = {"nodes": [node(1, "CLIPTextEncode", ["x {1|2} // c"]), node(2, "SaveImage", ["{keep|this}"])]}
-    prompt = workflow_to_prompt(wf, fixture("object_info.json"), random=lambda: 0.5)
+    prompt = workflow_to_prompt(wf, reference_object_info(), random=lambda: 0.5)
     assert prompt["1"]["inputs"] == {"text": "x 2 "}
     assert prompt["2"]["inputs"] == {"filename_prefix": "{keep|this}"}
 
@@ -139,7 +142,7 @@ def test_filename_prefix_references_expand_like_the_editor():
     assert format_date("yy/M/d hh:mm:ss", now) == "24/3/5 07:08:09"
     wf = {"nodes": [node(1, "KSampler", [42, "fixed", 20, 7.5, "ddim", "normal", 0.5], title="Sampler"),
                     node(2, "SaveImage", ["%date:yyyy-MM-dd%/%Sampler.seed%_%KSampler.sampler_name%_%Nope.x%"])]}
-    info = {**INFO, "SaveImage": fixture("object_info.json")["SaveImage"]}
+    info = {**INFO, "SaveImage": reference_object_info()["SaveImage"]}
     prompt = workflow_to_prompt(wf, info, now=now)
     assert prompt["2"]["inputs"]["filename_prefix"] == "2024-03-05/42_ddim_%Nope.x%"
 
@@ -147,7 +150,7 @@ def test_filename_prefix_references_expand_like_the_editor():
 def test_editor_converted_subgraph_flattens_to_the_prompt_of_the_graph_before_conversion():
     """The editor's own Convert to Subgraph output (recorded) runs unchanged: the same nodes
     and inputs as before, the moved ones renamed '<instance>:<inner>'."""
-    recorded, info = fixture("converted_subgraph.json"), fixture("object_info.json")
+    recorded, info = fixture("converted_subgraph.json"), reference_object_info()
     before = workflow_to_prompt(recorded["before"], info, random=lambda: 0.5)
     after = workflow_to_prompt(recorded["after"], info, random=lambda: 0.5)
     instance = str(recorded["instance"])

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
 import nodes
 from comfy_core.registry import NodeRegistry
-from tests.fixtures.reference import reference_object_info
+from tests.fixtures.reference import REFERENCE_FILE, reference_object_info
 
+ROOT = Path(__file__).resolve().parents[2]
 # Combos listing files: the reference server had no model files; ours lists its folders.
 FILE_LIST_INPUTS = {"ckpt_name", "config_name", "vae_name", "unet_name", "clip_name",
                     "clip_name1", "clip_name2", "lora_name", "image", "model_name", "control_net_name"}
@@ -97,22 +99,61 @@ def test_known_differences_are_still_exactly_as_listed(entries):
         assert check(_get(ours[name], path), _get(theirs[name], path)), f"{name} {path}: {reason}"
 
 
-def test_entries_equal_comfyuis(entries):
-    ours, theirs = entries
+def drift(ours: dict, theirs: dict) -> list[str]:
+    """How our entries differ from `theirs` on the nodes both have (KNOWN differences aside)."""
     problems = []
     for name, entry in ours.items():
+        if name not in theirs:
+            continue
         expected = copy.deepcopy(theirs[name])
         mine = copy.deepcopy(entry)
         for (node, path), _ in KNOWN.items():
             if node == name:
-                _put(mine, path, _get(expected, path))
+                try:
+                    _put(mine, path, _get(expected, path))
+                except KeyError:  # a file without that part: the difference shows below
+                    pass
         a, b = normalized(mine), normalized(expected)
         if list(a) != list(b):
             problems.append(f"{name}: keys {list(a)} != {list(b)}")
         for key in b:
             if key in a and a[key] != b[key]:
                 problems.append(f"{name}.{key}: ours {a[key]!r} != ComfyUI {b[key]!r}")
+    return problems
+
+
+def object_info_fixtures() -> list[Path]:
+    """Every JSON file of the repository shaped like an /object_info answer (an object of
+    node entries with inputs and outputs), wherever it was put."""
+    found = []
+    for path in sorted(ROOT.rglob("*.json")):
+        if {"node_modules", ".venv", ".git"} & set(path.relative_to(ROOT).parts):
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if isinstance(data, dict) and data and all(isinstance(v, dict) and "input" in v and "output" in v
+                                                   for v in data.values()):
+            found.append(path)
+    return found
+
+
+def test_entries_equal_comfyuis(entries):
+    ours, theirs = entries
+    problems = drift(ours, theirs)
     assert not problems, "\n".join(problems)
+
+
+def test_no_object_info_fixture_in_the_repo_drifts_from_the_registry(entries):
+    """Any /object_info file a test reads must say what our registry says for the nodes both
+    have: a hand-made fixture that drifts is caught here, not by a test passing on it."""
+    fixtures = object_info_fixtures()
+    assert REFERENCE_FILE in fixtures
+    ours, _ = entries
+    for path in fixtures:
+        problems = drift(ours, json.loads(path.read_text(encoding="utf-8")))
+        assert not problems, f"{path.relative_to(ROOT)} drifted:\n" + "\n".join(problems)
 
 
 def test_the_comparison_notices_drift(entries):

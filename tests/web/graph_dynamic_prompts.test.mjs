@@ -15,11 +15,13 @@ test("choices pick by the random source, nested ones too", () => {
   assert.equal(processDynamicPrompt("{x|{y|z}}", sequence(0.1, 0.9)), "y");
 });
 
-test("escaped braces stay literal with their backslash; text without choices is unchanged", () => {
-  assert.equal(processDynamicPrompt("keep \\{a|b\\} here", sequence(0)), "keep \\{a|b\\} here");
+test("escaped braces and bars lose their backslash, other escapes keep it (frontend 1.58.1)", () => {
+  assert.equal(processDynamicPrompt("keep \\{a|b\\} here", sequence(0)), "keep {a|b} here");
+  assert.equal(processDynamicPrompt("{a\\|b|c} \\(x\\) \\\\", sequence(0)), "a|b \\(x\\) \\\\");
   assert.equal(processDynamicPrompt("plain | text", sequence(0)), "plain | text");
 });
 
-test("an unclosed brace is kept as written", () => {
-  assert.equal(processDynamicPrompt("a {b|c", sequence(0)), "a {b|c");
+test("the end of the text closes a brace left open", () => {
+  assert.equal(processDynamicPrompt("a {b|c", sequence(0.9)), "a c");
+  assert.equal(processDynamicPrompt("x {y|z} {", sequence(0.5)), "x z ");
 });

@@ -11,7 +11,7 @@ test("KSampler inputs keep input_order and widget kinds", () => {
     null, "INT", "INT", "FLOAT", "COMBO", "COMBO", null, null, null, "FLOAT"]);
   assert.equal(def.inputs[4].options.values[0], "euler");
   assert.equal(def.category, "sampling");
-  assert.deepEqual(def.outputs, [{ name: "LATENT", type: "LATENT", isList: false, tooltip: "Denoised latent." }]);
+  assert.deepEqual(def.outputs, [{ name: "LATENT", type: "LATENT", isList: false, tooltip: "The denoised latent." }]);
 });
 
 test("display names, hidden inputs, output nodes and deprecation come through", () => {
@@ -21,7 +21,7 @@ test("display names, hidden inputs, output nodes and deprecation come through", 
   assert.equal(defs.SaveImage.outputNode, true);
   assert.equal(defs.KSampler.outputNode, false);
   assert.equal(defs.CheckpointLoader.deprecated, true);
-  assert.equal(defs.CLIPTextEncode.inputs[0].tooltip, "Text to encode.");
+  assert.equal(defs.CLIPTextEncode.inputs[0].tooltip, "The text to be encoded.");
 });
 
 test("V3 COMBO specs and legacy lists both become COMBO with values", () => {

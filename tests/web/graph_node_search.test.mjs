@@ -19,7 +19,7 @@ test("a class name query finds that node first", () => {
   const defs = loadDefs();
   assert.equal(searchNodes(defs, "emptyimage")[0].name, "EmptyImage");
   assert.equal(searchNodes(defs, "KSampler")[0].name, "KSampler");
-  assert.equal(searchNodes(defs, "save")[0].name, "SaveImage");
+  assert.equal(searchNodes(defs, "saveimage")[0].name, "SaveImage");
 });
 
 test("fuzzy matches display names and word starts ('ckpt', 'lcs')", () => {

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildPromptRequest, promotedInputs, workflowToPrompt } from "../../web/graph/to_prompt.js";
 import { defaultPrompt, defaultWorkflow } from "../../web/graph/default_workflow.js";
-import { loadDefs, loadFixture, sequence } from "./helpers.mjs";
+import { normaliseObjectInfo } from "../../web/graph/node_defs.js";
+import { loadDefs, loadFixture, loadObjectInfo, sequence } from "./helpers.mjs";
 
 const defs = loadDefs();
 
@@ -13,7 +14,11 @@ function wf(nodes, links) {
 const slot = (name, type, link = null, widget = false) => (widget ? { name, type, link, widget: { name } } : { name, type, link });
 
 test("the default workflow converts to the canonical txt2img prompt (COMPAT 3.1)", () => {
-  const prompt = workflowToPrompt(defaultWorkflow(defs), defs);
+  // ComfyUI's /object_info as a server with one checkpoint file lists it.
+  const info = loadObjectInfo();
+  info.CheckpointLoaderSimple.input.required.ckpt_name[0] = ["tiny_sd1.safetensors"];
+  const withFile = normaliseObjectInfo(info);
+  const prompt = workflowToPrompt(defaultWorkflow(withFile), withFile);
   const expected = defaultPrompt("tiny_sd1.safetensors");
   assert.deepEqual(Object.keys(prompt).sort(), Object.keys(expected).sort());
   for (const [id, entry] of Object.entries(expected)) {

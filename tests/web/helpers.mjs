@@ -1,9 +1,10 @@
-// Shared test helpers: the recorded object_info fixture and a seeded random source.
+// Shared test helpers: ComfyUI 0.8.0's own /object_info (tests/fixtures, the same file the
+// Python tests read), fixtures, and seeded random sources.
 import { readFileSync } from "node:fs";
 import { normaliseObjectInfo } from "../../web/graph/node_defs.js";
 
 export function loadObjectInfo() {
-  return JSON.parse(readFileSync(new URL("./fixtures/object_info.json", import.meta.url), "utf8"));
+  return JSON.parse(readFileSync(new URL("../fixtures/comfyui-0.8.0-object_info.json", import.meta.url), "utf8"));
 }
 
 /** A JSON file from tests/web/fixtures (shared with the Python converter's tests). */

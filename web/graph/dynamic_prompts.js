@@ -1,11 +1,14 @@
 /**
  * Dynamic prompts for STRING widgets flagged `dynamicPrompts` (COMPAT 3.4 step 4): comments
  * are removed, then every `{a|b|c}` is replaced by one option chosen at random (nesting
- * allowed). A backslash keeps the next character literal and stays in the text, so
- * `\{` survives for the server's own escaping. Pure; `random` is injectable for tests.
+ * allowed, choices made left to right, the end of the text closes a brace left open).
+ * `\{`, `\}` and `\|` become the plain characters; other backslash escapes (`\(`) stay for
+ * the server. As ComfyUI's frontend 1.58.1 does (tests/fixtures/frontend). Pure; `random`
+ * is injectable for tests.
  */
 
 const COMMENTS = /\/\*[\s\S]*?\*\/|\/\/.*/g;
+const CHOICE_CHARS = "{}|";
 
 /** Remove C-style block comments and `//` line comments. */
 export function stripComments(text) {
@@ -22,7 +25,7 @@ function expand(text, start, random, nested) {
   while (i < text.length) {
     const ch = text[i];
     if (ch === "\\" && i + 1 < text.length) {
-      options[options.length - 1] += ch + text[i + 1];
+      options[options.length - 1] += CHOICE_CHARS.includes(text[i + 1]) ? text[i + 1] : ch + text[i + 1];
       i += 2;
       continue;
     }
@@ -44,8 +47,8 @@ function expand(text, start, random, nested) {
     i += 1;
   }
   if (!nested) return { text: options[0], end: i };
-  // An unclosed brace keeps its text literally, brace included.
-  return { text: "{" + options.join("|"), end: i };
+  // The end of the text closes every brace still open.
+  return { text: options[Math.floor(random() * options.length)], end: i };
 }
 
 /**

@@ -168,7 +168,10 @@ function convertNode(scope, node, def, ctx) {
   }
   const inputs = {};
   for (const [name, raw] of Object.entries(values)) {
-    const value = typeof raw === "string" && isDynamic(def, name) ? processDynamicPrompt(raw, ctx.random) : raw;
+    // The frontend applies dynamic prompts to root-graph nodes only: text inside a subgraph
+    // (a converted group node included) is sent as written.
+    const dynamic = !scope.prefix && typeof raw === "string" && isDynamic(def, name);
+    const value = dynamic ? processDynamicPrompt(raw, ctx.random) : raw;
     inputs[name] = wrapConstant(value);
   }
   Object.assign(inputs, links);

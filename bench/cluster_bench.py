@@ -1,10 +1,11 @@
 """Cluster throughput and dispatch overhead (not a test): the real server.py, once in
 process (no --ray) and with --ray local and 1, 2, 4 worker actors, on a free port.
 
-For each configuration it measures
-  * dispatch overhead: median end-to-end latency of a model-free job submitted alone
-    (POST /prompt until the websocket's final `executing`), sequential, after warm-up;
-    the cluster's overhead is its median minus the in-process median;
+It measures
+  * dispatch overhead: end-to-end latency of a model-free job submitted alone (POST
+    /prompt until the websocket's final `executing`), alternately on an in-process server
+    and a one-worker cluster running side by side (both see the same machine load); the
+    overhead is the median of the paired differences;
   * throughput: N jobs queued at once until the last finishes, for model-free jobs
     (EmptyImage -> SaveImage) and tiny-model jobs (the demo checkpoint, 64x64, 4 steps);
     scaling efficiency = jobs/s with N workers / (N x jobs/s with one worker).
@@ -130,16 +131,33 @@ class Client:
         return time.perf_counter() - start
 
 
-async def measure(url: str, jobs: int, latency_jobs: int, offset: int) -> dict:
+async def warm_up(client: Client, offset: int) -> None:
+    for i in range(4):  # every worker imports its nodes and loads the model once
+        await client.run([free_job(offset + i), tiny_job(offset + i)] * 2)
+
+
+async def measure(url: str, jobs: int, offset: int) -> dict:
     async with Client(url) as client:
-        for i in range(4):  # warm-up: every worker imports, loads the model once
-            await client.run([free_job(offset + i), tiny_job(offset + i)] * 2)
-        latencies = [await client.run([free_job(offset + 100 + i)]) * 1000
-                     for i in range(latency_jobs)]
+        await warm_up(client, offset)
         free_s = await client.run([free_job(offset + 1000 + i) for i in range(jobs)])
         tiny_s = await client.run([tiny_job(offset + 1000 + i) for i in range(jobs)])
-    return {"latency_ms": statistics.median(latencies), "free_jobs_s": jobs / free_s,
-            "tiny_jobs_s": jobs / tiny_s}
+    return {"free_jobs_s": jobs / free_s, "tiny_jobs_s": jobs / tiny_s}
+
+
+async def paired_latency(single_url: str, cluster_url: str, count: int) -> dict:
+    """Model-free jobs alternately on the in-process server and the one-worker cluster,
+    so that both see the same machine load; the overhead is the median difference."""
+    async with Client(single_url) as single, Client(cluster_url) as cluster:
+        await warm_up(single, 50_000)
+        await warm_up(cluster, 60_000)
+        pairs = []
+        for i in range(count):
+            a = await single.run([free_job(70_000 + i)]) * 1000
+            b = await cluster.run([free_job(80_000 + i)]) * 1000
+            pairs.append((a, b))
+    return {"single_ms": statistics.median(a for a, _ in pairs),
+            "cluster_ms": statistics.median(b for _, b in pairs),
+            "overhead_ms": statistics.median(b - a for a, b in pairs)}
 
 
 def main() -> None:
@@ -151,37 +169,49 @@ def main() -> None:
     configs: list[int | None] = [None] + [int(n) for n in args.workers.split(",")]
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
-        (base / "models" / "checkpoints" / "demo").mkdir(parents=True)
-        shutil.copyfile(DEMO, base / "models" / "checkpoints" / CKPT)
+        bases = []
+        for name in ("single", "cluster"):  # two servers may run at once: two bases
+            base = Path(tmp) / name
+            (base / "models" / "checkpoints" / "demo").mkdir(parents=True)
+            shutil.copyfile(DEMO, base / "models" / "checkpoints" / CKPT)
+            bases.append(base)
+        single, one = Server(bases[0], None), Server(bases[1], 1)
+        try:
+            latency = asyncio.run(paired_latency(single.url, one.url, args.latency))
+        finally:
+            single.stop()
+            one.stop()
+        print(f"latency: {latency}", file=sys.stderr, flush=True)
         for n, workers in enumerate(configs):
-            server = Server(base, workers)
+            server = Server(bases[1], workers)
             try:
                 name = "in-process" if workers is None else f"ray x{workers}"
-                results[name] = asyncio.run(measure(server.url, args.jobs, args.latency,
-                                                    n * 10_000))
+                results[name] = asyncio.run(measure(server.url, args.jobs, n * 10_000))
             finally:
                 server.stop()
             print(f"{name}: {results[name]}", file=sys.stderr, flush=True)
-    report(results, args)
+    report(latency, results, args)
 
 
-def report(results: dict[str, dict], args: argparse.Namespace) -> None:
-    single = results["in-process"]
+def report(latency: dict, results: dict[str, dict], args: argparse.Namespace) -> None:
     one = results.get("ray x1")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}; {args.jobs} jobs per throughput row, "
-          f"latency = median of {args.latency}")
-    print("| Setup | Latency, model-free job | Overhead vs in-process | Model-free jobs/s "
-          "| Tiny-model jobs/s | Scaling (tiny) |")
-    print("|---|---|---|---|---|---|")
+          f"Python {platform.python_version()}, OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    print(f"\nModel-free job alone, end to end (POST to final websocket message), median of "
+          f"{args.latency} alternating pairs:\n")
+    print("| In-process | --ray local, 1 worker | Dispatch overhead (median of differences) |")
+    print("|---|---|---|")
+    print(f"| {latency['single_ms']:.1f} ms | {latency['cluster_ms']:.1f} ms "
+          f"| {latency['overhead_ms']:+.1f} ms |")
+    print(f"\nThroughput, {args.jobs} jobs queued at once:\n")
+    print("| Setup | Model-free jobs/s | Tiny-model jobs/s | Scaling efficiency (tiny) |")
+    print("|---|---|---|---|")
     for name, r in results.items():
         workers = int(name.split("x")[1]) if "x" in name else None
-        overhead = "" if workers is None else f"{r['latency_ms'] - single['latency_ms']:+.1f} ms"
         scaling = (f"{r['tiny_jobs_s'] / (workers * one['tiny_jobs_s']):.2f}"
                    if workers and one else "")
-        print(f"| {name} | {r['latency_ms']:.1f} ms | {overhead} | {r['free_jobs_s']:.1f} "
-              f"| {r['tiny_jobs_s']:.2f} | {scaling} |")
+        print(f"| {name} | {r['free_jobs_s']:.1f} | {r['tiny_jobs_s']:.2f} | {scaling} |")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ from comfy_core.settings import Settings
 log = logging.getLogger(__name__)
 
 BEAT_S = 1.0
-LINGER_S = 0.003
 BATCH_S = 0.05
 BUSY_WAIT_S = 30.0
 BASE_ENV = "COMFY_WORKER_BASE_DIRECTORY"
@@ -218,10 +217,9 @@ class WorkerActor:
 
 
 def _take(items: queue.Queue, timeout: float) -> list:
-    """The next batch: waits up to `timeout` for a first item, then takes what follows
-    within LINGER_S of the previous one (up to BATCH_S in all), so a burst of events (a
-    quick node's executing/executed/...) crosses to the server as one object, while a
-    long node's progress still arrives at least every BATCH_S."""
+    """The next batch: waits up to `timeout` for a first item, then takes what follows for
+    up to BATCH_S (or until the result). A quick job crosses to the server as one object;
+    a long node's progress still arrives at least every BATCH_S."""
     try:
         batch = [items.get(timeout=timeout)]
     except queue.Empty:
@@ -229,11 +227,12 @@ def _take(items: queue.Queue, timeout: float) -> list:
     deadline = time.monotonic() + BATCH_S
     while batch[-1][0] != "result":
         left = deadline - time.monotonic()
+        if left <= 0:
+            break
         try:
-            batch.append(items.get(timeout=min(LINGER_S, left)) if left > 0
-                         else items.get_nowait())
+            batch.append(items.get(timeout=left))
         except queue.Empty:
-            return batch
+            break
     return batch
 
 

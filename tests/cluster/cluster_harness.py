@@ -162,8 +162,10 @@ class ClusterServer:
             self.base_services.store.close()
 
 
-async def submit(http: aiohttp.ClientSession, prompt: dict, client_id: str = "tests") -> str:
-    resp = await http.post("/prompt", json={"prompt": prompt, "client_id": client_id})
+async def submit(http: aiohttp.ClientSession, prompt: dict, client_id: str = "tests",
+                 extra_data: dict | None = None) -> str:
+    resp = await http.post("/prompt", json={"prompt": prompt, "client_id": client_id,
+                                            "extra_data": extra_data or {}})
     body = await resp.json()
     assert resp.status == 200, body
     return body["prompt_id"]

@@ -62,10 +62,12 @@ async def test_demo_jobs_on_two_workers(server):
     async with aiohttp.ClientSession(server.url) as http:
         ws = await http.ws_connect("/ws?clientId=demo")
         ckpts = [CKPT_A, CKPT_B, CKPT_A, CKPT_B]
-        ids = [await submit(http, demo_prompt(ckpt, seed=i, prefix="demo"), "demo")
-               for i, ckpt in enumerate(ckpts)]
+        ids = [await submit(http, demo_prompt(ckpt, seed=i, prefix="demo"), "demo",
+                            {"preview_method": "auto"}) for i, ckpt in enumerate(ckpts)]
         messages: list = []
-        await collect(ws, set(ids), messages)
+        previews: list = []
+        await collect(ws, set(ids), messages, previews)
+        assert previews and all(frame[:4] == b"\x00\x00\x00\x01" for frame in previews)
         records = {pid: await wait_done(http, pid) for pid in ids}
         assert {r["status"]["status_str"] for r in records.values()} == {"success"}
         assert {r["status"]["worker"] for r in records.values()} == {"worker-1", "worker-2"}

@@ -58,7 +58,7 @@ class ApiSlow:
 
     def run(self, steps, delay):
         for i in range(steps):
-            time.sleep(delay)
+            time.sleep(delay)  # the node's work: a job that runs long enough to watch and interrupt
             job().progress(i + 1, steps)
         return {"ui": {"values": [steps]}}
 

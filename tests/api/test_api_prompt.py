@@ -84,10 +84,9 @@ async def test_history_paging_delete_clear(client):
 async def test_interrupt_running_prompt(client):
     prompt = {"1": {"class_type": "ApiSlow", "inputs": {"steps": 500, "delay": 0.01}}}
     pid = (await (await client.post("/prompt", json={"prompt": prompt})).json())["prompt_id"]
-    for _ in range(200):
-        queue = await (await client.get("/queue")).json()
-        if queue["queue_running"]:
-            break
+    deadline = asyncio.get_running_loop().time() + 30
+    while not (await (await client.get("/queue")).json())["queue_running"]:  # it must be running
+        assert asyncio.get_running_loop().time() < deadline, "the prompt never started"
         await asyncio.sleep(0.01)
     assert (await client.post("/interrupt", json={"prompt_id": "other"})).status == 200
     assert (await client.post("/interrupt")).status == 200

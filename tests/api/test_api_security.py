@@ -1,5 +1,6 @@
 """Origin check, CORS, auth token, body limits and structured errors."""
 
+import aiohttp
 import pytest
 
 from comfy_core.api import create_app
@@ -37,8 +38,9 @@ async def test_token_required_when_public(aiohttp_client, tmp_path):
     assert with_query.status == 200 and "comfy_token" in with_query.cookies
     assert (await client.get("/queue")).status == 200  # the cookie now authenticates
     client.session.cookie_jar.clear()
-    with pytest.raises(Exception):
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await client.ws_connect("/ws")
+    assert refused.value.status == 401
     ws = await client.ws_connect("/ws?token=s3cret")
     assert (await ws.receive_json())["type"] == "status"
     await ws.close()

@@ -6,6 +6,7 @@ import threading
 from dataclasses import replace
 
 import pytest
+from aiohttp import web
 from conftest import show_prompt, wait_done
 
 from comfy_core.api import create_app
@@ -32,6 +33,26 @@ def blocked_startup(services, release: threading.Event) -> Startup:
     return Startup.begin(BaseServices.of(services), build)
 
 
+def count_waiters(startup: Startup) -> list[int]:
+    """A list that grows by one each time a request starts waiting on `startup`'s build."""
+    parked: list[int] = []
+    wait = startup.wait
+
+    async def counted() -> object:
+        parked.append(1)
+        return await wait()
+
+    startup.wait = counted
+    return parked
+
+
+async def until(condition, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
 async def test_static_answers_while_api_waits_for_nodes(tmp_path, services, aiohttp_client):
     write_editor(services.web_root)
     plugin_web = tmp_path / "plugweb"
@@ -40,8 +61,18 @@ async def test_static_answers_while_api_waits_for_nodes(tmp_path, services, aioh
     plugin = PluginReport(name="plug", path=tmp_path, seconds=0.0, error=None,
                           web_dir=plugin_web, node_names=())
     release = threading.Event()
-    client = await aiohttp_client(create_app(blocked_startup(
-        replace(services, plugins=(plugin,), web_dirs={"plug": str(plugin_web)}), release)))
+    startup = blocked_startup(replace(services, plugins=(plugin,), web_dirs={"plug": str(plugin_web)}), release)
+    parked = count_waiters(startup)
+    app = create_app(startup)
+    arrived: list[str] = []
+
+    @web.middleware
+    async def record_arrival(request, handler):
+        arrived.append(request.path)
+        return await handler(request)
+
+    app.middlewares.insert(0, record_arrival)
+    client = await aiohttp_client(app)
     for path in ("/", "/index.html", "/app.js", "/extensions/core/undo.js", "/features",
                  "/api/features"):
         assert (await client.get(path)).status == 200, path
@@ -50,7 +81,11 @@ async def test_static_answers_while_api_waits_for_nodes(tmp_path, services, aioh
                asyncio.create_task(client.post("/prompt", json={"prompt": show_prompt(3)})),
                asyncio.create_task(client.get("/extensions/plug/p.js")),
                asyncio.create_task(client.ws_connect("/ws?clientId=early"))]
-    await asyncio.sleep(0.2)
+    # The four requests have arrived and each waits on the build (the gate's only await):
+    # nothing can answer them before the release.
+    parked.clear()
+    await until(lambda: {"/object_info", "/prompt", "/extensions/plug/p.js", "/ws"} <= set(arrived)
+                and len(parked) >= 4)
     assert not any(task.done() for task in waiting)
     assert client.app[WORKER].worker is None
     release.set()
@@ -103,7 +138,8 @@ async def test_cancelled_waiter_does_not_cancel_the_build(services):
     release = threading.Event()
     startup = blocked_startup(services, release)
     waiter = asyncio.create_task(startup.wait())
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0)  # one turn of the loop: the task runs up to its first await
+    assert not waiter.done() and waiter.get_coro().cr_await is not None  # waiting on the build
     waiter.cancel()
     release.set()
     assert await asyncio.to_thread(startup.result, 10) is services

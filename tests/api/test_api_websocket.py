@@ -62,14 +62,16 @@ async def test_execution_messages_in_order_to_own_client_only(client):
     executed = next(m for m in msgs if m["type"] == "executed")
     assert executed["data"]["node"] == "2" and executed["data"]["output"] == {"values": [3]}
     assert executed["data"]["prompt_id"] == pid
-    await asyncio.sleep(0.05)
+    # Proof that nothing of the first job reached `other`: a second job of its own. The hub
+    # delivers in publish order, so all the first job sent `other` precedes that job's start.
+    resp = await client.post("/prompt", json={"prompt": show_prompt(4), "client_id": "other"})
+    pid2 = (await resp.json())["prompt_id"]
     seen = []
-    while True:
-        try:
-            seen.append(await receive_json(other, timeout=0.1))
-        except asyncio.TimeoutError:
-            break
-    assert seen and {m["type"] for m in seen} == {"status"}
+    while not seen or seen[-1]["type"] != "execution_start":
+        seen.append(await receive_json(other))
+    assert seen[-1]["data"]["prompt_id"] == pid2
+    assert seen[:-1] and {m["type"] for m in seen[:-1]} == {"status"}
+    await collect_until_done(other, pid2)
     await ws.close()
     await other.close()
 

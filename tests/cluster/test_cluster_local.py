@@ -164,6 +164,17 @@ async def test_file_no_worker_has_is_refused_at_submit(server):
         assert "missing.safetensors" in json.dumps(body["node_errors"]["4"])
 
 
+async def wait_holder(server, prompt_id: str, killed: list, timeout: float = 120.0):
+    """The live worker running `prompt_id`, once one other than those `killed` holds it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        holder = next((h for h in server.cluster.pool.ready() if h.busy == prompt_id and h not in killed), None)
+        if holder is not None:
+            return holder
+        assert asyncio.get_running_loop().time() < deadline, f"no live worker took {prompt_id}"
+        await asyncio.sleep(0.05)
+
+
 async def test_worker_killed_mid_job_reruns_once_then_fails(server):
     ray = server.cluster.ray
     async with aiohttp.ClientSession(server.url) as http:
@@ -181,11 +192,11 @@ async def test_worker_killed_mid_job_reruns_once_then_fails(server):
 
         await wait_workers(server, 2)  # the replacement is up
         second = await submit(http, slow_prompt(2000, 0.05, "second"))
+        killed: list = []
         for _ in range(2):  # its worker dies, and the next one too
-            await wait_running(http, 1)
-            holder = next(h for h in server.cluster.pool.ready() if h.busy == second)
+            holder = await wait_holder(server, second, killed)
             ray.kill(holder.actor)
-            await asyncio.sleep(0.5)
+            killed.append(holder)
         record = await wait_done(http, second)
         name, error = record["status"]["messages"][-1]
         assert name == "execution_error" and error["exception_type"] == "WorkerLost"

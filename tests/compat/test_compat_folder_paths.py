@@ -94,7 +94,7 @@ def test_save_image_path_and_filters(fp, tmp_path):
     out = str(folders.output_dir)
     folder, name, counter, sub, prefix = folder_paths.get_save_image_path("run/img_%width%", out, 64, 32)
     assert (folder, name, counter, sub) == (os.path.join(out, "run"), "img_64", 1, "run")
-    with pytest.raises(Exception, match="outside the output folder"):
+    with pytest.raises(Exception, match="outside the output folder"):  # a plain Exception, as ComfyUI raises
         folder_paths.get_save_image_path("../escape", out)
     assert folder_paths.filter_files_extensions(["b.PT", "a.txt", "c.bin"], [".pt", ".bin"]) == ["b.PT", "c.bin"]
     assert folder_paths.filter_files_content_types(["a.png", "b.mp4", "c.safetensors", "d.txt"],

@@ -39,7 +39,7 @@ class E2ESlow:
 
     def run(self, steps):
         for i in range(steps):
-            time.sleep(0.05)
+            time.sleep(0.05)  # the node's work: a job that runs long enough to watch and interrupt
             job().progress(i + 1, steps)
         return {"ui": {"steps": [steps]}}
 

@@ -11,6 +11,7 @@ import urllib.request
 
 import pytest
 from e2e_server import CHROMIUM, OWN_EDITOR, ROOT, ServerProcess, prepare_base
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 SHOTS = ROOT / "test-output"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
@@ -51,6 +52,18 @@ class Editor:
     def js(self, expression: str, arg=None):
         return self.page.evaluate(expression, arg)
 
+    def wait_autosaved(self) -> None:
+        """Until the editor's autosave has stored the graph on screen and the open tabs
+        (what a reload restores)."""
+        self.page.wait_for_function("""() => { const app = window.comfyApp;
+            return localStorage.getItem('comfy.workflow') === JSON.stringify(app.serializeWorkflow())
+                && localStorage.getItem('comfy.tabs') === JSON.stringify(app.workflows.snapshot()); }""",
+                                    timeout=10000)
+
+    def wait_drawn(self) -> None:
+        """Until the canvas has drawn two animation frames (e.g. before a screenshot)."""
+        self.js("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
     def shot(self, name: str) -> None:
         SHOTS.mkdir(exist_ok=True)
         self.page.screenshot(path=str(SHOTS / f"browser_{name}.png"))
@@ -69,7 +82,7 @@ class Editor:
             try:
                 box.wait_for(state="visible", timeout=2000)
                 break
-            except Exception:
+            except PlaywrightTimeout:
                 if attempt == 2:
                     raise
         box.fill(query)
@@ -198,7 +211,7 @@ def test_save_reload_and_png_drop_give_the_same_graph(editor, server):
     editor.page.wait_for_function("(id) => window.comfyApp.graph.getNodeById(id).imagesFor().length", arg=sink, timeout=20000)
     image = editor.js("(id) => window.comfyApp.graph.getNodeById(id).imagesFor()[0].src", sink)
     png = urllib.request.urlopen(image).read()
-    editor.page.wait_for_timeout(1200)  # one autosave tick
+    editor.wait_autosaved()
     editor.page.reload()
     editor.page.wait_for_selector("body[data-ready=true]")
     assert editor.workflow_shape() == built
@@ -222,8 +235,8 @@ def test_undo_and_redo_of_adding_and_moving_nodes(editor):
     editor.clear_graph()
     editor.js("window.comfyApp.checkpoint()")
     node = editor.add_node_by_search("emptyimage", 300, 300)
-    editor.page.mouse.click(900, 700)
-    editor.page.wait_for_timeout(50)
+    editor.page.mouse.click(900, 700)  # on the empty canvas: nothing stays selected
+    editor.page.wait_for_function("() => Object.keys(window.comfyApp.canvas.selected_nodes ?? {}).length === 0")
     before = editor.js("(id) => [...window.comfyApp.graph.getNodeById(id).pos]", node)
     title = editor.js("""(id) => { const app = window.comfyApp; const n = app.graph.getNodeById(id);
         const [x, y] = app.canvas.ds.convertOffsetToCanvas([n.pos[0] + 40, n.pos[1] - 15]);
@@ -232,7 +245,8 @@ def test_undo_and_redo_of_adding_and_moving_nodes(editor):
     editor.page.mouse.down()
     editor.page.mouse.move(title[0] + 150, title[1] + 90, steps=5)
     editor.page.mouse.up()
-    editor.page.wait_for_timeout(50)
+    editor.page.wait_for_function("([id, x, y]) => { const p = window.comfyApp.graph.getNodeById(id).pos;"
+                                  " return p[0] !== x || p[1] !== y; }", arg=[node, *before])
     moved = editor.js("(id) => [...window.comfyApp.graph.getNodeById(id).pos]", node)
     assert moved != before
     editor.page.keyboard.press("Control+z")

@@ -49,7 +49,8 @@ def drag_link(ed: Editor, origin: int, out_slot: int, target: int, in_slot: int)
     ed.page.mouse.down()
     ed.page.mouse.move(*end, steps=8)
     ed.page.mouse.up()
-    ed.page.wait_for_timeout(50)
+    ed.page.wait_for_function("([id, slot]) => window.comfyApp.graph.getNodeById(id).inputs[slot].link != null",
+                              arg=[target, in_slot])
 
 
 def test_primitive_drives_two_seeds_through_a_queue(editor):

@@ -92,7 +92,7 @@ def test_default_graph_runs_with_progress_preview_and_image(browser, server):
     ed.page.wait_for_function("() => [...document.querySelectorAll('#history-list .history-item.success img')]"
                               ".some((i) => i.complete && i.naturalWidth > 0)", timeout=10000)
     ed.js("() => { const ds = window.comfyApp.canvas.ds; ds.scale = 0.62; ds.offset = [10, 60]; window.comfyApp.markDirty(); }")
-    ed.page.wait_for_timeout(100)
+    ed.wait_drawn()
     ed.shot("default_graph_run")
     assert ed.unexpected_problems() == []
     ed.page.context.close()
@@ -105,7 +105,7 @@ def test_reload_while_running_resyncs_the_queue(browser, server):
     ed.set_widget(slow, "steps", 200)
     ed.page.click("#queue-button")
     ed.page.wait_for_selector("#queue-running .queue-item", timeout=10000)
-    ed.page.wait_for_timeout(1200)  # one autosave tick, so the reload shows the same graph
+    ed.wait_autosaved()  # so the reload shows the same graph
     ed.page.reload()
     ed.page.wait_for_selector("body[data-ready=true]")
     ed.page.wait_for_selector("#queue-running .queue-item", timeout=10000)

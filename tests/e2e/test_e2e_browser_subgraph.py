@@ -56,7 +56,7 @@ def test_convert_two_nodes_to_a_subgraph_undo_and_reload(editor):  # noqa: F811 
     assert ed.js(PROMPT) == before
     ed.page.keyboard.press("Control+y")
     assert ed.js(INSTANCES) == [[instance, type_id]]
-    ed.page.wait_for_timeout(1200)  # one autosave tick
+    ed.wait_autosaved()
     ed.page.reload()
     ed.page.wait_for_selector("body[data-ready=true]")
     assert ed.js(INSTANCES) == [[instance, type_id]]

@@ -26,8 +26,7 @@ def test_tap_drag_and_pinch_with_touch(browser, server):  # noqa: F811 (fixtures
         const [x, y] = app.canvas.ds.convertOffsetToCanvas([n.pos[0] + 60, n.pos[1] - 15]);
         const r = app.canvasElement.getBoundingClientRect(); return [x + r.left, y + r.top]; }""", node)
     ed.page.touchscreen.tap(*title)
-    ed.page.wait_for_timeout(50)
-    assert ed.js("(id) => window.comfyApp.graph.getNodeById(id).selected", node) is True
+    ed.page.wait_for_function("(id) => window.comfyApp.graph.getNodeById(id).selected === true", arg=node)
     before = ed.js("(id) => [...window.comfyApp.graph.getNodeById(id).pos]", node)
     cdp = context.new_cdp_session(ed.page)
     touch(cdp, "touchStart", [title])

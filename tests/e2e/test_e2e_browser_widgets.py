@@ -24,7 +24,7 @@ def menu_entry(ed: Editor, node: int, text: str) -> None:
     ed.page.mouse.click(*title, button="right")
     entry = ed.page.locator(".litecontextmenu .litemenu-entry", has_text=text)
     entry.first.click()
-    ed.page.wait_for_timeout(50)
+    ed.page.locator(".litecontextmenu").first.wait_for(state="detached")  # the entry has run
 
 
 def seed_in_prompt(ed: Editor, node: int):

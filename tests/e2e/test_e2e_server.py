@@ -132,16 +132,15 @@ async def test_sigkill_recovery(tmp_path):
     proc = ServerProcess(base, "--max-upload-size", "1")
     async with aiohttp.ClientSession(proc.url) as http:
         done = await _queue(http, slow(1))
-        for _ in range(200):
-            if done in await (await http.get(f"/history/{done}")).json():
-                break
+        deadline = time.monotonic() + 30
+        while done not in await (await http.get(f"/history/{done}")).json():
+            assert time.monotonic() < deadline, "the first job never finished"
             await asyncio.sleep(0.05)
         running = await _queue(http, slow(10000))
         pending = [await _queue(http, slow(n)) for n in (2, 3, 4)]
-        for _ in range(200):
-            queue = await (await http.get("/queue")).json()
-            if queue["queue_running"]:
-                break
+        deadline = time.monotonic() + 30
+        while not (queue := await (await http.get("/queue")).json())["queue_running"]:
+            assert time.monotonic() < deadline, "the long job never started"
             await asyncio.sleep(0.05)
         assert queue["queue_running"][0][1] == running
     proc.kill()

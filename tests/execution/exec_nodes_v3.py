@@ -138,7 +138,7 @@ class V3AsyncAdd(io.ComfyNode):
 
     @classmethod
     async def execute(cls, a, b):
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # really suspends once: the executor must await async nodes
         return io.NodeOutput(a + b)
 
 

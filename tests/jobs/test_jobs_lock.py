@@ -18,7 +18,7 @@ import os, signal, sys, time
 from comfy_core.jobs import JobStore
 store = JobStore(sys.argv[1], owner="holder test")
 print("locked", flush=True)
-time.sleep(60)
+time.sleep(60)  # hold the lock until the test kills this process
 """
 
 

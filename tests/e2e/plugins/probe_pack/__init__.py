@@ -133,7 +133,7 @@ class ProbeProgress:
                                            "node": server.last_node_id}, server.client_id)
         bar = comfy.utils.ProgressBar(steps)
         for _ in range(steps):
-            time.sleep(delay)
+            time.sleep(delay)  # the node's work: long enough for progress to be seen
             bar.update(1)
         return (steps,)
 

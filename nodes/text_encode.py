@@ -33,8 +33,13 @@ class CLIPTextEncode:
                              "clip": ("CLIP", {"tooltip": "Text encoder."})}}
 
     def encode(self, clip, text):
-        cond, pooled = clip_encode.encode_text(clip, text, _prepare(clip))
+        cond, pooled = encode_prompt(clip, text)
         return ([[cond, {"pooled_output": pooled}]],)
+
+
+def encode_prompt(clip, text: str):
+    """(cond [1, T, D], pooled [1, P] | None) of a prompt, CLIP loaded first."""
+    return clip_encode.encode_text(clip, text, _prepare(clip))
 
 
 def _size(name: str, default: int) -> io.Int.Input:

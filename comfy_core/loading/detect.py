@@ -52,7 +52,8 @@ def unet_config(state: dict[str, torch.Tensor], heads: UNetConfig) -> UNetConfig
     return dataclasses.replace(
         heads,
         in_channels=int(in_ch),
-        out_channels=int(state["out.2.weight"].shape[0]),
+        # ControlNets copy only the encoder: no output layer, same channels as the input.
+        out_channels=int(state["out.2.weight"].shape[0]) if "out.2.weight" in state else int(in_ch),
         model_channels=int(mc),
         channel_mult=mult,
         num_res_blocks=tuple(len(lv) for lv in levels),

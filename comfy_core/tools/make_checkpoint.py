@@ -6,6 +6,7 @@
     python -m comfy_core.tools.make_checkpoint --lora lora.safetensors --family sd15 --checkpoint tiny.safetensors
     python -m comfy_core.tools.make_checkpoint --family sdxl --taesd models/vae_approx/taesdxl_decoder.safetensors
     python -m comfy_core.tools.make_checkpoint --upscale esrgan --out models/upscale_models/tiny_x4.safetensors
+    python -m comfy_core.tools.make_checkpoint --controlnet ldm --family sd15 --out models/controlnet/tiny.safetensors
 
 Tiny checkpoints keep every real key name, layout and structural trait that detection reads
 (ADM input, linear projections, attention-free deepest level of the refiner, the full
@@ -211,8 +212,18 @@ def main(argv: list[str] | None = None) -> None:
                         "(e.g. models/vae_approx/taesd_encoder.safetensors)")
     parser.add_argument("--upscale", choices=["esrgan", "compact"], help="write a tiny upscale model of "
                         "this architecture to --out (e.g. models/upscale_models/tiny_x4.safetensors)")
+    parser.add_argument("--controlnet", help="write a tiny ControlNet / T2I-Adapter of this kind (ldm, bare, "
+                        "diffusers, control_lora, diff, union, t2i, t2i_xl, t2i_light, t2i_diffusers) for --family "
+                        "to --out; diff needs --checkpoint")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.controlnet:
+        from comfy_core.tools.make_controlnet import write_controlnet
+
+        if not args.out or not args.family:
+            parser.error("--controlnet needs --family and --out")
+        write_controlnet(args.controlnet, args.family, args.out, seed=args.seed, checkpoint=args.checkpoint)
+        return
     if args.upscale:
         from comfy_core.tools.make_upscale import write_upscale_model
 

@@ -1,0 +1,5 @@
+"""`comfy_extras.nodes_controlnet`: ComfyUI's nodes of that file that we build in (our classes)."""
+
+from comfy_extras._catalog import export
+
+globals().update(export(__name__))

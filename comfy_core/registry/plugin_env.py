@@ -32,7 +32,8 @@ ENGINE_FACADES = (
 )
 # Facades over the model stack (torch): imported on the start-up thread after the nodes.
 MODEL_FACADES = (
-    "nodes", "comfy.utils", "comfy.model_management", "comfy.samplers", "comfy.sample",
+    "nodes", "comfy.utils", "comfy.model_management", "comfy.k_diffusion.sampling",
+    "comfy.samplers", "comfy.sample",
     "comfy.diffusers_convert",
     "node_helpers", "latent_preview",
     "execution", "comfy_api.latest._ui",

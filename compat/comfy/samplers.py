@@ -86,11 +86,16 @@ def calculate_sigmas(model_sampling: Any, scheduler_name: str, steps: int) -> to
 
 def ksampler(sampler_name: str, extra_options: dict | None = None,
              inpaint_options: dict | None = None) -> SamplerValue:
-    """The SAMPLER for a k-diffusion-protocol sampler name."""
-    if sampler_name not in _ALL:
-        raise AttributeError(f"unknown sampler 'sample_{sampler_name}'")
-    value = SamplerValue(kdiffusion_function(sampler_name), extra_options, inpaint_options)
-    return value
+    """The SAMPLER of `comfy.k_diffusion.sampling.sample_<name>`, looked up now (a pack's
+    replacement of that function is used)."""
+    import comfy.k_diffusion.sampling as k_diffusion_sampling
+
+    function = getattr(k_diffusion_sampling, f"sample_{sampler_name}", None)
+    if function is None:
+        if sampler_name not in _ALL:
+            raise AttributeError(f"unknown sampler 'sample_{sampler_name}'")
+        function = kdiffusion_function(sampler_name)
+    return SamplerValue(function, extra_options, inpaint_options)
 
 
 def sampler_object(name: str) -> SamplerValue:

@@ -265,3 +265,18 @@ def test_comfy_sample_matches_ksampler(host, sd15):
     with pytest.raises(ValueError, match="error invalid scheduler nope"):
         comfy.samplers.calculate_sigmas(model_sampling_of(model), "nope", 2)
     del comfy.samplers.SCHEDULER_HANDLERS["flat"]
+
+
+def test_controlnet_facade_loads_our_control_values(host, tmp_path):
+    import comfy.controlnet
+    from comfy_core.tools.make_controlnet import write_controlnet
+
+    path = tmp_path / "cn.safetensors"
+    write_controlnet("ldm", "sd15", path)
+    control = comfy.controlnet.load_controlnet(str(path))
+    assert isinstance(control, comfy.controlnet.ControlNet)
+    assert isinstance(control, comfy.controlnet.ControlBase)
+    assert control.copy().strength == control.strength
+    assert comfy.controlnet.load_controlnet(str(host.folders.base_dir / "models" / "checkpoints"
+                                                / "sd15_tiny.safetensors")) is None
+    assert issubclass(comfy.controlnet.ControlNetSD35, comfy.controlnet.ControlNet)

@@ -80,14 +80,17 @@ def _start_cluster(settings: Settings):
         return False
 
 
-def _after_prestartup(plugin_host: Any, settings: Settings,
+def _after_prestartup(plugin_host: Any, prompt_server: PromptServer, settings: Settings,
                       build: Callable[[BaseServices], Services]) -> Callable:
     """The start-up thread's work: ComfyUI-Manager's and the packs' prestartup scripts
-    first (before torch is imported; the port is already bound), then `build`."""
+    first (before torch is imported; the port is already bound), then `build`, once the
+    server loop runs (packs may use PromptServer.instance.loop while they import)."""
 
     def run(base: BaseServices) -> Services:
         plugin_host.manager = load_manager(settings)  # --enable-manager; started before packs
         run_prestartup_scripts(base.folders, settings)
+        if not prompt_server.loop_ready.wait(60):
+            log.warning("the server loop is not running yet; packs load without it")
         return build(base)
 
     return run
@@ -123,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         base.store.close()
         return EXIT_BAD_CLUSTER
     build = cluster.build_services if cluster else complete_services
-    startup = Startup.begin(base, _after_prestartup(plugin_host, settings, build))
+    startup = Startup.begin(base, _after_prestartup(plugin_host, prompt_server, settings, build))
     app = create_app(startup, prompt_server)
     context = _ssl_context(settings)
     scheme = "https" if context else "http"

@@ -81,7 +81,10 @@ async def test_pack_routes_answer_at_both_paths(server):
         assert (await http.delete("/probe/hello")).status == 405
         assert (await http.get("/extensions/probe_pack/probe.js")).status == 200
         assert await (await http.get("/extensions/probe_extra/hello.txt")).text() == "static text\n"
-        assert "/extensions/probe_pack/probe.js" in await (await http.get("/extensions")).json()
+        listed = await (await http.get("/extensions")).json()
+        assert "/extensions/probe_pack/probe.js" in listed
+        assert "/extensions/swallow-web/toml.js" in listed  # pyproject.toml [tool.comfy] web
+        assert (await http.get("/extensions/swallow-web/toml.js")).status == 200
         assert (await http.get("/probe/nothing")).status == 404
         assert (await (await http.get("/api/features")).json())["probe_flag"] is True
 

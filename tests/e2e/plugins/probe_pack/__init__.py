@@ -26,6 +26,7 @@ folder_paths.folder_names_and_paths["probe_direct"] = (
 folder_paths.add_model_folder_path("loras", os.path.join(folder_paths.models_dir, "extra_loras"))
 
 routes = PromptServer.instance.routes
+assert PromptServer.instance.loop is not None and PromptServer.instance.loop.is_running()
 feature_flags.SERVER_FEATURE_FLAGS["probe_flag"] = True  # advertised to every client
 
 

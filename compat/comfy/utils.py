@@ -20,6 +20,13 @@ from typing import Any, Callable
 
 import torch
 
+from comfy._unet_keys import (  # noqa: F401  (ComfyUI's names, re-exported for packs)
+    TRANSFORMER_BLOCKS,
+    UNET_MAP_ATTENTIONS,
+    UNET_MAP_BASIC,
+    UNET_MAP_RESNET,
+    unet_to_diffusers,
+)
 from comfy_core import runtime
 from comfy_core.images import resize
 from comfy_core.loading.safetensors_io import CheckpointError, load_state_dict, save_state_dict

@@ -1,5 +1,6 @@
-"""`comfy.k_diffusion.sampling` against k-diffusion's own module (the independent
-reference), and the late binding `comfy.samplers.ksampler` gives packs."""
+"""Facades checked against independent references: `comfy.k_diffusion.sampling` against
+k-diffusion's own module, `comfy.utils.unet_to_diffusers` against a diffusers UNet; and the
+late binding `comfy.samplers.ksampler` gives packs."""
 
 import pytest
 import torch
@@ -65,3 +66,25 @@ def test_ksampler_uses_the_module_function_at_call_time():
         k.sample_euler = original
     with pytest.raises(AttributeError, match="sample_nope"):
         comfy.samplers.ksampler("nope")
+
+
+def test_unet_to_diffusers_names_every_diffusers_key():
+    """Against a real diffusers UNet2DConditionModel: every one of its keys maps to the
+    LDM key our checkpoint conversion gives it."""
+    from diffusers import UNet2DConditionModel
+
+    import comfy.utils
+    from comfy_core.loading.diffusers_folder import diffusers_unet_to_ldm
+
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=4, out_channels=4, layers_per_block=2,
+        block_out_channels=(32, 64), norm_num_groups=8, cross_attention_dim=16,
+        attention_head_dim=8, down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"))
+    state = unet.state_dict()
+    ours = dict(zip(state, diffusers_unet_to_ldm(state)))
+    config = {"channel_mult": [1, 2], "num_res_blocks": [2, 2], "transformer_depth": [1, 1, 0, 0],
+              "transformer_depth_output": [0, 0, 0, 1, 1, 1], "transformer_depth_middle": 1}
+    mapped = comfy.utils.unet_to_diffusers(config)
+    assert {k: mapped.get(k) for k in state} == ours
+    assert comfy.utils.UNET_MAP_RESNET["in_layers.2.weight"] == "conv1.weight"

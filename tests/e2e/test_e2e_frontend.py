@@ -97,7 +97,7 @@ def test_template_browser_opens_and_runs_sd15_text_to_image(context, server):
     cards = page.page.locator("[data-testid^=template-workflow-]")
     cards.first.wait_for(timeout=30_000)
     assert cards.count() >= 12
-    page.page.get_by_placeholder("Search").first.fill("Image Generation")
+    page.page.locator("nav, aside, [role=navigation]").get_by_text("Getting Started", exact=True).first.click()
     page.page.get_by_test_id("template-workflow-default").click()
     page.page.wait_for_function("() => window.app.graph.nodes.some("
                                 "(n) => n.widgets?.some((w) => w.value === 'v1-5-pruned-emaonly-fp16.safetensors'))")

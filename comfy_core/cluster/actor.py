@@ -12,6 +12,7 @@ Stream items: ("event", type, data, binary) | ("file", kind, subfolder, filename
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import queue
@@ -82,6 +83,7 @@ class WorkerActor:
         self._idle = threading.Condition(self._lock)
         self._running: _Running | None = None
         self._free_after: tuple[bool, bool] | None = None
+        self._early_interrupts: collections.deque[str] = collections.deque(maxlen=64)
         log.info("worker %s ready on %s (%s)", worker_id, socket.gethostname(), self.device())
 
     # -- description ----------------------------------------------------------------------
@@ -122,9 +124,14 @@ class WorkerActor:
 
     # -- control ----------------------------------------------------------------------------
     def interrupt(self, prompt_id: str | None = None) -> bool:
+        """Interrupt the running job (only `prompt_id`, when given). An interrupt for a job
+        that was sent here but has not started yet is kept for it."""
         with self._lock:
             running = self._running
-            if running is None or (prompt_id is not None and running.prompt_id != prompt_id):
+            if prompt_id is not None and (running is None or running.prompt_id != prompt_id):
+                self._early_interrupts.append(prompt_id)
+                return False
+            if running is None:
                 return False
             running.interrupt.set()
             return True
@@ -155,6 +162,8 @@ class WorkerActor:
                 raise RuntimeError(f"worker {self.worker_id} is still running "
                                    f"{self._running.prompt_id}")
             self._running = running
+            if running.prompt_id in self._early_interrupts:
+                running.interrupt.set()
         thread = threading.Thread(target=self._execute, args=(job, running), daemon=True,
                                   name=f"job-{job['prompt_id']}")
         thread.start()
@@ -191,8 +200,8 @@ class WorkerActor:
         except BaseException as exc:  # never leave the server without a result
             log.exception("worker %s failed around job %s", self.worker_id, prompt_id)
             outcome = ("result", {}, crash_status(prompt_id, exc), {})
-        self._finish_job()  # idle before the server hears of the result
-        put(outcome)
+        put(outcome)  # the server records it while this worker clears up
+        self._finish_job()  # a next run() waits for this (see run)
 
     def _after_job(self) -> None:
         try:

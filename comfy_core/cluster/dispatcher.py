@@ -147,7 +147,8 @@ class Dispatcher:
         payload = {"prompt_id": job.prompt_id, "prompt": job.prompt,
                    "extra_data": job.run_extra_data(), "outputs": job.outputs,
                    "files": self._cluster.input_files(job.prompt)}
-        stream = JobStream(self._cluster.ray, handle, job, payload, store=self._store,
+        gen = handle.actor.run.options(num_returns="streaming").remote(payload)
+        stream = JobStream(self._cluster.ray, handle, job, gen, store=self._store,
                            sink=self._cluster.sink, publish=self._publish,
                            heartbeat_timeout=self._cluster.flags.heartbeat_timeout,
                            on_end=self._on_end, stopping=self._stop)

@@ -34,14 +34,16 @@ class Lost:
 
 
 class JobStream:
-    """Consumes `handle`'s stream for `job`; calls `on_end(handle, job, lost)` once."""
+    """Consumes `gen`, the stream of `handle.actor.run` for `job` (submitted by the caller,
+    so the worker starts while this thread starts); calls `on_end(handle, job, lost)`
+    once."""
 
-    def __init__(self, ray: Any, handle: WorkerHandle, job: Job, payload: dict, *,
+    def __init__(self, ray: Any, handle: WorkerHandle, job: Job, gen: Any, *,
                  store: JobStore, sink: FileSink, publish: Publish, heartbeat_timeout: float,
                  on_end: Callable[[WorkerHandle, Job, Lost | None], None],
                  stopping: threading.Event) -> None:
         self._ray = ray
-        self.handle, self.job, self._payload = handle, job, payload
+        self.handle, self.job, self._gen = handle, job, gen  # the worker's run() stream
         self._store, self._sink, self._publish = store, sink, publish
         self._timeout = heartbeat_timeout
         self._on_end = on_end
@@ -56,9 +58,7 @@ class JobStream:
     def _run(self) -> None:
         lost: Lost | None
         try:
-            gen = self.handle.actor.run.options(num_returns="streaming").remote(self._payload)
-            self._payload = {}  # the input files are in the object store now
-            lost = self._consume(gen)
+            lost = self._consume(self._gen)
         except Exception as exc:  # never leave the job without a verdict
             log.exception("stream of job %s on %s failed", self.job.prompt_id,
                           self.handle.worker_id)

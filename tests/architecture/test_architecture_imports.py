@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "comfy_core"
-ENGINE = ("settings", "services", "files", "graph", "execution", "jobs", "registry", "api", "runtime")
+ENGINE = ("settings", "services", "files", "graph", "execution", "jobs", "registry", "api", "runtime",
+          "cluster")
 MODEL_SIDE = ("memory", "models", "loading", "sampling", "text", "images")
 MAX_LINES = 500
 

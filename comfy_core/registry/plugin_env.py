@@ -33,7 +33,7 @@ ENGINE_FACADES = (
 # Facades over the model stack (torch): imported on the start-up thread after the nodes.
 MODEL_FACADES = (
     "nodes", "comfy.utils", "comfy.model_management", "comfy.k_diffusion.sampling",
-    "comfy.samplers", "comfy.sample", "comfy.controlnet",
+    "comfy.samplers", "comfy.sample", "comfy.sampler_helpers", "comfy.controlnet",
     "comfy.diffusers_convert",
     "node_helpers", "latent_preview",
     "execution", "comfy_api.latest._ui",

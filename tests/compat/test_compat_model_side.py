@@ -280,3 +280,12 @@ def test_controlnet_facade_loads_our_control_values(host, tmp_path):
     assert comfy.controlnet.load_controlnet(str(host.folders.base_dir / "models" / "checkpoints"
                                                 / "sd15_tiny.safetensors")) is None
     assert issubclass(comfy.controlnet.ControlNetSD35, comfy.controlnet.ControlNet)
+    import comfy.sampler_helpers as helpers
+
+    cond = [[torch.zeros(1, 77, 768), {"control": control}]]
+    models, memory = helpers.get_additional_models({"positive": cond, "negative": cond},
+                                                   torch.float32)
+    assert models == control.get_models() and memory >= 0
+    assert helpers.get_models_from_cond(cond, "control") == [control]
+    mask = helpers.prepare_mask(torch.ones(1, 16, 16), (2, 4, 4, 4), "cpu")
+    assert mask.shape == (2, 4, 4, 4) and bool(mask.eq(1).all())

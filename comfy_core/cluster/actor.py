@@ -6,7 +6,8 @@ batches of stream items to the server as they come, and a `("beat",)` item every
 `BEAT_S` seconds of silence, so the server can tell a long node from a hung process.
 Control calls (`interrupt`, `free`, `stats`) run on the actor's other threads.
 
-Stream items: ("event", type, data, binary) | ("file", kind, subfolder, filename, bytes) |
+Stream items: ("event", type, data, binary[, client_id]) | ("file", kind, subfolder,
+filename, bytes) |
 ("result", outputs, status, meta) | ("beat",).
 """
 
@@ -74,9 +75,11 @@ class WorkerActor:
         self._folders = FolderPaths.from_settings(self._settings)
         enable_facades(self._folders, self._settings)  # custom nodes import ComfyUI's names
         run_prestartup_scripts(self._folders, self._settings)
+        self._plugin_server = _plugin_server(self._settings, self)
         self._memory, _ = build_memory(self._settings)
         self._registry, _, _ = build_registry(self._settings, self._folders,
                                               memory=self._memory)
+        self._plugin_server.go_live()
         self._executor = build_executor(self._registry, self._settings)
         self._release_heap = heap_trimmer()
         self._lock = threading.RLock()
@@ -145,6 +148,10 @@ class WorkerActor:
                 return
         self._apply_free(unload_models, free_memory)
 
+    def request_free(self, request: Any) -> None:
+        """A pack's PromptServer.instance asking for /free (a FreeRequest)."""
+        self.free(request.unload_models, request.free_memory)
+
     def _apply_free(self, unload_models: bool, free_memory: bool) -> None:
         if free_memory:
             self._executor.reset_cache()
@@ -180,7 +187,10 @@ class WorkerActor:
         try:
             self._scratch.receive(job.get("files") or {})
 
+            client_id = job["extra_data"].get("client_id")
+
             def emit(event: Any) -> None:
+                self._plugin_server.observe(event.type, event.data, client_id)
                 if event.type == "executed":
                     self._scratch.ship_ui(event.data.get("output"), put)
                 put(("event", event.type, event.data, getattr(event, "binary", None)))
@@ -223,6 +233,34 @@ class WorkerActor:
         with self._idle:
             self._running = None
             self._idle.notify_all()
+
+
+class _JobChannel:
+    """Where `PromptServer.instance.send_sync` and the like go on a worker: into the
+    running job's stream, addressed as the pack asked (the server publishes them)."""
+
+    def __init__(self, actor: WorkerActor) -> None:
+        self._actor = actor
+
+    def publish(self, kind: str, data: Any, *, binary: bytes | None = None,
+                client_id: str | None = None, routed: bool = True) -> None:
+        running = self._actor._running
+        if running is None:
+            log.debug("plugin event %r dropped: no job is running", kind)
+            return
+        running.items.put(("event", kind, data, binary, client_id))
+
+
+def _plugin_server(settings: Settings, actor: WorkerActor) -> Any:
+    """The worker's `PromptServer.instance` for packs: its routes are never served, its
+    events travel with the running job."""
+    from aiohttp import web
+
+    from comfy_core.api.plugin_server import PromptServer
+
+    server = PromptServer(None, settings)
+    server.attach(web.Application(), _JobChannel(actor), actor)
+    return server
 
 
 def _take(items: queue.Queue, timeout: float) -> list:

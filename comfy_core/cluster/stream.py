@@ -95,11 +95,11 @@ class JobStream:
         if kind == "file":
             _, file_kind, subfolder, filename, data = item
             self._sink.store(wid, file_kind, subfolder, filename, data)
-        elif kind == "event":
-            _, event_type, data, binary = item
+        elif kind == "event":  # a plugin's own event names its client (None: everyone)
+            _, event_type, data, binary, *client = item
             if event_type == "executed" and isinstance(data, dict):
                 data = {**data, "output": self._sink.rename_ui(wid, data.get("output"))}
-            self._publish(event_type, data, binary, self._client)
+            self._publish(event_type, data, binary, client[0] if client else self._client)
         elif kind == "result":
             _, outputs, status, meta = item
             self._record(self._sink.rename_outputs(wid, outputs), status, meta)

@@ -53,7 +53,11 @@ class ClusterSlow:
                 "optional": {"journal": ("STRING", {"default": ""})}}
 
     def run(self, steps, delay, tag, journal=""):
+        from server import PromptServer  # as packs do: ComfyUI's plugin-facing server
         note(journal, "start " + tag)
+        server = PromptServer.instance
+        server.send_sync("cluster_test.started", {"tag": tag, "prompt_id": job().prompt_id},
+                         server.client_id)
         for i in range(steps):
             time.sleep(delay)
             job().progress(i + 1, steps)

@@ -121,6 +121,9 @@ async def test_two_running_jobs_events_per_client_and_interrupt(server):
             assert any(m["type"] == "progress" for m in got)
         assert [m["type"] for m in got2 if m["type"] in ("executed", "execution_success")] == [
             "executed", "execution_success"]
+        # a pack's own event (PromptServer.instance.send_sync on the worker) reached its client
+        assert [m["data"]["tag"] for m in got2 if m["type"] == "cluster_test.started"] == [
+            "short"]
         await ws1.close()
         await ws2.close()
 

@@ -96,12 +96,19 @@ def _single_file(state: Tensors, name: str, model: Any) -> Tensors:
     if model is None:
         raise ControlNetFileError(f"{name}: a 'diff' ControlNet (weights stored as differences from a base UNet); "
                                   "load it with DiffControlNetLoader and the model it was made from")
-    unet = getattr(model, "unet", None) or getattr(model, "diffusion_model")
-    base = unet.state_dict()
+    base = _unet_state(model)
     for key, tensor in out.items():
         if key in base:
             out[key] = tensor + base[key].to(tensor)
     return out
+
+
+def _unet_state(model: Any) -> Tensors:
+    """The UNet weights of a MODEL (as patched for it: ComfyUI's `model_state_dict`)."""
+    if hasattr(model, "model_state_dict"):
+        prefix = "diffusion_model."
+        return {k[len(prefix):]: v for k, v in model.model_state_dict(prefix).items()}
+    return model.unet.state_dict()
 
 
 def build_controlnet(state: Tensors, name: str, dtype: torch.dtype | None, device: torch.device | str

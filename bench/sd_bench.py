@@ -70,7 +70,7 @@ def run_engines(w: Workload, peer: bool) -> tuple[dict, list[Figures]]:
     loads = {"ours": load_times(ours, w)}
     ours.encode(POSITIVE, NEGATIVE)
     figures = [measure(ours, w, b) for b in w.batches]
-    cond, family = ours.conditioning(), ours.model.family.name
+    cond, family = ours.conditioning(), ours.model.model.family.name
     ours.unload()
     if peer:
         from sd_peer import Diffusers

@@ -9,7 +9,6 @@ from comfy_core import runtime
 from comfy_core.files.image_limits import ImageLimits
 from comfy_core.images import previews
 from comfy_core.loading import taesd
-from comfy_core.memory import ModelKind
 from comfy_core.models.taesd import preview_pixels
 
 log = logging.getLogger(__name__)
@@ -45,24 +44,6 @@ def image_limits() -> ImageLimits:
     return ImageLimits.of(runtime.app().settings)
 
 
-def ensure_loaded(models: list, extra_bytes: int = 0, kind: str | None = None,
-                  device: Any = None) -> None:
-    """Put model handles on their compute device through the app's memory manager (or on
-    the CPU when the app has none, e.g. in tests). `kind` ("unet", "vae", "text_encoder")
-    lets the manager send the models to that kind's device, e.g. text encoders to the CPU
-    in low-VRAM states (COMPAT 10.3); `device` overrides both."""
-    memory = runtime.app().memory
-    if memory is None:
-        for model in models:
-            model.load("cpu")
-    elif device is not None:
-        memory.ensure_loaded(models, extra_bytes, device=device)
-    elif kind is None:
-        memory.ensure_loaded(models, extra_bytes)
-    else:
-        memory.ensure_loaded(models, extra_bytes, device=memory.device_for(ModelKind(kind)))
-
-
 def oom_recovery(models: list) -> Any:
     """How a node survives running out of memory while using `models`: the others are
     offloaded, then cheaper modes are tried (`comfy_core.memory.OomRecovery`)."""
@@ -81,13 +62,15 @@ def check_interrupt() -> None:
 def sampler_progress(model: Any, steps: int) -> Any:
     """Sampler callback `(step, x0, x, total)` for the running job: progress every step and
     throttled latent2rgb previews when a preview method is active (flag or the prompt's
-    `extra_data.preview_method`). `model` is a ModelHandle (its family gives the factors)."""
+    `extra_data.preview_method`). `model` is a MODEL value (its latent format gives the
+    factors)."""
     job = runtime.job()
     method = previews.resolve_method(setting("preview_method", "none"),
                                      job.extra_data if job is not None else None)
-    render = taesd_render(model.family.latent) if method == "taesd" else None
+    latent_format = model.model.latent_format
+    render = taesd_render(latent_format) if method == "taesd" else None
     if render is None and method in ("taesd", "latent2rgb"):
-        render = previews.latent2rgb_render(previews.LatentRGB.of(model.family.latent))
+        render = previews.latent2rgb_render(previews.LatentRGB.of(latent_format))
     previewer = None if render is None else previews.Previewer(render, setting("preview_size", 512))
     return previews.progress_callback(job, steps, previewer)
 
@@ -95,7 +78,7 @@ def sampler_progress(model: Any, steps: int) -> Any:
 def taesd_render(latent_format: Any) -> previews.Render | None:
     """TAESD previews for a latent format when its decoder is in models/vae_approx, else None
     (logged: the caller falls back to latent2rgb, as ComfyUI does)."""
-    name = latent_format.taesd_decoder
+    name = latent_format.taesd_decoder_name
     found = taesd.find_decoder(folders().get_filename_list("vae_approx"), name) if name else None
     if found is None:
         log.warning("TAESD previews need models/vae_approx/%s.safetensors; using latent2rgb", name)

@@ -25,7 +25,7 @@ class CLIPSetLastLayer:
 
     def set_last_layer(self, clip, stop_at_clip_layer):
         clip = clip.clone()
-        clip.set_last_layer(stop_at_clip_layer)
+        clip.clip_layer(stop_at_clip_layer)
         return (clip,)
 
 

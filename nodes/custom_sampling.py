@@ -2,7 +2,7 @@
 of the user's choice), SamplerCustomAdvanced (NOISE, GUIDER, SAMPLER, SIGMAS), the guiders
 and the NOISE sources. The values follow ComfyUI's protocols so plugin nodes can make and
 take them (COMPAT-PLUGINS 3.3, 6.4): NOISE has `seed` and `generate_noise(latent)`, SAMPLER
-is `sampler_value.SamplerValue`, GUIDER is `guiders.Guider` (ComfyUI's CFGGuider)."""
+is `sampler_value.SamplerValue`, GUIDER is `guider.CFGGuider` (ComfyUI's) and its subclasses."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import torch
 from comfy_core.registry.v3 import io
 from comfy_core.sampling import guiders
 from comfy_core.sampling.custom import run_guider
+from comfy_core.sampling.guider import CFGGuider as CFGGuiderValue
 from comfy_core.sampling.model_call import model_sampling_of
 from comfy_core.sampling.noise import RandomNoise as RandomNoiseValue
 from comfy_core.sampling.noise import ZeroNoise
@@ -26,16 +27,10 @@ def sample_with(guider, latent_image: dict, *, noise, sampler, sigmas) -> tuple:
     and SIGMAS on its model (progress, previews, interrupts and OOM recovery as KSampler)."""
     steps = max(int(sigmas.shape[-1]) - 1, 1)
 
-    def attempt(progress, wrap_unet) -> tuple:
-        guider.unet_wrapper = wrap_unet
-        try:
-            return run_guider(guider, latent_image, noise=noise, sampler=sampler, sigmas=sigmas, callback=progress)
-        finally:
-            guider.unet_wrapper = None
+    def attempt(progress) -> tuple:
+        return run_guider(guider, latent_image, noise=noise, sampler=sampler, sigmas=sigmas, callback=progress)
 
-    cfg = float(getattr(guider, "cfg", 1.0))
-    return run_on_model(guider.model_patcher, latent_image, cfg=cfg, needs_uncond=True, steps=steps,
-                        attempt=attempt)
+    return run_on_model(guider, steps=steps, attempt=attempt)
 
 
 class SamplerCustom(io.ComfyNode):
@@ -52,7 +47,7 @@ class SamplerCustom(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, add_noise, noise_seed, cfg, positive, negative, sampler, sigmas, latent_image):
-        guider = guiders.Guider(model)
+        guider = CFGGuiderValue(model)
         guider.set_conds(positive, negative)
         guider.set_cfg(cfg)
         noise = RandomNoiseValue(noise_seed) if add_noise else ZeroNoise()
@@ -94,7 +89,7 @@ class CFGGuider(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, positive, negative, cfg):
-        guider = guiders.Guider(model)
+        guider = CFGGuiderValue(model)
         guider.set_conds(positive, negative)
         guider.set_cfg(cfg)
         return io.NodeOutput(guider)
@@ -202,7 +197,7 @@ class AddNoise(io.ComfyNode):
         """The latent noised to the level the schedule spans (|σ_0 − σ_last|), no sampling."""
         if len(sigmas) == 0:
             return io.NodeOutput(latent_image)
-        scale_factor = model.family.latent.scale_factor
+        scale_factor = model.model.latent_format.scale_factor
         samples = latent_image["samples"]
         drawn = noise.generate_noise(latent_image)
         level = torch.abs(sigmas[0] - sigmas[-1]) if len(sigmas) > 1 else sigmas[0]

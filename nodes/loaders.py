@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import torch
-
 from comfy_core import runtime
 from comfy_core.loading import diffusers_folder, taesd
 from comfy_core.loading.checkpoint import (Checkpoint, checkpoint_from_state, load_checkpoint,
@@ -30,9 +28,18 @@ def _options(device: str = "default") -> LoadOptions:
     return load_options(runtime.app().memory, device)
 
 
+def _with_embeddings(clip):
+    """A loaded CLIP that looks `embedding:NAME` up in the embeddings folders."""
+    if clip is not None:
+        clip.embedding_directory = [str(p) for p in folders().get_folder_paths("embeddings")]
+    return clip
+
+
 def _checkpoint(ckpt_name: str) -> Checkpoint:
     path = folders().get_full_path_or_raise("checkpoints", ckpt_name)
-    return load_checkpoint(path, **_options().checkpoint_kwargs())
+    ckpt = load_checkpoint(path, **_options().checkpoint_kwargs())
+    _with_embeddings(ckpt.clip)
+    return ckpt
 
 
 class CheckpointLoaderSimple:
@@ -93,7 +100,8 @@ def _taesd_vae(name: str):
         raise ValueError(f"VAELoader: {name} needs {name}_encoder.safetensors and "
                          f"{name}_decoder.safetensors in models/vae_approx")
     encoder, decoder = (folders().get_full_path_or_raise("vae_approx", h) for h in halves)
-    return taesd.load_vae(encoder, decoder, TAESD_SCALES[name], _options().device)
+    options = _options()
+    return taesd.load_vae(encoder, decoder, TAESD_SCALES[name], options.device, options.vae_device)
 
 
 class VAELoader:
@@ -113,7 +121,7 @@ class VAELoader:
                              "KL VAE file from the vae folder, taesd or taesdxl")
         path = folders().get_full_path_or_raise("vae", vae_name)
         options = _options()
-        return (load_vae(path, dtype=options.vae, device=options.device),)
+        return (load_vae(path, dtype=options.vae, device=options.device, load_device=options.vae_device),)
 
 
 class UNETLoader:
@@ -130,22 +138,17 @@ class UNETLoader:
         path = folders().get_full_path_or_raise("diffusion_models", unet_name)
         options = _options()
         storage, compute = unet_dtypes(options, weight_dtype)
-        model = load_unet(path, dtype=storage, device=options.device)
+        model = load_unet(path, dtype=storage, device=options.device, load_device=options.unet_device)
         if compute is not None:
-            model.weights.compute_dtype = compute
+            model.set_model_compute_dtype(compute)
         return (model,)
 
 
 def _clip_kwargs(device: str) -> dict:
+    """CLIPLoader's device="cpu" rests and runs the CLIP on the CPU whatever the manager prefers."""
     options = _options(device)
-    return {"dtype": options.clip, "device": "cpu" if device == "cpu" else options.device}
-
-
-def _pin(clip, device: str):
-    """CLIPLoader's device="cpu": run this CLIP on the CPU whatever the manager prefers."""
-    if device == "cpu":
-        clip.load_device = torch.device("cpu")
-    return clip
+    return {"dtype": options.clip, "device": "cpu" if device == "cpu" else options.device,
+            "load_device": options.clip_device}
 
 
 class CLIPLoader:
@@ -161,7 +164,7 @@ class CLIPLoader:
 
     def load_clip(self, clip_name, type="stable_diffusion", device="default"):  # noqa: A002 (input name)
         path = folders().get_full_path_or_raise("text_encoders", clip_name)
-        return (_pin(load_clip_file(path, type, **_clip_kwargs(device)), device),)
+        return (_with_embeddings(load_clip_file(path, type, **_clip_kwargs(device))),)
 
 
 class DualCLIPLoader:
@@ -178,7 +181,7 @@ class DualCLIPLoader:
 
     def load_clip(self, clip_name1, clip_name2, type, device="default"):  # noqa: A002 (input name)
         paths = [folders().get_full_path_or_raise("text_encoders", n) for n in (clip_name1, clip_name2)]
-        return (_pin(load_dual_clip(paths, type, **_clip_kwargs(device)), device),)
+        return (_with_embeddings(load_dual_clip(paths, type, **_clip_kwargs(device))),)
 
 
 def _lora(model, clip, lora_name: str, strength_model: float, strength_clip: float):
@@ -242,7 +245,8 @@ class DiffusersLoader:
         options = _options().checkpoint_kwargs()
         state = diffusers_folder.read_folder(folder, options.get("device") or "cpu")
         ckpt = checkpoint_from_state(state, folder.name, **options)
-        return (ckpt.model, ckpt.clip if output_clip else None, ckpt.vae if output_vae else None)
+        clip = _with_embeddings(ckpt.clip) if output_clip else None
+        return (ckpt.model, clip, ckpt.vae if output_vae else None)
 
 
 NODE_CLASS_MAPPINGS = {

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from comfy_core.sampling.model_call import sample_model, working_memory
-from comfy_core.sampling.samplers import SAMPLER_NAMES, get_sampler
+from comfy_core.sampling.guider import CFGGuider
+from comfy_core.sampling.ksampler import sample
+from comfy_core.sampling.model_call import ChunkSplitter
+from comfy_core.sampling.samplers import SAMPLER_NAMES
 from comfy_core.sampling.schedules import SCHEDULER_NAMES
-from nodes.common import check_interrupt, ensure_loaded, folders, oom_recovery, sampler_progress, setting
+from nodes.common import check_interrupt, folders, oom_recovery, sampler_progress, setting
 
 _SEED = {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True}
 _STEPS = {"default": 20, "min": 1, "max": 10000}
@@ -40,30 +42,41 @@ def _maybe_compile(model) -> None:
         compile_unet(model, CompileOptions(cache_dir=folders().user_dir / "compile_cache"))
 
 
-def run_on_model(model, latent_image: dict, *, cfg: float, needs_uncond: bool, steps: int, attempt) -> object:
-    """Load the model, then run `attempt(progress, wrap_unet)` with per-step progress and
-    previews (`progress(step, x0, x, total)`, step from 0), interrupts and out-of-memory
-    recovery (smaller batches, then streamed weights; `wrap_unet` applies it)."""
+def run_on_model(guider, *, steps: int, attempt) -> object:
+    """Run `attempt(progress)` on the guider's MODEL with per-step progress and previews
+    (`progress(step, x0, x, total)`, step from 0), interrupts and out-of-memory recovery:
+    smaller batches (the guider's run splits its model calls), then streamed weights. The
+    guider loads its models itself."""
+    model = guider.model_patcher
     check_interrupt()
     _maybe_compile(model)
-    ensure_loaded([model], working_memory(model, latent_image["samples"].shape, cfg, needs_uncond))
     progress = sampler_progress(model, steps)
     recovery = oom_recovery([model])
-    return recovery.run_streaming(model, lambda: attempt(progress, recovery.splitter), "sampling")
+    splitter = ChunkSplitter(recovery.free)  # its split size is kept across retries
+
+    def install(inner):
+        splitter.inner = inner
+        return splitter
+
+    guider.oom_splitter = install
+    try:
+        return recovery.run_streaming(model, lambda: attempt(progress), "sampling")
+    finally:
+        guider.oom_splitter = None
 
 
 def run_ksampler(model, positive, negative, latent_image, *, steps: int, cfg: float, **options) -> dict:
     """KSampler's sampling on the model (see `run_on_model`)."""
+    guider = CFGGuider(model)
 
-    def attempt(progress, wrap_unet) -> dict:
+    def attempt(progress) -> dict:
         def callback(step: int, total: int, x0) -> None:
             progress(step - 1, x0, None, total)
 
-        return sample_model(model, positive, negative, latent_image, steps=steps, cfg=cfg,
-                            callback=callback, wrap_unet=wrap_unet, **options)
+        return sample(model, positive, negative, latent_image, steps=steps, cfg=cfg, callback=callback,
+                      guider=guider, **options)
 
-    needs_uncond = get_sampler(options["sampler_name"]).needs_uncond
-    return run_on_model(model, latent_image, cfg=cfg, needs_uncond=needs_uncond, steps=steps, attempt=attempt)
+    return run_on_model(guider, steps=steps, attempt=attempt)
 
 
 class KSampler:

@@ -1,22 +1,20 @@
 """CLIP text encode nodes: prompt text -> CONDITIONING `[[cond [1,T,D], {"pooled_output",
-...}]]`, with `embedding:NAME` looked up in the embeddings folders (COMPAT 9.7, 9.8)."""
+...}]]` through the CLIP value's tokenize / encode_from_tokens_scheduled, as plugins call
+it; `embedding:NAME` is looked up in the folders the loader gave the CLIP (COMPAT 9.7, 9.8)."""
 
 from __future__ import annotations
 
-from comfy_core.models import clip_encode
 from comfy_core.registry.v3 import io
-from nodes.common import EXTRAS_CLIP_SDXL, MAX_RESOLUTION, ensure_loaded, folders
+from nodes.common import EXTRAS_CLIP_SDXL, MAX_RESOLUTION
 
 _TEXT = ("STRING", {"multiline": True, "dynamicPrompts": True})
 
 
-def _prepare(clip) -> list:
-    """Load the CLIP for encoding and return the embeddings folders."""
+def _check(clip):
     if clip is None:
         raise ValueError("clip input is None: the checkpoint holds no text encoder; load one with "
                          "CLIPLoader or DualCLIPLoader")
-    ensure_loaded([clip], kind="text_encoder", device=clip.load_device)
-    return folders().get_folder_paths("embeddings")
+    return clip
 
 
 class CLIPTextEncode:
@@ -33,13 +31,14 @@ class CLIPTextEncode:
                              "clip": ("CLIP", {"tooltip": "Text encoder."})}}
 
     def encode(self, clip, text):
-        cond, pooled = encode_prompt(clip, text)
-        return ([[cond, {"pooled_output": pooled}]],)
+        clip = _check(clip)
+        return (clip.encode_from_tokens_scheduled(clip.tokenize(text)),)
 
 
 def encode_prompt(clip, text: str):
-    """(cond [1, T, D], pooled [1, P] | None) of a prompt, CLIP loaded first."""
-    return clip_encode.encode_text(clip, text, _prepare(clip))
+    """(cond [1, T, D], pooled [1, P] | None) of a prompt through the CLIP value."""
+    clip = _check(clip)
+    return clip.encode_from_tokens(clip.tokenize(text), return_pooled=True)
 
 
 def _size(name: str, default: int) -> io.Int.Input:
@@ -66,11 +65,19 @@ class CLIPTextEncodeSDXL(io.ComfyNode):
     @classmethod
     def execute(cls, clip, width, height, crop_w, crop_h, target_width, target_height, text_g,
                 text_l):
-        cond, pooled = clip_encode.encode_sdxl(clip, text_g, text_l, _prepare(clip))
-        return io.NodeOutput([[cond, {"pooled_output": pooled, "width": width, "height": height,
-                                      "crop_w": crop_w, "crop_h": crop_h,
-                                      "target_width": target_width,
-                                      "target_height": target_height}]])
+        clip = _check(clip)
+        if set(clip.encoders) != {"clip_l", "clip_g"}:
+            raise ValueError(f"CLIPTextEncodeSDXL needs an SDXL CLIP (clip_l + clip_g); this one has "
+                             f"{sorted(clip.encoders)}")
+        tokens = clip.tokenize(text_g)
+        tokens["l"] = clip.tokenize(text_l)["l"]
+        empty = clip.tokenize("")
+        for short, other in (("l", "g"), ("g", "l")):
+            while len(tokens[short]) < len(tokens[other]):
+                tokens[short] += empty[short]
+        return io.NodeOutput(clip.encode_from_tokens_scheduled(tokens, add_dict={
+            "width": width, "height": height, "crop_w": crop_w, "crop_h": crop_h,
+            "target_width": target_width, "target_height": target_height}))
 
     encode = execute
 
@@ -90,9 +97,9 @@ class CLIPTextEncodeSDXLRefiner(io.ComfyNode):
 
     @classmethod
     def execute(cls, ascore, width, height, text, clip):
-        cond, pooled = clip_encode.encode_text(clip, text, _prepare(clip))
-        return io.NodeOutput([[cond, {"pooled_output": pooled, "aesthetic_score": ascore,
-                                      "width": width, "height": height}]])
+        clip = _check(clip)
+        return io.NodeOutput(clip.encode_from_tokens_scheduled(clip.tokenize(text), add_dict={
+            "aesthetic_score": ascore, "width": width, "height": height}))
 
     encode = execute
 

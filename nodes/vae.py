@@ -9,22 +9,6 @@ import torch.nn.functional as F
 from comfy_core.images import masks
 from comfy_core.registry.v3 import io
 from nodes import conditioning_ops as ops
-from nodes.common import ensure_loaded, oom_recovery
-
-# Working memory per element, as ComfyUI estimates it for SD VAEs (bytes per dtype byte).
-_DECODE_BYTES_PER_LATENT_CELL = 2178 * 64
-_ENCODE_BYTES_PER_PIXEL = 1767
-
-
-def _load_for_decode(vae, latent) -> None:
-    cells = latent.shape[0] * latent.shape[-2] * latent.shape[-1]
-    item = vae.compute_dtype.itemsize
-    ensure_loaded([vae], _DECODE_BYTES_PER_LATENT_CELL * cells * item)
-
-
-def _load_for_encode(vae, pixels) -> None:
-    count = pixels.shape[0] * pixels.shape[1] * pixels.shape[2]
-    ensure_loaded([vae], _ENCODE_BYTES_PER_PIXEL * count * vae.compute_dtype.itemsize)
 
 
 class VAEDecode:
@@ -41,8 +25,7 @@ class VAEDecode:
             "vae": ("VAE", {"tooltip": "Autoencoder (the VAE output of a loader)."})}}
 
     def decode(self, vae, samples):
-        _load_for_decode(vae, samples["samples"])
-        return (vae.decode(samples["samples"], oom_recovery([vae])),)
+        return (vae.decode(samples["samples"]),)
 
 
 class VAEEncode:
@@ -55,8 +38,7 @@ class VAEEncode:
         return {"required": {"pixels": ("IMAGE",), "vae": ("VAE",)}}
 
     def encode(self, vae, pixels):
-        _load_for_encode(vae, pixels)
-        return ({"samples": vae.encode(pixels, oom_recovery([vae]))},)
+        return ({"samples": vae.encode(pixels)},)
 
 
 def _tile_inputs(step: int, overlap_step: int) -> dict:
@@ -84,9 +66,9 @@ class VAEDecodeTiled:
     def decode(self, vae, samples, tile_size, overlap=64, temporal_size=64, temporal_overlap=8):
         if tile_size < overlap * 4:
             overlap = tile_size // 4
-        scale = vae.downscale
-        _load_for_decode(vae, samples["samples"][..., :tile_size // scale, :tile_size // scale])
-        return (vae.decode_tiled(samples["samples"], tile_size // scale, overlap // scale),)
+        scale = vae.spacial_compression_decode()
+        return (vae.decode_tiled(samples["samples"], tile_x=tile_size // scale, tile_y=tile_size // scale,
+                                 overlap=overlap // scale),)
 
 
 class VAEEncodeTiled:
@@ -100,8 +82,7 @@ class VAEEncodeTiled:
         return {"required": {"pixels": ("IMAGE",), "vae": ("VAE",), **tiles}}
 
     def encode(self, vae, pixels, tile_size, overlap, temporal_size=64, temporal_overlap=8):
-        _load_for_encode(vae, pixels[:, :tile_size, :tile_size])
-        return ({"samples": vae.encode_tiled(pixels, tile_size, overlap)},)
+        return ({"samples": vae.encode_tiled(pixels, tile_x=tile_size, tile_y=tile_size, overlap=overlap)},)
 
 
 class VAEEncodeForInpaint:
@@ -116,9 +97,8 @@ class VAEEncodeForInpaint:
                                                       "step": 1})}}
 
     def encode(self, vae, pixels, mask, grow_mask_by=6):
-        pixels, noise_mask = masks.inpaint_inputs(pixels, mask, grow_mask_by, vae.downscale)
-        _load_for_encode(vae, pixels)
-        return ({"samples": vae.encode(pixels, oom_recovery([vae])), "noise_mask": noise_mask},)
+        pixels, noise_mask = masks.inpaint_inputs(pixels, mask, grow_mask_by, vae.downscale_ratio)
+        return ({"samples": vae.encode(pixels), "noise_mask": noise_mask},)
 
 
 def inpaint_model_inputs(pixels: torch.Tensor, mask: torch.Tensor,
@@ -158,10 +138,9 @@ class InpaintModelConditioning:
                 "Helps some models, hurts others.")})}}
 
     def encode(self, positive, negative, pixels, vae, mask, noise_mask=True):
-        masked, pixel_mask = inpaint_model_inputs(pixels, mask, vae.downscale)
-        _load_for_encode(vae, pixels)
-        concat_latent = vae.encode(masked, oom_recovery([vae]))
-        latent = {"samples": vae.encode(pixels, oom_recovery([vae]))}
+        masked, pixel_mask = inpaint_model_inputs(pixels, mask, vae.downscale_ratio)
+        concat_latent = vae.encode(masked)
+        latent = {"samples": vae.encode(pixels)}
         if noise_mask:
             latent["noise_mask"] = pixel_mask
         values = {"concat_latent_image": concat_latent, "concat_mask": pixel_mask}
@@ -196,8 +175,7 @@ class InstructPixToPixConditioning(io.ComfyNode):
     @classmethod
     def execute(cls, positive, negative, vae, pixels):
         pixels = crop_to_multiple(pixels)
-        _load_for_encode(vae, pixels)
-        concat_latent = vae.encode(pixels, oom_recovery([vae]))
+        concat_latent = vae.encode(pixels)
         values = {"concat_latent_image": concat_latent}
         return io.NodeOutput(ops.set_values(positive, values), ops.set_values(negative, values),
                              {"samples": torch.zeros_like(concat_latent)})

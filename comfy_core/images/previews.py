@@ -31,9 +31,10 @@ class LatentRGB:
 
     @classmethod
     def of(cls, latent_format: Any) -> "LatentRGB":
-        """From a `comfy_core.models.family.LatentFormat` (rgb_factors, rgb_bias)."""
-        bias = tuple(latent_format.rgb_bias)
-        return cls(tuple(map(tuple, latent_format.rgb_factors)), bias if any(bias) else None)
+        """From a latent format (`latent_rgb_factors`, `latent_rgb_factors_bias`, as in
+        `comfy_core.models.latent_formats`)."""
+        bias = tuple(latent_format.latent_rgb_factors_bias or ())
+        return cls(tuple(map(tuple, latent_format.latent_rgb_factors)), bias if any(bias) else None)
 
 
 SD1_RGB = LatentRGB(factors=(

@@ -1,4 +1,5 @@
-"""load_checkpoint / load_unet / load_vae / load_clip: weight files -> handles.
+"""load_checkpoint / load_unet / load_vae / load_clip: weight files -> MODEL (ModelPatcher
+over a BaseModel), CLIP and VAE values.
 
 Modules are built on the meta device (no random init) and take the file's tensors with
 `load_state_dict(assign=True)`; missing weights are an error naming the file.
@@ -18,12 +19,16 @@ from torch import nn
 from comfy_core.loading import keymaps as km
 from comfy_core.loading.detect import DetectionError, detect_family, vae_config
 from comfy_core.loading.safetensors_io import CheckpointError, load_state_dict
+from comfy_core.loading.options import LoadDevices
+from comfy_core.models.base_model import base_model_for
 from comfy_core.models.clip import ClipConfig, TextEncoder
+from comfy_core.models.clip_value import CLIP
 from comfy_core.models.family import ModelFamily, TextEncoderSpec
-from comfy_core.models.patcher import ClipHandle, ModelHandle, VAEHandle
+from comfy_core.models.patcher import ModelPatcher
 from comfy_core.models.unet import UNetModel
 from comfy_core.models.vae import AutoencoderKL
-from comfy_core.models.weights import ManagedWeights
+from comfy_core.models.vae_value import VAE
+from comfy_core.sampling.model_sampling import ModelSampling, SamplingConfig
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=nn.Module)
@@ -34,9 +39,9 @@ Tensors = dict[str, torch.Tensor]
 class Checkpoint:
     """What CheckpointLoaderSimple outputs, plus the detected family."""
 
-    model: ModelHandle
-    clip: ClipHandle | None
-    vae: VAEHandle | None
+    model: ModelPatcher
+    clip: CLIP | None
+    vae: VAE | None
     family: ModelFamily
 
 
@@ -61,16 +66,25 @@ def materialize(factory: Callable[[], M], state: Tensors, dtype: torch.dtype | N
     return module.eval().requires_grad_(False)
 
 
-def _unet_handle(state: Tensors, keys: set[str], dtype: torch.dtype | None, device: torch.device, what: str) -> ModelHandle:
+def model_patcher(unet: UNetModel, family: ModelFamily, load_device: torch.device, offload_device: torch.device) -> ModelPatcher:
+    """The MODEL value of a loaded UNet: a BaseModel with the family's model sampling."""
+    sampling = ModelSampling(SamplingConfig(prediction=family.prediction, zsnr=family.zsnr))
+    base = base_model_for(family, unet, sampling, offload_device)
+    return ModelPatcher(base, load_device, offload_device)
+
+
+def _unet_handle(state: Tensors, keys: set[str], dtype: torch.dtype | None, device: torch.device,
+                 load_device: torch.device, what: str) -> ModelPatcher:
     try:
         family = detect_family(state, keys)
     except DetectionError as exc:
         raise CheckpointError(f"Could not detect model type of: {what} ({exc})") from exc
     unet = materialize(lambda: UNetModel(family.unet), state, dtype, f"{what} (UNet)")
-    return ModelHandle(unet, family, ManagedWeights(unet, offload_device=device))
+    return model_patcher(unet, family, load_device, device)
 
 
-def _vae_handle(state: Tensors, dtype: torch.dtype | None, device: torch.device, what: str) -> VAEHandle:
+def _vae_handle(state: Tensors, dtype: torch.dtype | None, device: torch.device, load_device: torch.device,
+                what: str) -> VAE:
     if km.is_diffusers_vae(state):
         state = km.diffusers_vae_to_ldm(state)
     try:
@@ -79,7 +93,7 @@ def _vae_handle(state: Tensors, dtype: torch.dtype | None, device: torch.device,
         raise CheckpointError(f"{what}: {exc}") from exc
     state = {k: v for k, v in state.items() if not k.startswith(("loss.", "model_ema."))}
     vae = materialize(lambda: AutoencoderKL(cfg), state, dtype, f"{what} (VAE)")
-    return VAEHandle(vae, ManagedWeights(vae, offload_device=device))
+    return VAE(vae, load_device, device)
 
 
 def clip_config(state: Tensors, spec: TextEncoderSpec) -> ClipConfig:
@@ -107,7 +121,8 @@ def _text_encoder(state: Tensors, spec: TextEncoderSpec, dtype: torch.dtype | No
     return materialize(lambda: TextEncoder(cfg), state, dtype, f"{what} ({spec.name})")
 
 
-def _checkpoint_clip(state: Tensors, family: ModelFamily, dtype: torch.dtype | None, device: torch.device, what: str) -> ClipHandle | None:
+def _checkpoint_clip(state: Tensors, family: ModelFamily, dtype: torch.dtype | None, device: torch.device,
+                     load_device: torch.device, what: str) -> CLIP | None:
     prefixes = {
         "sdxl": {"clip_l": km.SDXL_CLIP_L_PREFIX, "clip_g": km.SDXL_CLIP_G_PREFIX},
         "sdxl_refiner": {"clip_g": km.REFINER_CLIP_G_PREFIX},
@@ -125,12 +140,7 @@ def _checkpoint_clip(state: Tensors, family: ModelFamily, dtype: torch.dtype | N
     width = sum(e.config.hidden_size for e in encoders.values())
     if width != family.unet.context_dim:
         raise CheckpointError(f"{what}: text encoders give {width} features, the UNet expects {family.unet.context_dim}")
-    return _clip_handle(encoders, family, device)
-
-
-def _clip_handle(encoders: dict[str, TextEncoder], family: ModelFamily, device: torch.device) -> ClipHandle:
-    module = nn.ModuleDict(encoders)
-    return ClipHandle(module, family, ManagedWeights(module, offload_device=device, compute_dtype=torch.float32))
+    return CLIP(encoders, family, load_device, device)
 
 
 def load_checkpoint(
@@ -140,14 +150,16 @@ def load_checkpoint(
     device: torch.device | str | None = None,
     clip_dtype: torch.dtype | None = None,
     vae_dtype: torch.dtype | None = None,
+    load_devices: LoadDevices | None = None,
 ) -> Checkpoint:
     """Load a single-file SD1/SD2/SDXL checkpoint. `dtype` is the UNet storage dtype (None:
     as in the file), `device` where weights rest when not in use (default CPU); the file is
-    read straight onto it and cast there."""
+    read straight onto it and cast there. `load_devices` says where each part computes
+    (default: `device`)."""
     path = Path(path)
     device = torch.device(device or "cpu")
-    return checkpoint_from_state(load_state_dict(path, device), path.name, dtype=dtype,
-                                 device=device, clip_dtype=clip_dtype, vae_dtype=vae_dtype)
+    return checkpoint_from_state(load_state_dict(path, device), path.name, dtype=dtype, device=device,
+                                 clip_dtype=clip_dtype, vae_dtype=vae_dtype, load_devices=load_devices)
 
 
 def checkpoint_from_state(
@@ -158,36 +170,41 @@ def checkpoint_from_state(
     device: torch.device | str | None = None,
     clip_dtype: torch.dtype | None = None,
     vae_dtype: torch.dtype | None = None,
+    load_devices: LoadDevices | None = None,
 ) -> Checkpoint:
-    """The handles of a state dict in the single-file layout (`name` names it in errors)."""
+    """The values of a state dict in the single-file layout (`name` names it in errors)."""
     device = torch.device(device or "cpu")
+    where = load_devices or LoadDevices(device, device, device)
     prefix = km.unet_prefix(list(state))
     if prefix is None:
         raise CheckpointError(f"Could not detect model type of: {name} (expected UNet keys such as "
                               f"'model.diffusion_model.input_blocks.0.0.weight')")
-    model = _unet_handle(km.strip_prefix(state, prefix), set(state), dtype, device, name)
+    model = _unet_handle(km.strip_prefix(state, prefix), set(state), dtype, device, where.unet, name)
+    family = model.model.family
     vae_state = km.strip_prefix(state, km.VAE_PREFIX)
-    vae = _vae_handle(vae_state, vae_dtype, device, name) if vae_state else None
-    clip = _checkpoint_clip(state, model.family, clip_dtype, device, name)
-    return Checkpoint(model=model, clip=clip, vae=vae, family=model.family)
+    vae = _vae_handle(vae_state, vae_dtype, device, where.vae, name) if vae_state else None
+    clip = _checkpoint_clip(state, family, clip_dtype, device, where.clip, name)
+    return Checkpoint(model=model, clip=clip, vae=vae, family=family)
 
 
-def load_unet(path: str | Path, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> ModelHandle:
+def load_unet(path: str | Path, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None,
+              load_device: torch.device | str | None = None) -> ModelPatcher:
     """A diffusion-model-only file (keys with or without the LDM prefix)."""
     path, device = Path(path), torch.device(device or "cpu")
     state = load_state_dict(path, device)
     prefix = km.unet_prefix(list(state))
     unet_state = km.strip_prefix(state, prefix) if prefix else state
-    return _unet_handle(unet_state, set(state), dtype, device, path.name)
+    return _unet_handle(unet_state, set(state), dtype, device, torch.device(load_device or device), path.name)
 
 
-def load_vae(path: str | Path, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> VAEHandle:
+def load_vae(path: str | Path, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None,
+             load_device: torch.device | str | None = None) -> VAE:
     """A VAE file in LDM (optionally `first_stage_model.`-prefixed) or diffusers layout."""
     path, device = Path(path), torch.device(device or "cpu")
     state = load_state_dict(path, device)
     if any(k.startswith(km.VAE_PREFIX) for k in state):
         state = km.strip_prefix(state, km.VAE_PREFIX)
-    return _vae_handle(state, dtype, device, path.name)
+    return _vae_handle(state, dtype, device, torch.device(load_device or device), path.name)
 
 
 def load_clip(
@@ -196,7 +213,8 @@ def load_clip(
     *,
     dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
-) -> ClipHandle:
+    load_device: torch.device | str | None = None,
+) -> CLIP:
     """Text-encoder files (HF `text_model.*` or OpenCLIP layout), one per encoder of
     `family`, in the family's order (clip_l before clip_g for SDXL)."""
     if len(paths) != len(family.text_encoders):
@@ -205,4 +223,4 @@ def load_clip(
     for p, spec in zip(paths, family.text_encoders):
         p = Path(p)
         encoders[spec.name] = _text_encoder(load_state_dict(p, device), spec, dtype, p.name)
-    return _clip_handle(encoders, family, device)
+    return CLIP(encoders, family, torch.device(load_device or device), device)

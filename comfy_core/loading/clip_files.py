@@ -17,7 +17,7 @@ from safetensors import SafetensorError, safe_open
 from comfy_core.loading.checkpoint import load_clip
 from comfy_core.loading.safetensors_io import SAFE_SUFFIXES, CheckpointError, load_state_dict
 from comfy_core.models.family import SD2_EPS, SD15, SDXL, SDXL_REFINER, ModelFamily
-from comfy_core.models.patcher import ClipHandle
+from comfy_core.models.clip_value import CLIP
 
 # CLIPLoader / DualCLIPLoader `type` choices, in ComfyUI's order (COMPAT 7).
 CLIP_TYPES = ("stable_diffusion", "stable_cascade", "sd3", "stable_audio", "mochi", "ltxv", "pixart",
@@ -65,13 +65,13 @@ def single_clip_family(path: str | Path) -> ModelFamily:
     return {"clip_l": SD15, "clip_h": SD2_EPS, "clip_g": SDXL_REFINER}[role]
 
 
-def load_clip_file(path: str | Path, clip_type: str, **kwargs) -> ClipHandle:
+def load_clip_file(path: str | Path, clip_type: str, **kwargs) -> CLIP:
     """CLIPLoader: one text-encoder file as a CLIP value (kwargs go to `load_clip`)."""
     _check_type(clip_type, CLIP_TYPES)
     return load_clip([path], single_clip_family(path), **kwargs)
 
 
-def load_dual_clip(paths: Sequence[str | Path], clip_type: str, **kwargs) -> ClipHandle:
+def load_dual_clip(paths: Sequence[str | Path], clip_type: str, **kwargs) -> CLIP:
     """DualCLIPLoader type sdxl: a clip_l and a clip_g file in either order."""
     _check_type(clip_type, DUAL_CLIP_TYPES)
     if len(paths) != 2:

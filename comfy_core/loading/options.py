@@ -28,10 +28,26 @@ class LoadOptions:
     clip: torch.dtype = torch.float32
     vae: torch.dtype = torch.float32
     unet_compute: torch.dtype = torch.float32
-    device: torch.device = torch.device("cpu")
+    device: torch.device = torch.device("cpu")  # where weights rest
+    unet_device: torch.device = torch.device("cpu")  # where each part computes (its load device)
+    clip_device: torch.device = torch.device("cpu")
+    vae_device: torch.device = torch.device("cpu")
 
     def checkpoint_kwargs(self) -> dict[str, Any]:
-        return {"dtype": self.unet, "clip_dtype": self.clip, "vae_dtype": self.vae, "device": self.device}
+        return {"dtype": self.unet, "clip_dtype": self.clip, "vae_dtype": self.vae, "device": self.device,
+                "load_devices": self.load_devices()}
+
+    def load_devices(self) -> "LoadDevices":
+        return LoadDevices(self.unet_device, self.clip_device, self.vae_device)
+
+
+@dataclass(frozen=True)
+class LoadDevices:
+    """Where the UNet, the text encoders and the VAE of a checkpoint compute."""
+
+    unet: torch.device = torch.device("cpu")
+    clip: torch.device = torch.device("cpu")
+    vae: torch.device = torch.device("cpu")
 
 
 def load_options(memory: Any, device: str = "default") -> LoadOptions:
@@ -40,13 +56,17 @@ def load_options(memory: Any, device: str = "default") -> LoadOptions:
     if memory is None:
         return LoadOptions()
     unet = memory.dtype_for(ModelKind.UNET)
-    clip_kind = memory.dtype_for(ModelKind.TEXT_ENCODER, torch.device("cpu") if device == "cpu" else None)
+    clip_device = torch.device("cpu") if device == "cpu" else memory.device_for(ModelKind.TEXT_ENCODER)
+    clip_kind = memory.dtype_for(ModelKind.TEXT_ENCODER, clip_device)
     return LoadOptions(
         unet=unet.storage,
         clip=clip_kind.storage,
         vae=memory.dtype_for(ModelKind.VAE).storage,
         unet_compute=unet.compute,
         device=memory.offload_device,
+        unet_device=memory.device,
+        clip_device=clip_device,
+        vae_device=memory.device_for(ModelKind.VAE),
     )
 
 

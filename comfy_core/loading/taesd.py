@@ -16,9 +16,8 @@ from typing import Iterable
 import torch
 
 from comfy_core.loading.safetensors_io import SAFE_SUFFIXES, CheckpointError, load_state_dict
-from comfy_core.models.patcher import VAEHandle
 from comfy_core.models.taesd import TAESDAutoencoder, TAESDDecoder
-from comfy_core.models.weights import ManagedWeights
+from comfy_core.models.vae_value import VAE
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +64,12 @@ def load_decoder(path: str | Path, device: torch.device | str = "cpu") -> TAESDD
 
 
 def load_vae(encoder: str | Path, decoder: str | Path, scale_factor: float,
-             device: torch.device | str = "cpu") -> VAEHandle:
-    """Both halves as a VAE handle (VAELoader's "taesd" / "taesdxl"); `scale_factor` is the
+             device: torch.device | str = "cpu", load_device: torch.device | str | None = None) -> VAE:
+    """Both halves as a VAE value (VAELoader's "taesd" / "taesdxl"); `scale_factor` is the
     family's latent scale (TAESD works on scaled latents, the VAE interface on raw ones)."""
     decoder_state = load_state_dict(decoder)
     module = TAESDAutoencoder(_latent_channels(decoder_state, decoder), scale_factor)
     _fill(module.taesd_encoder, load_state_dict(encoder), encoder, "encoder")
     _fill(module.taesd_decoder, decoder_state, decoder, "decoder")
     module = module.to(device).eval().requires_grad_(False)
-    return VAEHandle(module, ManagedWeights(module, offload_device=torch.device(device)))
+    return VAE(module, load_device or device, device)

@@ -42,6 +42,7 @@ class _Entry:
     ref: weakref.ref
     last_used: int
     budget: int | None  # None: fully loaded
+    capped: bool = False  # shrunk after an OOM: not grown back until `uncap`
 
 
 def resolve_vram_state(options: MemoryOptions, device: torch.device, faked: bool) -> VramState:
@@ -243,6 +244,8 @@ class MemoryManager:
         so a tight step never reshuffles weights it already has on the device."""
         if _normalize(model.device) != self.device:
             return True  # moved away behind our back (e.g. a clone sharing the module)
+        if entry.capped:
+            return False
         if entry.budget is None:
             return model.loaded_size() < model.model_size()
         if budget is None:
@@ -325,8 +328,9 @@ class MemoryManager:
 
     def shrink(self, model: ManagedModel, fraction: float) -> int:
         """Reload `model` keeping `fraction` of its resident bytes on the device and
-        streaming the rest (the OOM path's partial loading). Returns the new budget. The
-        next `ensure_loaded` grows it back when memory allows, so later jobs run normally."""
+        streaming the rest (the OOM path's partial loading). Returns the new budget. Until
+        `uncap(model)` (the end of the recovering operation) `ensure_loaded` keeps it so;
+        after that it grows back when memory allows, so later jobs run normally."""
         if not 0.0 <= fraction < 1.0:
             raise ValueError(f"fraction must be in [0, 1), got {fraction}")
         with self._lock:
@@ -337,5 +341,12 @@ class MemoryManager:
             devices.empty_cache(self.device)
             log.info("reloaded %s with %d of %d bytes resident after running out of memory",
                      type(model).__name__, model.loaded_size(), model.model_size())
-            self._entries[id(model)] = _Entry(weakref.ref(model), next(self._clock), budget)
+            self._entries[id(model)] = _Entry(weakref.ref(model), next(self._clock), budget, capped=True)
             return budget
+
+    def uncap(self, model: ManagedModel) -> None:
+        """Let `ensure_loaded` grow a shrunk model again."""
+        with self._lock:
+            entry = self._entry(model)
+            if entry is not None:
+                entry.capped = False

@@ -152,4 +152,7 @@ class OomRecovery:
 
             return attempt
 
-        return self.run(fn, what, [shrunk(f) for f in STREAMING_STEPS])
+        try:
+            return self.run(fn, what, [shrunk(f) for f in STREAMING_STEPS])
+        finally:
+            self.manager.uncap(model)

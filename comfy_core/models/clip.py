@@ -140,11 +140,12 @@ class TextEncoder(nn.Module):
         layer_idx: int | None = None,
         final_norm: bool = True,
         inputs_embeds: torch.Tensor | None = None,
+        project: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Hidden state of layer `layer_idx` (-1 last, -2 penultimate, k >= 0 the output of
         layer k; None = last), optionally through the final LayerNorm, and the pooled
         output at the first EOS of the final normed layer, projected when the model has a
-        projection. `inputs_embeds` (N, 77, hidden) replaces the token lookup (textual
+        projection (and `project`). `inputs_embeds` (N, 77, hidden) replaces the token lookup (textual
         inversion); `token_ids` still locate EOS. Runs on `token_ids`' device: the weights'
         own device is no guide when layers are streamed. Returns float32 tensors."""
         device = token_ids.device
@@ -170,6 +171,6 @@ class TextEncoder(nn.Module):
         hidden = norm(hidden) if final_norm else hidden
         eos = (token_ids == EOS_TOKEN).int().argmax(dim=-1)  # (N,) first EOS
         pooled = last[torch.arange(last.shape[0], device=device), eos]
-        if hasattr(self, "text_projection"):
+        if project and hasattr(self, "text_projection"):
             pooled = self.text_projection(pooled)
         return hidden.float(), pooled.float()

@@ -1,35 +1,37 @@
-"""Prompt text -> CONDITIONING tensors for a CLIP handle (COMPAT 9.7).
+"""Prompt text -> CONDITIONING tensors for a CLIP value (COMPAT 9.7).
 
 Each encoder of the family tokenizes the text with its own pad token and embedding width,
 runs the weighted encode procedure of `comfy_core.text.encode`, and the family decides how
 the encoders combine: one encoder (SD1 clip_l, SD2 clip_h, SDXL refiner clip_g) is used as
 is; SDXL puts clip_l and clip_g side by side (2048 features) with the pooled vector from
-clip_g. The handle must already be loaded (`ensure_loaded([clip])`).
+clip_g. The CLIP value (`clip_value.CLIP`) calls these with its patcher loaded.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 
-from comfy_core.models.patcher import ClipHandle
 from comfy_core.text.embeddings import embedding_lookup
 from comfy_core.text.encode import TextEncoder, concat_sdxl, empty_ids, encode_prompt
 from comfy_core.text.prompt import EmbeddingInjection, TokenizedPrompt, tokenize_prompt
 
+if TYPE_CHECKING:
+    from comfy_core.models.clip_value import CLIP
+
 Tokens = dict[str, TokenizedPrompt]  # encoder name ("clip_l", "clip_g", ...) -> prompt
 
 
-def encoder_names(clip: ClipHandle) -> list[str]:
-    """The handle's encoders in family order (clip_l before clip_g)."""
+def encoder_names(clip: "CLIP") -> list[str]:
+    """The encoders in family order (clip_l before clip_g)."""
     return [spec.name for spec in clip.family.text_encoders if spec.name in clip.encoders]
 
 
 def tokenize(
-    clip: ClipHandle, text: str, embedding_dirs: Sequence[str | os.PathLike] = (), only: str | None = None
+    clip: "CLIP", text: str, embedding_dirs: Sequence[str | os.PathLike] = (), only: str | None = None
 ) -> Tokens:
     """Tokenize `text` for every encoder (or just `only`), each with its pad token and
     `embedding:NAME` vectors of its width (file key = encoder name)."""
@@ -56,7 +58,7 @@ def pad_to_chunks(prompt: TokenizedPrompt, chunks: int) -> TokenizedPrompt:
                                weights=prompt.weights + ((1.0,) * width,) * missing)
 
 
-def _encoder(clip: ClipHandle, name: str) -> TextEncoder:
+def _encoder(clip: "CLIP", name: str, project: bool) -> TextEncoder:
     """The callable `encode_prompt` takes: ids [n, 77] (+ embedding injections) -> hidden,
     pooled. Injected vectors replace the token embedding at their (chunk, position)."""
 
@@ -65,44 +67,21 @@ def _encoder(clip: ClipHandle, name: str) -> TextEncoder:
         if injections:
             table = clip.encoders[name].text_model.embeddings.token_embedding
             with torch.no_grad():
-                embeds = table(ids.to(clip.device)).float()  # (n, 77, hidden)
+                embeds = table(ids.to(clip.patcher.device)).float()  # (n, 77, hidden)
             for inj in injections:
                 embeds[inj.chunk, inj.position] = inj.vector.to(embeds)
-        return clip.encode(name, ids, embeds)
+        return clip.encode_ids(name, ids, embeds, project)
 
     return run
 
 
-def encode_tokens(clip: ClipHandle, tokens: Tokens) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(cond [1, T, D], pooled [1, P] | None) in float32 on the CPU."""
-    results = {name: encode_prompt(prompt, _encoder(clip, name)) for name, prompt in tokens.items()}
+def encode_tokens(clip: "CLIP", tokens: Tokens, project: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(cond [1, T, D], pooled [1, P] | None) in float32 on the CPU; `project` False gives
+    the pooled vector before the text projection."""
+    results = {name: encode_prompt(prompt, _encoder(clip, name, project)) for name, prompt in tokens.items()}
     if set(results) == {"clip_l", "clip_g"}:
         cond = concat_sdxl(results["clip_l"][0], results["clip_g"][0])
         return cond, results["clip_g"][1]
     if len(results) != 1:
         raise ValueError(f"cannot combine text encoders {sorted(results)} for family {clip.family.name!r}")
     return next(iter(results.values()))
-
-
-def encode_text(clip: ClipHandle, text: str, embedding_dirs: Sequence[str | os.PathLike] = ()) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """CLIPTextEncode: the same text through every encoder of the family."""
-    tokens = tokenize(clip, text, embedding_dirs)
-    if len(tokens) == 2:
-        chunks = max(len(p.ids) for p in tokens.values())
-        tokens = {name: pad_to_chunks(p, chunks) for name, p in tokens.items()}
-    return encode_tokens(clip, tokens)
-
-
-def encode_sdxl(
-    clip: ClipHandle, text_g: str, text_l: str, embedding_dirs: Sequence[str | os.PathLike] = ()
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """CLIPTextEncodeSDXL: `text_g` for clip_g and `text_l` for clip_l, padded with empty
-    chunks to the same chunk count."""
-    if set(encoder_names(clip)) != {"clip_l", "clip_g"}:
-        raise ValueError(f"CLIPTextEncodeSDXL needs an SDXL CLIP (clip_l + clip_g); this one has "
-                         f"{encoder_names(clip)}")
-    tokens = {**tokenize(clip, text_l, embedding_dirs, only="clip_l"),
-              **tokenize(clip, text_g, embedding_dirs, only="clip_g")}
-    chunks = max(len(p.ids) for p in tokens.values())
-    return encode_tokens(clip, {name: pad_to_chunks(p, chunks) for name, p in tokens.items()})
-

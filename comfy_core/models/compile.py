@@ -2,7 +2,8 @@
 
 The compiled graph runs only while every weight is resident in its compute dtype; when the
 memory manager streams layers (partial loading) or casts them per forward, the hooks that
-do it cannot be traced, so the eager forward runs instead and results stay identical.
+do it cannot be traced, so the eager forward runs instead and results stay identical. The
+same when a call carries plugin patches in its transformer options.
 Mode per device: CUDA uses "reduce-overhead" (CUDA graphs: one replay per step for fixed
 shapes), other devices inductor's default. Inductor's FX-graph, AOTAutograd and Triton
 caches live under one directory (the user dir in the app), so a restart with the same
@@ -62,9 +63,10 @@ class CompiledForward:
         self.eager_calls = 0
 
     def __call__(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        if self.is_hooked():
+        if self.is_hooked() or _patched(kwargs.get("transformer_options")):
             self.eager_calls += 1
             return self.eager(x, *args, **kwargs)
+        kwargs["transformer_options"] = None  # per-call bookkeeping only: keep it out of the graph's guards
         mode = self.options.mode or compile_mode(x.device)
         fn = self._compiled.get(mode)
         if fn is None:
@@ -78,10 +80,21 @@ class CompiledForward:
         return fn(x, *args, **kwargs)
 
 
+def _patched(transformer_options: dict | None) -> bool:
+    """Whether plugins hook into this call (patches, replacements, wrappers, an attention
+    override): Python callables the compiled graph would not see, so eager runs."""
+    if not transformer_options:
+        return False
+    keys = ("patches", "patches_replace", "optimized_attention_override")
+    wrappers = transformer_options.get("wrappers") or {}
+    return any(transformer_options.get(k) for k in keys) or any(any(w.values()) for w in wrappers.values())
+
+
 def compile_unet(handle: Any, options: CompileOptions) -> CompiledForward:
-    """Route `handle.unet`'s forward through torch.compile (idempotent; clones share the
-    module, so they share the compiled forward). `handle.weights` is its ManagedWeights."""
-    module = handle.unet
+    """Route the UNet's forward (`handle.model.diffusion_model`) through torch.compile
+    (idempotent; clones share the module, so they share the compiled forward).
+    `handle.weights` is its ManagedWeights."""
+    module = handle.model.diffusion_model
     current = module.__dict__.get("forward")
     if isinstance(current, CompiledForward):
         return current
@@ -95,6 +108,7 @@ def compile_unet(handle: Any, options: CompileOptions) -> CompiledForward:
 
 def uncompile_unet(handle: Any) -> None:
     """Back to the plain eager forward."""
-    current = handle.unet.__dict__.get("forward")
+    module = handle.model.diffusion_model
+    current = module.__dict__.get("forward")
     if isinstance(current, CompiledForward):
-        del handle.unet.forward
+        del module.forward

@@ -1,5 +1,6 @@
-"""Weights of control networks: the managed wrapper the memory manager loads, and the
-assembly of a Control-LoRA's network from the sampled UNet plus the file's deltas."""
+"""Weights of control networks: the patcher the memory manager loads (ComfyUI's
+`control_model_wrapped`), and the assembly of a Control-LoRA's network from the sampled
+UNet plus the file's deltas."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from comfy_core.models.patcher import ManagedHandle
-from comfy_core.models.weights import ManagedWeights
+from comfy_core.models.patcher import ModelPatcher
 
 # Control-LoRA files mark themselves with this key; it is not a weight.
 CONTROL_LORA_MARKER = "lora_controlnet"
@@ -17,21 +17,12 @@ CONTROL_LORA_MARKER = "lora_controlnet"
 SHARED_WITH_UNET = ("time_embed.", "label_emb.", "input_blocks.", "middle_block.")
 
 
-class ControlModelHandle(ManagedHandle):
-    """A control network as a managed model: `load(device)` / `offload()` move it, the
-    memory manager counts it; `model` is the network and `load_device` where it runs."""
-
-    def __init__(self, module: nn.Module, load_device: torch.device | str | None) -> None:
-        first = next(module.parameters(), None)
-        offload = torch.device("cpu") if first is None else first.device
-        super().__init__(ManagedWeights(module, offload_device=offload))
-        self.model = module
-        self.load_device = torch.device(load_device) if load_device is not None else offload
-
-
-def wrap_control_model(module: nn.Module, load_device: Any) -> ControlModelHandle:
-    """ComfyUI's `control_model_wrapped` for `module`."""
-    return ControlModelHandle(module, load_device)
+def wrap_control_model(module: nn.Module, load_device: Any) -> ModelPatcher:
+    """ComfyUI's `control_model_wrapped` for `module`: a patcher resting where the weights
+    are now, running on `load_device` (default: there too)."""
+    first = next(module.parameters(), None)
+    offload = torch.device("cpu") if first is None else first.device
+    return ModelPatcher(module, load_device if load_device is not None else offload, offload)
 
 
 def control_lora_state(unet_state: Mapping[str, torch.Tensor],

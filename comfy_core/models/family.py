@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
+from comfy_core.models import latent_formats
+
 Prediction = Literal["eps", "v"]
 AdmKind = Literal["sdxl", "sdxl_refiner"] | None
 
@@ -52,19 +54,6 @@ class UNetConfig:
 
 
 @dataclass(frozen=True)
-class LatentFormat:
-    """How latents relate to pixels: sampling works on `latent * scale_factor`; previews use
-    `rgb = latent @ rgb_factors + rgb_bias` (rgb_factors is [channels][3]), or the TAESD
-    decoder whose file name starts with `taesd_decoder` when it is installed."""
-
-    channels: int
-    scale_factor: float
-    rgb_factors: tuple[tuple[float, float, float], ...]
-    rgb_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    taesd_decoder: str | None = None
-
-
-@dataclass(frozen=True)
 class TextEncoderSpec:
     """One CLIP text encoder of a family.
 
@@ -89,7 +78,7 @@ class ModelFamily:
 
     name: str
     unet: UNetConfig
-    latent: LatentFormat
+    latent: latent_formats.LatentFormat
     prediction: Prediction
     text_encoders: tuple[TextEncoderSpec, ...]
     adm: AdmKind = None
@@ -104,13 +93,13 @@ class ModelFamily:
     def inpaint(self) -> bool:
         """Inpainting UNets take the mask and the masked image's latent after x (COMPAT 10.1):
         1 + C extra input channels."""
-        return self.unet.in_channels == 2 * self.latent.channels + 1
+        return self.unet.in_channels == 2 * self.latent.latent_channels + 1
 
     @property
     def ip2p(self) -> bool:
         """InstructPix2Pix UNets (Brooks et al. 2023) take the input image's latent after x:
         C extra input channels."""
-        return self.unet.in_channels == 2 * self.latent.channels
+        return self.unet.in_channels == 2 * self.latent.latent_channels
 
     def encoder(self, name: str) -> TextEncoderSpec:
         for spec in self.text_encoders:
@@ -119,30 +108,8 @@ class ModelFamily:
         raise KeyError(f"family {self.name!r} has no text encoder {name!r}")
 
 
-SD15_LATENT = LatentFormat(
-    channels=4,
-    scale_factor=0.18215,
-    rgb_factors=(
-        (0.3512, 0.2297, 0.3227),
-        (0.3250, 0.4974, 0.2350),
-        (-0.2829, 0.1762, 0.2721),
-        (-0.2120, -0.2616, -0.7177),
-    ),
-    taesd_decoder="taesd_decoder",
-)
-
-SDXL_LATENT = LatentFormat(
-    channels=4,
-    scale_factor=0.13025,
-    rgb_factors=(
-        (0.3651, 0.4232, 0.4341),
-        (-0.2533, -0.0042, 0.1068),
-        (0.1076, 0.1111, -0.0362),
-        (-0.3165, -0.2492, -0.2188),
-    ),
-    rgb_bias=(0.1084, -0.0175, -0.0011),
-    taesd_decoder="taesdxl_decoder",
-)
+SD15_LATENT = latent_formats.SD15()
+SDXL_LATENT = latent_formats.SDXL()
 
 CLIP_L = TextEncoderSpec("clip_l", 49407, -1, True, 768, None, open_clip=False)
 CLIP_H = TextEncoderSpec("clip_h", 0, -2, True, 1024, None, open_clip=True)

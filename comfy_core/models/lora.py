@@ -19,8 +19,9 @@ import torch
 
 from comfy_core.models.family import UNetConfig
 from comfy_core.models.lycoris import MatchedAdapter, parse_lycoris
-from comfy_core.models.patcher import ClipHandle, ManagedHandle, ModelHandle
-from comfy_core.models.weights import WeightDelta
+from comfy_core.models.clip_value import CLIP
+from comfy_core.models.patch_math import WeightAdapter
+from comfy_core.models.patcher import ModelPatcher
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ _TOP_LEVEL = {"time_embed.0": "time_embedding.linear_1", "time_embed.2": "time_e
 
 
 @dataclass(frozen=True, eq=False)
-class LoraDelta:
+class LoraDelta(WeightAdapter):
     """One adapted weight: up (out, r[, 1, 1]), down (r, in[, kh, kw]), optional Tucker
     core `mid` (r, r, kh, kw) of LoCon, and alpha (None: scale 1)."""
 
@@ -104,14 +105,15 @@ def _to_diffusers(path: str, blocks: dict[str, tuple[str, bool]]) -> str | None:
     return f"{base}.{rest}" if rest else base
 
 
-def unet_key_map(model: ModelHandle) -> dict[str, str]:
-    """LoRA base names -> UNet parameter keys."""
+def unet_key_map(model: ModelPatcher) -> dict[str, str]:
+    """LoRA base names -> the MODEL's state-dict keys (`diffusion_model.<path>.weight`)."""
     out: dict[str, str] = {}
-    blocks = _diffusers_blocks(model.family.unet)
-    for key in model.patchable_keys():
-        if not key.endswith(".weight"):
+    base = model.model
+    blocks = _diffusers_blocks(base.family.unet)
+    for name, _ in base.diffusion_model.named_parameters():
+        if not name.endswith(".weight"):
             continue
-        path = key[: -len(".weight")]
+        path, key = name[: -len(".weight")], f"diffusion_model.{name}"
         flat = path.replace(".", "_")
         out.update({f"lora_unet_{flat}": key, f"lycoris_{flat}": key, f"diffusion_model.{path}": key})
         d = _to_diffusers(path, blocks)
@@ -125,17 +127,17 @@ def unet_key_map(model: ModelHandle) -> dict[str, str]:
     return out
 
 
-def clip_key_map(clip: ClipHandle) -> dict[str, str]:
-    """LoRA base names -> text-encoder parameter keys (`<encoder>.text_model....weight`)."""
+def clip_key_map(clip: CLIP) -> dict[str, str]:
+    """LoRA base names -> the CLIP's state-dict keys (`<encoder>.transformer.text_model....weight`)."""
     out: dict[str, str] = {}
     sdxl = clip.family.adm == "sdxl"
-    for name in clip.encoders:
+    for name, encoder in clip.encoders.items():
         kohya = ("lora_te1" if name == "clip_l" else "lora_te2") if sdxl else "lora_te"
         diffusers = "text_encoder_2" if sdxl and name == "clip_g" else "text_encoder"
-        for key in clip.patchable_keys():
-            if not key.startswith(name + ".") or not key.endswith(".weight"):
+        for param, _ in encoder.named_parameters():
+            if not param.endswith(".weight"):
                 continue
-            path = key[len(name) + 1 : -len(".weight")]
+            path, key = param[: -len(".weight")], f"{name}.transformer.{param}"
             out.update({f"{kohya}_{path.replace('.', '_')}": key, f"{diffusers}.{path}": key,
                         f"text_encoders.{name}.transformer.{path}": key})
     return out
@@ -169,12 +171,12 @@ def parse_lora(state: Mapping[str, torch.Tensor], key_map: Mapping[str, str]) ->
 
 
 def _patches_for(
-    handle: ManagedHandle, tag: str, found: list[MatchedAdapter]
-) -> tuple[dict[str, WeightDelta], list[str]]:
-    """Deltas for `handle`'s parameters (targets tagged `tag`), checked for size, and the
+    patcher: ModelPatcher, tag: str, found: list[MatchedAdapter]
+) -> tuple[dict[str, WeightAdapter], list[str]]:
+    """Deltas for the patcher's parameters (targets tagged `tag`), checked for size, and the
     file keys of adapters whose target parameter does not exist (e.g. a bias-free layer)."""
-    params = dict(handle.weights.module.named_parameters())
-    deltas: dict[str, WeightDelta] = {}
+    params = dict(patcher.model.named_parameters())
+    deltas: dict[str, WeightAdapter] = {}
     missing: list[str] = []
     for m in found:
         if not m.target.startswith(tag):
@@ -191,12 +193,12 @@ def _patches_for(
 
 
 def apply_lora(
-    model: ModelHandle | None,
-    clip: ClipHandle | None,
+    model: ModelPatcher | None,
+    clip: CLIP | None,
     state: Mapping[str, torch.Tensor],
     strength_model: float = 1.0,
     strength_clip: float = 1.0,
-) -> tuple[ModelHandle | None, ClipHandle | None, list[str]]:
+) -> tuple[ModelPatcher | None, CLIP | None, list[str]]:
     """LoraLoader: clones of `model`/`clip` with the LoRA added, and the unmatched keys."""
     key_map: dict[str, str] = {}
     if model is not None:
@@ -209,7 +211,7 @@ def apply_lora(
         if handle is None:
             outputs.append(None)
             continue
-        deltas, missing = _patches_for(handle, tag, found)
+        deltas, missing = _patches_for(handle.patcher if isinstance(handle, CLIP) else handle, tag, found)
         unmatched += missing
         twin = handle.clone()
         twin.add_patches(deltas, strength)

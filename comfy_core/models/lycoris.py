@@ -18,7 +18,7 @@ from typing import Callable, Mapping
 
 import torch
 
-from comfy_core.models.weights import WeightDelta
+from comfy_core.models.patch_math import WeightAdapter
 
 Tensor = torch.Tensor
 LowRank = tuple[Tensor, Tensor]  # (a (rows, r), b (r, cols))
@@ -30,7 +30,7 @@ class MatchedAdapter:
     it was built from (for messages and the unmatched-key report)."""
 
     target: str
-    delta: WeightDelta
+    delta: WeightAdapter
     keys: tuple[str, ...]
 
 
@@ -58,7 +58,7 @@ def _scale(alpha: float | None, rank: int | None) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class LohaDelta:
+class LohaDelta(WeightAdapter):
     """LoHa: w1a (out, r), w1b (r, in*kh*kw), w2a, w2b alike; with Tucker cores t1, t2
     (r, r, kh, kw) the factors are wa (r, out), wb (r, in). rank = w1b.shape[0]."""
 
@@ -94,7 +94,7 @@ class LohaDelta:
 
 
 @dataclass(frozen=True, eq=False)
-class LokrDelta:
+class LokrDelta(WeightAdapter):
     """LoKr: w1 (a, c) or a low-rank pair ((a, r), (r, c)); w2 (b, d[, kh, kw]) or a pair
     ((b, r), (r, d*kh*kw)), or with the Tucker core t2 (r, r, kh, kw) a pair ((r, b), (r, d)).
     dW = kron(w1, w2) with a*b = out, c*d = in (w2 carries the kernel)."""
@@ -154,7 +154,7 @@ class LokrDelta:
 
 
 @dataclass(frozen=True, eq=False)
-class DiffDelta:
+class DiffDelta(WeightAdapter):
     """Full difference: `diff` has the patched parameter's shape (or at least its size)."""
 
     diff: Tensor
@@ -178,7 +178,7 @@ def _alpha(state: Mapping[str, Tensor], base: str) -> float | None:
     return None if alpha is None else float(alpha)
 
 
-def _loha(state: Mapping[str, Tensor], base: str) -> WeightDelta:
+def _loha(state: Mapping[str, Tensor], base: str) -> WeightAdapter:
     parts = [_get(state, base, f".hada_w{i}_{ab}") for i in (1, 2) for ab in "ab"]
     return LohaDelta(*parts, alpha=_alpha(state, base),
                      t1=state.get(base + ".hada_t1"), t2=state.get(base + ".hada_t2"))
@@ -193,16 +193,16 @@ def _lokr_factor(state: Mapping[str, Tensor], base: str, i: int) -> Tensor | Low
     return _get(state, base, f".lokr_w{i}_a"), _get(state, base, f".lokr_w{i}_b")
 
 
-def _lokr(state: Mapping[str, Tensor], base: str) -> WeightDelta:
+def _lokr(state: Mapping[str, Tensor], base: str) -> WeightAdapter:
     return LokrDelta(_lokr_factor(state, base, 1), _lokr_factor(state, base, 2),
                      alpha=_alpha(state, base), t2=state.get(base + ".lokr_t2"))
 
 
-def _diff(state: Mapping[str, Tensor], base: str) -> WeightDelta:
+def _diff(state: Mapping[str, Tensor], base: str) -> WeightAdapter:
     return DiffDelta(state[base + ".diff"])
 
 
-def _diff_bias(state: Mapping[str, Tensor], base: str) -> WeightDelta:
+def _diff_bias(state: Mapping[str, Tensor], base: str) -> WeightAdapter:
     return DiffDelta(state[base + ".diff_b"])
 
 
@@ -210,7 +210,7 @@ def _diff_bias(state: Mapping[str, Tensor], base: str) -> WeightDelta:
 class _Algorithm:
     name: str
     suffixes: tuple[str, ...]  # every key suffix the adapter may use
-    build: Callable[[Mapping[str, Tensor], str], WeightDelta]
+    build: Callable[[Mapping[str, Tensor], str], WeightAdapter]
     bias: bool = False
 
 

@@ -1,224 +1,329 @@
-"""The MODEL, CLIP and VAE values that nodes pass around.
+"""The MODEL value (and the `patcher` inside CLIP and VAE values): a module shared by all
+clones plus what is specific to this value, with ComfyUI's ModelPatcher interface
+(COMPAT-PLUGINS 3.9) because plugins call it directly and subclass it.
 
-A handle wraps a module (shared with its clones) plus what is specific to this value: the
-patch list (LoRA), the CLIP layer choice. The memory manager drives every handle through
-one protocol: `model_size()`, `loaded_size()`, `load(device, budget_bytes)`, `offload()`,
-`device`. Call `load` before running a handle's module: it is cheap when nothing changed
-and it is the moment this handle's patches (and not a clone's) are put in place.
+What a patcher owns: weight patches (`patches`, ComfyUI's patch tuples, see
+`patch_math`), object patches (attribute swaps such as `model_sampling`), `model_options`
+(UNet patches, cfg hooks; `patcher_hooks`) and the extension registries. The module, its
+placement and the state currently in place are shared (`weights.ManagedWeights`).
+
+The memory manager drives a patcher through one protocol: `model_size()`, `loaded_size()`,
+`load(device, budget_bytes)`, `offload()`, `device`. `load` is the moment this patcher's
+patches (and not a clone's) are put in place; until then `loaded_size()` is 0 and `device`
+is the offload device, so the manager knows to call it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Any, Mapping
+import logging
+import uuid
+from typing import Any, Iterator
 
 import torch
 from torch import nn
 
-from comfy_core.memory.recovery import OomRecovery
-from comfy_core.models.clip import TextEncoder
-from comfy_core.models.family import ModelFamily
-from comfy_core.models.vae import AutoencoderKL
-from comfy_core.models.vae_tiled import tiled_apply
-from comfy_core.models.weights import ManagedWeights, PatchSet, WeightDelta
-from comfy_core.text.tokenizer import ClipTokenizer
+from comfy_core.models import patch_math
+from comfy_core.models.patcher_hooks import PatchPoints, Registries
+from comfy_core.models.weights import ManagedWeights, PatchState, weights_of
+from comfy_core.patching import model_options as mo
+from comfy_core.patching.extension import CallbacksMP
+
+log = logging.getLogger(__name__)
 
 
-class ManagedHandle:
-    """Memory protocol and patch list shared by the three handle kinds."""
+class ModelPatcher(PatchPoints, Registries):
+    """`ModelPatcher(model, load_device, offload_device, size=0, weight_inplace_update=False)`;
+    `model` is a BaseModel for diffusion models, any module for CLIP/VAE."""
 
-    def __init__(self, weights: ManagedWeights) -> None:
-        self.weights = weights
-        self.patches: tuple[PatchSet, ...] = ()
+    def __init__(self, model: nn.Module, load_device: torch.device | str | None,
+                 offload_device: torch.device | str | None, size: int = 0,
+                 weight_inplace_update: bool = False) -> None:
+        self.model = model
+        self.weights: ManagedWeights = weights_of(model, offload_device)
+        self.load_device = torch.device(load_device) if load_device is not None else self.weights.offload_device
+        self.offload_device = torch.device(offload_device) if offload_device is not None else self.weights.offload_device
+        self.size = size
+        self.weight_inplace_update = weight_inplace_update
+        self.patches: dict[str, list[tuple]] = {}
+        self.object_patches: dict[str, Any] = {}
+        self.model_options: dict = mo.new_model_options()
+        self.patches_uuid: Any = uuid.uuid4()
+        self.parent: ModelPatcher | None = None
+        self.wrappers: dict = {}
+        self.callbacks: dict = {}
+        self.attachments: dict = {}
+        self.additional_models: dict = {}
+        self.injections: dict = {}
+        self.is_injected = False
+        self.skip_injection = False
+        self.is_clip = False
+        if not hasattr(model, "device"):
+            model.device = self.weights.device
+
+    # ---- shared state, seen through this patcher ---------------------------------------
+
+    @property
+    def backup(self) -> dict[str, patch_math.WeightBackup]:
+        """Originals of the patched tensors of the state in place (shared by clones)."""
+        return self.weights.backups
+
+    @property
+    def object_patches_backup(self) -> dict[str, Any]:
+        return self.weights.object_backups
+
+    def patch_state(self) -> PatchState:
+        injections = [i for group in self.injections.values() for i in group]
+        return PatchState(self.patches, self.patches_uuid, dict(self.object_patches), injections, self)
+
+    def is_current(self) -> bool:
+        """Whether this patcher's patches are the ones in place in the shared module."""
+        return self.patch_state().same_as(self.weights.applied)
+
+    # ---- memory protocol ---------------------------------------------------------------
 
     @property
     def device(self) -> torch.device:
-        return self.weights.device
-
-    @property
-    def offload_device(self) -> torch.device:
-        return self.weights.offload_device
-
-    @property
-    def compute_dtype(self) -> torch.dtype:
-        """dtype the module computes in (inputs should be cast to it)."""
-        return self.weights.compute_dtype or self.weights.storage_dtype()
+        """Where the model computes for this patcher now (its offload device until loaded)."""
+        return self.weights.device if self.is_current() else self.offload_device
 
     def model_size(self) -> int:
-        """Bytes of all weights and buffers."""
-        return self.weights.model_size()
+        if self.size > 0:
+            return self.size
+        self.size = self.weights.model_size()
+        return self.size
 
     def loaded_size(self) -> int:
-        """Bytes resident on the load device (0 when offloaded)."""
-        return self.weights.loaded_bytes
+        return self.weights.loaded_bytes if self.is_current() else 0
 
-    def load(self, device: torch.device | str, budget_bytes: int | None = None) -> None:
-        """Move weights to `device` (only `budget_bytes` of them, streaming the rest per layer)
-        and put this handle's patches in place."""
-        self.weights.load(torch.device(device), budget_bytes, self.patches)
+    def lowvram_patch_counter(self) -> int:
+        """Patches applied lazily per layer: none (streamed layers read patched host copies)."""
+        return 0
+
+    def current_loaded_device(self) -> torch.device:
+        return self.weights.device
+
+    def load(self, device_to: torch.device | str | None = None, budget_bytes: int | None = None,
+             force_patch_weights: bool = False, full_load: bool = False, *,
+             lowvram_model_memory: int | None = None) -> None:
+        """Put this patcher's state in place and its weights on `device_to` (default the load
+        device): all of them, or `budget_bytes` worth with the rest streamed per layer.
+        ComfyUI's `lowvram_model_memory` (0: everything) is accepted in its place."""
+        device = torch.device(device_to) if device_to is not None else self.load_device
+        if lowvram_model_memory is not None and budget_bytes is None:
+            budget_bytes = lowvram_model_memory or None
+        if full_load:
+            budget_bytes = None
+        self.weights.load(device, budget_bytes, self.patch_state())
+        self.is_injected = bool(self.injections)
+        if hasattr(self.model, "current_patcher"):
+            self.model.current_patcher = self
+        self.model_patches_to(device)
+        self.model_patches_to(self.model_dtype())
+        for callback in self.get_all_callbacks(CallbacksMP.ON_LOAD):
+            callback(self, device, budget_bytes or 0, force_patch_weights, budget_bytes is None)
 
     def offload(self) -> None:
+        """Weights back to the offload device (the patch state stays in place)."""
         self.weights.offload()
 
-    def shares_weights(self, other: "ManagedHandle") -> bool:
-        """True for clones of one model (they occupy memory once)."""
-        return self.weights is other.weights
+    def patch_model(self, device_to: torch.device | str | None = None, lowvram_model_memory: int = 0,
+                    load_weights: bool = True, force_patch_weights: bool = False) -> nn.Module:
+        """Put this patcher in place (on `device_to` when `load_weights`); returns the model."""
+        if load_weights:
+            self.load(device_to, lowvram_model_memory=lowvram_model_memory, force_patch_weights=force_patch_weights)
+        elif not self.is_current():
+            self.weights.remove_state()
+            self.weights.put_state(self.patch_state())
+            self.is_injected = bool(self.injections)
+        return self.model
 
-    def patchable_keys(self) -> set[str]:
-        return {k for k, _ in self.weights.module.named_parameters()}
+    def unpatch_model(self, device_to: torch.device | str | None = None, unpatch_weights: bool = True) -> None:
+        """Undo the state in place (weights, objects, injections); offload when `device_to`."""
+        if unpatch_weights:
+            self.weights.remove_state()
+            self.is_injected = False
+        if device_to is not None:
+            self.weights.offload()
 
-    def add_patches(self, deltas: Mapping[str, WeightDelta], strength: float = 1.0) -> list[str]:
-        """Add deltas for the parameters that exist; returns the keys accepted. Takes effect
-        at the next `load`."""
-        known = self.patchable_keys()
-        accepted = {k: d for k, d in deltas.items() if k in known}
-        if accepted and strength != 0.0:
-            self.patches = self.patches + (PatchSet(accepted, strength),)
-        return sorted(accepted)
+    def detach(self, unpatch_all: bool = True) -> nn.Module:
+        self.model_patches_to(self.offload_device)
+        if unpatch_all:
+            self.unpatch_model(self.offload_device, unpatch_weights=True)
+        for callback in self.get_all_callbacks(CallbacksMP.ON_DETACH):
+            callback(self, unpatch_all)
+        return self.model
 
-    def remove_patches(self) -> None:
-        self.patches = ()
+    def partially_load(self, device_to: torch.device | str, extra_memory: int = 0,
+                       force_patch_weights: bool = False) -> int:
+        """Grow the resident weights by up to `extra_memory` bytes; returns the growth."""
+        before = self.loaded_size()
+        budget = before + int(extra_memory)
+        self.load(device_to, None if budget >= self.model_size() else budget, force_patch_weights)
+        return self.loaded_size() - before
 
-    def clone(self) -> "ManagedHandle":
-        """Same module and weights, an independent patch list (and settings)."""
-        twin = copy.copy(self)
-        twin.patches = tuple(self.patches)
+    def partially_unload(self, device_to: torch.device | str, memory_to_free: int = 0) -> int:
+        """Stream `memory_to_free` more bytes from the offload device; returns bytes freed."""
+        before = self.loaded_size()
+        self.load(self.weights.device, max(0, before - int(memory_to_free)))
+        return before - self.loaded_size()
+
+    def model_dtype(self) -> torch.dtype | None:
+        if hasattr(self.model, "get_dtype"):
+            return self.model.get_dtype()
+        return self.weights.storage_dtype()
+
+    def set_model_compute_dtype(self, dtype: torch.dtype | None) -> None:
+        """Compute in `dtype` whatever the storage dtype (weights cast per layer)."""
+        self.weights.compute_dtype = dtype
+        if hasattr(self.model, "manual_cast_dtype"):
+            self.model.manual_cast_dtype = dtype
+
+    def memory_required(self, input_shape: Any) -> int:
+        return self.model.memory_required(input_shape=input_shape)
+
+    # ---- clones ------------------------------------------------------------------------
+
+    def clone(self) -> "ModelPatcher":
+        """Same module and weights; copied patch lists, object patches and registries;
+        deep-copied model_options. Built through `self.__class__`, so subclasses survive."""
+        twin = self.__class__(self.model, self.load_device, self.offload_device, self.size,
+                              weight_inplace_update=self.weight_inplace_update)
+        twin.patches = {k: list(v) for k, v in self.patches.items()}
+        twin.patches_uuid = self.patches_uuid
+        twin.object_patches = dict(self.object_patches)
+        twin.model_options = copy.deepcopy(self.model_options)
+        twin.parent = self
+        twin.is_clip = self.is_clip
+        twin.weights = self.weights
+        self._copy_registries_to(twin)
+        twin.is_injected, twin.skip_injection = self.is_injected, self.skip_injection
+        for callback in self.get_all_callbacks(CallbacksMP.ON_CLONE):
+            callback(self, twin)
         return twin
 
+    def is_clone(self, other: Any) -> bool:
+        return getattr(other, "model", None) is self.model
 
-class ModelHandle(ManagedHandle):
-    """MODEL: the UNet and its family. `model_sampling` is built and cached by the sampling
-    code (this package never imports it)."""
+    def clone_has_same_weights(self, clone: "ModelPatcher") -> bool:
+        if not self.is_clone(clone) or self.injections.keys() != clone.injections.keys():
+            return False
+        if not self.patches and not clone.patches:
+            return True
+        return self.patches_uuid == clone.patches_uuid
 
-    def __init__(self, unet: nn.Module, family: ModelFamily, weights: ManagedWeights | None = None) -> None:
-        super().__init__(weights or ManagedWeights(unet))
-        self.unet = unet
-        self.family = family
-        self.model_sampling: Any = None
+    def shares_weights(self, other: Any) -> bool:
+        """True for clones of one model (they occupy memory once)."""
+        return self.weights is getattr(other, "weights", None)
 
+    # ---- weight patches ----------------------------------------------------------------
 
-class ClipHandle(ManagedHandle):
-    """CLIP: the family's text encoders by name ("clip_l", "clip_h", "clip_g"), computed in
-    float32 whatever their storage dtype, plus the CLIPSetLastLayer choice."""
+    def add_patches(self, patches: dict, strength_patch: float = 1.0, strength_model: float = 1.0) -> list:
+        """Append `(strength_patch, value, strength_model, offset, function)` for every key
+        of `patches` that names a state-dict entry (`"key"` or `(key, offset[, function])`);
+        returns the keys accepted. Takes effect at the next load."""
+        known = self.model.state_dict(keep_vars=True).keys()
+        accepted = []
+        for k in patches:
+            key, offset, function = (k, None, None) if isinstance(k, str) else (k[0], k[1], k[2] if len(k) > 2 else None)
+            if key in known:
+                accepted.append(k)
+                self.patches.setdefault(key, []).append((strength_patch, patches[k], strength_model, offset, function))
+        self.patches_uuid = uuid.uuid4()
+        return accepted
 
-    def __init__(self, encoders: Mapping[str, TextEncoder], family: ModelFamily, weights: ManagedWeights | None = None) -> None:
-        self.encoders = encoders if isinstance(encoders, nn.ModuleDict) else nn.ModuleDict(dict(encoders))
-        super().__init__(weights or ManagedWeights(self.encoders, compute_dtype=torch.float32))
-        self.family = family
-        self.layer_idx: int | None = None
-        # Where to run regardless of the memory manager's text-encoder device (CLIPLoader
-        # device="cpu"); None lets the manager choose.
-        self.load_device: torch.device | None = None
-        self._shared: dict[str, Any] = {}  # clones keep the reference: one tokenizer for all
+    def get_key_patches(self, filter_prefix: str | None = None) -> dict[str, list]:
+        """`{key: [(original, convert_fn)] + patches}`: what another model's `add_patches`
+        takes to merge this one's (patched) weights."""
+        out = {}
+        for key in self.model.state_dict(keep_vars=True):
+            if filter_prefix is not None and not key.startswith(filter_prefix):
+                continue
+            out[key] = [(self.weights.original(key), patch_math.identity)] + list(self.patches.get(key, []))
+        return out
 
-    @property
-    def tokenizer(self) -> ClipTokenizer:
-        """The CLIP BPE tokenizer, built on first use (a quarter second) and shared by clones."""
-        if "tokenizer" not in self._shared:
-            self._shared["tokenizer"] = ClipTokenizer()
-        return self._shared["tokenizer"]
+    def model_state_dict(self, filter_prefix: str | None = None) -> dict[str, torch.Tensor]:
+        sd = self.model.state_dict()
+        if filter_prefix is not None:
+            sd = {k: v for k, v in sd.items() if k.startswith(filter_prefix)}
+        return sd
 
-    def set_last_layer(self, layer_idx: int) -> None:
-        """CLIPSetLastLayer: -1 last, -2 penultimate, ... for every encoder."""
-        if layer_idx >= 0:
-            raise ValueError(f"clip layer index must be negative (-1 = last), got {layer_idx}")
-        self.layer_idx = layer_idx
+    def patch_weight_to_device(self, key: str, device_to: torch.device | str | None = None,
+                               inplace_update: bool = False) -> None:
+        """Apply this patcher's patches of one key now (they are otherwise applied at load)."""
+        if key in self.patches:
+            self.weights.patch_key(key, self.patches[key])
 
-    def encode(
-        self, name: str, token_ids: torch.Tensor, inputs_embeds: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Encode (N, 77) chunks with encoder `name` at the family's or chosen layer
-        (COMPAT 9.7). Returns float32 (hidden (N, 77, D), pooled (N, P)) on the CPU."""
-        spec = self.family.encoder(name)
-        layer = self.layer_idx if self.layer_idx is not None else spec.default_layer
-        with torch.no_grad():
-            ids = token_ids.to(self.device)
-            hidden, pooled = self.encoders[name].encode_tokens(ids, layer, spec.final_norm, inputs_embeds)
-        return hidden.cpu(), None if pooled is None else pooled.cpu()
+    # ---- object patches ----------------------------------------------------------------
 
+    def add_object_patch(self, name: str, obj: Any) -> None:
+        """Swap dotted attribute `name` of the model for `obj` while this patcher is loaded."""
+        self.object_patches[name] = obj
 
-class VAEHandle(ManagedHandle):
-    """VAE: pixels (B, H, W, 3) in [0, 1] <-> raw latents (B, 4, H/8, W/8) (COMPAT 9.1)."""
+    def get_model_object(self, name: str) -> Any:
+        """This patcher's object patch, else the unpatched attribute."""
+        if name in self.object_patches:
+            return self.object_patches[name]
+        if name in self.weights.object_backups:
+            return self.weights.object_backups[name]
+        return patch_math.get_attr(self.model, name)
 
-    def __init__(self, vae: AutoencoderKL, weights: ManagedWeights | None = None) -> None:
-        super().__init__(weights or ManagedWeights(vae))
-        self.vae = vae
+    # ---- lifecycle around sampling ------------------------------------------------------
 
-    @property
-    def downscale(self) -> int:
-        return self.vae.config.downscale
+    def model_patches_to(self, target: torch.device | torch.dtype | None) -> None:
+        if target is not None:
+            mo.move_patches_to(self.model_options, target)
 
-    def _on_device(self, x: torch.Tensor) -> torch.Tensor:
-        """`x` on the VAE's device and dtype; channels-last on the CPU, oneDNN's native layout:
-        at image resolution the activations dwarf the weights, so re-laying out the weights
-        per convolution is cheaper than re-laying out every activation (about 10% of a
-        decode or encode)."""
-        x = x.to(self.device, self.compute_dtype)
-        return x.contiguous(memory_format=torch.channels_last) if self.device.type == "cpu" else x
+    def model_patches_models(self) -> list[Any]:
+        """Extra patchers that patch objects in `model_options` need loaded (`models()`)."""
+        return [m for p in mo.patch_objects(self.model_options) if hasattr(p, "models") for m in p.models()]
 
-    def _decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.vae.decode(self._on_device(z))
+    def pre_run(self) -> None:
+        if hasattr(self.model, "current_patcher"):
+            self.model.current_patcher = self
+        for callback in self.get_all_callbacks(CallbacksMP.ON_PRE_RUN):
+            callback(self)
 
-    def _encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.vae.encode(self._on_device(x))
+    def prepare_state(self, timestep: Any) -> None:
+        for callback in self.get_all_callbacks(CallbacksMP.ON_PREPARE_STATE):
+            callback(self, timestep)
 
-    def decode(self, latent: torch.Tensor, recovery: OomRecovery | None = None) -> torch.Tensor:
-        """(B, 4, h, w) -> (B, 8h, 8w, 3) float32 CPU in [0, 1]. Out of memory is recovered
-        from by `recovery` (default: no manager): other models are freed and the latent is
-        decoded in tiles of 64, then 32 latents."""
-        recovery = recovery or OomRecovery(None, keep=[self])
+    def cleanup(self) -> None:
+        for callback in self.get_all_callbacks(CallbacksMP.ON_CLEANUP):
+            callback(self)
 
-        def whole() -> torch.Tensor:
-            with torch.no_grad():
-                return _to_image(self._decode(latent))
+    def inject_model(self) -> None:
+        """Injections are put in place by `load` with the rest of the state; this re-runs
+        them for plugins that call it directly."""
+        if self.is_injected or self.skip_injection:
+            return
+        for group in self.injections.values():
+            for injection in group:
+                injection.inject(self)
+        self.is_injected = True
+        for callback in self.get_all_callbacks(CallbacksMP.ON_INJECT_MODEL):
+            callback(self)
 
-        return recovery.run(whole, "VAE decode", [lambda: self.decode_tiled(latent, 64, 16),
-                                                  lambda: self.decode_tiled(latent, 32, 8)])
+    def eject_model(self) -> None:
+        if not self.is_injected:
+            return
+        for group in self.injections.values():
+            for injection in group:
+                injection.eject(self)
+        self.is_injected = False
+        for callback in self.get_all_callbacks(CallbacksMP.ON_EJECT_MODEL):
+            callback(self)
 
-    def decode_tiled(self, latent: torch.Tensor, tile: int = 64, overlap: int = 16) -> torch.Tensor:
-        """Decode in overlapping `tile`-latent squares blended over `overlap` latents."""
-        with torch.no_grad():
-            out = tiled_apply(latent.to(self.device), self._decode, tile=tile, overlap=overlap,
-                              scale=self.downscale, out_channels=3)
-        return _to_image(out)
+    @contextlib.contextmanager
+    def use_ejected(self, skip_and_inject_on_exit_only: bool = False) -> Iterator[None]:
+        was = self.is_injected
+        self.eject_model()
+        try:
+            yield
+        finally:
+            if was or skip_and_inject_on_exit_only:
+                self.inject_model()
 
-    def encode(self, image: torch.Tensor, recovery: OomRecovery | None = None) -> torch.Tensor:
-        """(B, H, W, 3) in [0, 1] -> posterior mean (B, 4, H/8, W/8), float32 CPU; the image
-        is center-cropped to multiples of 8 first. Out of memory: tiles of 512, then 256 px."""
-        recovery = recovery or OomRecovery(None, keep=[self])
-        x = _from_image(image, self.downscale)
-
-        def whole() -> torch.Tensor:
-            with torch.no_grad():
-                return self._encode(x).float().cpu().contiguous()  # NCHW for the UNet, whatever the VAE's layout
-
-        return recovery.run(whole, "VAE encode", [lambda: self.encode_tiled(image, 512, 64),
-                                                  lambda: self.encode_tiled(image, 256, 32)])
-
-    def encode_tiled(self, image: torch.Tensor, tile: int = 512, overlap: int = 64) -> torch.Tensor:
-        """Encode in overlapping `tile`-pixel squares (multiples of 8) blended over `overlap`."""
-        if tile % self.downscale or overlap % self.downscale:
-            raise ValueError(f"tile ({tile}) and overlap ({overlap}) must be multiples of {self.downscale}")
-        x = _from_image(image, self.downscale).to(self.device)
-        with torch.no_grad():
-            out = tiled_apply(x, self._encode, tile=tile, overlap=overlap,
-                              scale=1 / self.downscale, out_channels=self.vae.config.embed_dim)
-        return out.cpu()
-
-
-def _to_image(decoded: torch.Tensor) -> torch.Tensor:
-    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) float32 CPU in [0, 1]."""
-    return ((decoded.float() + 1.0) / 2.0).clamp(0.0, 1.0).movedim(1, -1).cpu()
-
-
-def _from_image(image: torch.Tensor, multiple: int) -> torch.Tensor:
-    """(B, H, W, C>=3) in [0, 1] -> (B, 3, H', W') in [-1, 1], center-cropped to multiples."""
-    if image.ndim != 4 or image.shape[-1] < 3:
-        raise ValueError(f"expected an image batch (B, H, W, 3), got shape {tuple(image.shape)}")
-    h, w = image.shape[1], image.shape[2]
-    nh, nw = h // multiple * multiple, w // multiple * multiple
-    if nh == 0 or nw == 0:
-        raise ValueError(f"image {w}x{h} is smaller than {multiple} pixels")
-    top, left = (h - nh) // 2, (w - nw) // 2
-    image = image[:, top : top + nh, left : left + nw, :3]
-    return image.movedim(-1, 1).float() * 2.0 - 1.0
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({type(self.model).__name__}, patches={len(self.patches)})"

@@ -4,6 +4,13 @@ One class covers every family through `UNetConfig`. Attribute names follow the c
 keys after `model.diffusion_model.` (`input_blocks.1.0.in_layers.2.weight`, ...), so LDM
 checkpoints load with `load_state_dict` and no conversion table. Build it under
 `torch.device("meta")` and load with `assign=True` to skip random initialisation.
+
+The forward honours ComfyUI's `transformer_options` (COMPAT-PLUGINS 3.10): it records
+`original_shape`, `block` (("input", i), ("middle", 0), ("output", i)) and
+`transformer_index` there, runs the emb / input block / output block /
+forward_timestep_embed patches at ComfyUI's places, adds ControlNet residuals
+(`control = {"input", "middle", "output": [tensor | None, ...]}`, popped from the end) and
+goes through the DIFFUSION_MODEL wrappers. Without patches it is the plain network.
 """
 
 from __future__ import annotations
@@ -14,8 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import logging
+from typing import Any
+
 from comfy_core.models.attention import SpatialTransformer
 from comfy_core.models.family import UNetConfig
+from comfy_core.patching.extension import WrapperExecutor, WrappersMP, get_all_wrappers
+from comfy_core.patching.model_options import transformer_patches
+
+log = logging.getLogger(__name__)
 
 
 def timestep_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -74,34 +88,66 @@ class Upsample(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(channels, channels, 3, padding=1)
 
-    def forward(self, x: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
-        if size is None:
+    def forward(self, x: torch.Tensor, output_shape: Any = None) -> torch.Tensor:
+        if output_shape is None:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
         else:
-            x = F.interpolate(x, size=size, mode="nearest")
+            x = F.interpolate(x, size=tuple(output_shape[-2:]), mode="nearest")
         return self.conv(x)
 
 
+def _embed_patch(layer: nn.Module, handlers: list) -> Any:
+    """The forward_timestep_embed_patch handler for `layer` (first matching class), or None."""
+    for layer_class, handler in handlers:
+        if isinstance(layer, layer_class):
+            return handler
+    return None
+
+
 class TimestepEmbedSequential(nn.Sequential):
-    """Runs its layers, handing each the inputs it needs (time embedding, context, size)."""
+    """Runs its layers, handing each the inputs it needs (time embedding, context, output
+    shape, transformer options); a forward_timestep_embed_patch handler registered for a
+    layer's class runs instead of that layer."""
 
     def forward(  # type: ignore[override]
         self,
         x: torch.Tensor,
         emb: torch.Tensor,
-        context: torch.Tensor,
-        size: tuple[int, int] | None = None,
+        context: torch.Tensor | None,
+        transformer_options: dict | None = None,
+        output_shape: Any = None,
     ) -> torch.Tensor:
+        options = {} if transformer_options is None else transformer_options
+        handlers = transformer_patches(options).get("forward_timestep_embed_patch", [])
         for layer in self:
-            if isinstance(layer, ResBlock):
+            handler = _embed_patch(layer, handlers) if handlers else None
+            if handler is not None:
+                x = handler(layer, x, emb, context, options, output_shape, None, None, None)
+            elif isinstance(layer, ResBlock):
                 x = layer(x, emb)
             elif isinstance(layer, SpatialTransformer):
-                x = layer(x, context)
+                x = layer(x, context, transformer_options=options)
+                if "transformer_index" in options:
+                    options["transformer_index"] += 1
             elif isinstance(layer, Upsample):
-                x = layer(x, size)
+                x = layer(x, output_shape)
             else:
                 x = layer(x)
         return x
+
+
+def apply_control(h: torch.Tensor, control: dict | None, name: str) -> torch.Tensor:
+    """Add the last ControlNet residual of `control[name]` (popping it) to h."""
+    if control is None or not control.get(name):
+        return h
+    residual = control[name].pop()
+    if residual is None:
+        return h
+    if residual.shape != h.shape:
+        log.warning("control residual of shape %s cannot be added to %s at %s; skipped",
+                    tuple(residual.shape), tuple(h.shape), name)
+        return h
+    return h + residual.to(h)
 
 
 class UNetModel(nn.Module):
@@ -174,23 +220,53 @@ class UNetModel(nn.Module):
         self,
         x: torch.Tensor,
         timesteps: torch.Tensor,
-        context: torch.Tensor,
+        context: torch.Tensor | None = None,
         y: torch.Tensor | None = None,
+        control: dict | None = None,
+        transformer_options: dict | None = None,
+        **kwargs: Any,
     ) -> torch.Tensor:
+        """x [B, C, h, w] at integer timesteps [B] with cross-attention context [B, T, D]
+        (and SDXL's ADM vector y [B, adm]) -> eps or v [B, out_C, h, w]."""
+        options = {} if transformer_options is None else transformer_options
+        wrappers = get_all_wrappers(WrappersMP.DIFFUSION_MODEL, options)
+        if not wrappers:
+            return self._forward(x, timesteps, context, y, control, options, **kwargs)
+        executor = WrapperExecutor.new_class_executor(self._forward, self, wrappers)
+        return executor.execute(x, timesteps, context, y, control, options, **kwargs)
+
+    def _forward(self, x: torch.Tensor, timesteps: torch.Tensor, context: torch.Tensor | None = None,
+                 y: torch.Tensor | None = None, control: dict | None = None,
+                 transformer_options: dict | None = None, **kwargs: Any) -> torch.Tensor:
+        options = {} if transformer_options is None else transformer_options
+        options["original_shape"] = list(x.shape)
+        options["transformer_index"] = 0
+        patches = transformer_patches(options)
         t_emb = timestep_embedding(timesteps, self.config.model_channels).to(x.dtype)
         emb = self.time_embed(t_emb)  # (B, 4*mc)
+        for p in patches.get("emb_patch", []):
+            emb = p(emb, self.config.model_channels, options)
         if self.config.adm_in_channels is not None:
             if y is None:
                 raise ValueError("this UNet needs the ADM vector y (SDXL size/pooled conditioning)")
             emb = emb + self.label_emb(y.to(x.dtype))
-        context = context.to(x.dtype)
+        context = None if context is None else context.to(x.dtype)
         hs, h = [], x
-        for block in self.input_blocks:
-            h = block(h, emb, context)
+        for i, block in enumerate(self.input_blocks):
+            options["block"] = ("input", i)
+            h = apply_control(block(h, emb, context, options), control, "input")
+            for p in patches.get("input_block_patch", []):
+                h = p(h, options)
             hs.append(h)
-        h = self.middle_block(h, emb, context)
-        for block in self.output_blocks:
-            h = torch.cat([h, hs.pop()], dim=1)
-            size = tuple(hs[-1].shape[-2:]) if hs else None
-            h = block(h, emb, context, size)
-        return self.out(h)
+            for p in patches.get("input_block_patch_after_skip", []):
+                h = p(h, options)
+        options["block"] = ("middle", 0)
+        h = apply_control(self.middle_block(h, emb, context, options), control, "middle")
+        for i, block in enumerate(self.output_blocks):
+            options["block"] = ("output", i)
+            hsp = apply_control(hs.pop(), control, "output")
+            for p in patches.get("output_block_patch", []):
+                h, hsp = p(h, hsp, options)
+            h = torch.cat([h, hsp], dim=1)
+            h = block(h, emb, context, options, hs[-1].shape if hs else None)
+        return self.out(h.to(x.dtype))

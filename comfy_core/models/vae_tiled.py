@@ -36,16 +36,18 @@ def tiled_apply(
     x: torch.Tensor,
     fn: TileFn,
     *,
-    tile: int,
+    tile: int | tuple[int, int],
     overlap: int,
     scale: float,
     out_channels: int,
     on_tile: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
-    """Apply `fn` (B,C,t,t) -> (B,out_channels,t*scale,t*scale) over tiles of x (B,C,H,W) and
-    blend the results; returns float32 (B,out_channels,H*scale,W*scale) on x's device."""
+    """Apply `fn` (B,C,th,tw) -> (B,out_channels,th*scale,tw*scale) over tiles of x (B,C,H,W)
+    (`tile` is th = tw, or (th, tw)) and blend the results; returns float32
+    (B,out_channels,H*scale,W*scale) on x's device."""
     b, _, h, w = x.shape
-    ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
+    th, tw = (tile, tile) if isinstance(tile, int) else tile
+    ys, xs = tile_starts(h, th, overlap), tile_starts(w, tw, overlap)
     out_h, out_w = round(h * scale), round(w * scale)
     out = torch.zeros(b, out_channels, out_h, out_w, device=x.device)
     weight = torch.zeros(1, 1, out_h, out_w, device=x.device)
@@ -53,11 +55,11 @@ def tiled_apply(
     total, done = len(ys) * len(xs), 0
     for y0 in ys:
         for x0 in xs:
-            part = fn(x[:, :, y0 : y0 + tile, x0 : x0 + tile]).float()  # (B, out_C, ph, pw)
+            part = fn(x[:, :, y0 : y0 + th, x0 : x0 + tw]).float()  # (B, out_C, ph, pw)
             ph, pw = part.shape[-2:]
             oy, ox = round(y0 * scale), round(x0 * scale)
-            wy = _ramp(ph, feather, y0 > 0, y0 + tile < h)
-            wx = _ramp(pw, feather, x0 > 0, x0 + tile < w)
+            wy = _ramp(ph, feather, y0 > 0, y0 + th < h)
+            wx = _ramp(pw, feather, x0 > 0, x0 + tw < w)
             mask = (wy[:, None] * wx[None, :]).to(x.device)  # (ph, pw)
             out[:, :, oy : oy + ph, ox : ox + pw] += part * mask
             weight[:, :, oy : oy + ph, ox : ox + pw] += mask

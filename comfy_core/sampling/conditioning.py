@@ -10,7 +10,8 @@ inpainting UNets the concat channels, `sampling.concat`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+import uuid
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import torch
@@ -41,6 +42,11 @@ class CondEntry:
     sizes: tuple[tuple[str, float], ...] = ()
     concat_latent: torch.Tensor | None = None  # [1|B, C, H, W] raw VAE latent of the masked image
     concat_mask: torch.Tensor | None = None  # [1|B, 1, H, W] or [1|B, H, W], any resolution
+    control: Any = None  # a ControlNet-like object (get_control, pre_run, cleanup, get_models)
+    control_apply_to_uncond: bool = False
+    gligen: Any = None  # ("position" | other, gligen model, positions)
+    uuid: Any = field(default_factory=uuid.uuid4)
+    options: dict = field(default_factory=dict, compare=False)  # the entry's dict as given
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,15 @@ class ResolvedCond:
     sigma_start: float  # skip when σ > sigma_start
     sigma_end: float  # skip when σ < sigma_end
     concat: torch.Tensor | None = None  # [B, 1 + C, h, w] inpainting mask + masked latent
+    control: Any = None
+    control_apply_to_uncond: bool = False
+    gligen: Any = None
+    uuid: Any = None
+    options: dict = field(default_factory=dict, compare=False)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The entry's option `key` as given (plugins read cond entries as dicts)."""
+        return self.options.get(key, default)
 
 
 def from_comfy(conditioning: Sequence[Sequence[Any]]) -> list[CondEntry]:
@@ -80,6 +95,10 @@ def from_comfy(conditioning: Sequence[Sequence[Any]]) -> list[CondEntry]:
                 sizes=sizes,
                 concat_latent=opts.get("concat_latent_image"),
                 concat_mask=opts.get("concat_mask"),
+                control=opts.get("control"),
+                control_apply_to_uncond=bool(opts.get("control_apply_to_uncond", False)),
+                gligen=opts.get("gligen"),
+                options=dict(opts),
             )
         )
     return out
@@ -168,7 +187,9 @@ def resolve(
             ResolvedCond(
                 cross_attn=on(e.cross_attn), y=on(y), area=area, mask=on(mask), mask_strength=e.mask_strength,
                 strength=e.strength, sigma_start=ms.percent_to_sigma(e.start_percent),
-                sigma_end=ms.percent_to_sigma(e.end_percent), concat=on(extra),
+                sigma_end=ms.percent_to_sigma(e.end_percent), concat=on(extra), control=e.control,
+                control_apply_to_uncond=e.control_apply_to_uncond, gligen=e.gligen, uuid=e.uuid,
+                options=e.options,
             )
         )
     return out
@@ -202,3 +223,23 @@ def mirror_areas(side: list[ResolvedCond], other: list[ResolvedCond]) -> list[Re
             continue
         result.append(replace(c, cross_attn=smallest.cross_attn, y=smallest.y, concat=smallest.concat))
     return result
+
+
+def share_controls(positive: list[ResolvedCond], other: list[ResolvedCond]) -> list[ResolvedCond]:
+    """`other` (a negative side) with the controls of positive area-less entries marked
+    `control_apply_to_uncond`, handed round-robin to its area-less entries that have none,
+    unless one of them already has a control (ComfyUI's rule)."""
+    controls = [c.control for c in positive if c.area is None and c.control is not None and c.control_apply_to_uncond]
+    if not controls or any(c.area is None and c.control is not None for c in other):
+        return other
+    free = [i for i, c in enumerate(other) if c.area is None and c.control is None]
+    if not free:
+        return other
+    out = list(other)
+    for n, control in enumerate(controls):
+        i = free[n % len(free)]
+        if n < len(free):
+            out[i] = replace(out[i], control=control)
+        else:
+            out.append(replace(other[i], control=control))
+    return out

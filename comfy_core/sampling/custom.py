@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import torch
 
-from comfy_core.sampling.guiders import Guider
+from comfy_core.sampling.guider import CFGGuider
 
 # callback(step, x0, x, total_steps): step counts from 0; x0 is the denoised estimate.
 StepCallback = Callable[[int, torch.Tensor, torch.Tensor, int], None]
@@ -19,7 +19,7 @@ def sample_custom(model: Any, noise: torch.Tensor, cfg: float, sampler: Any, sig
                   callback: StepCallback | None = None, disable_pbar: bool = False,
                   seed: int | None = None) -> torch.Tensor:
     """The raw latent sampled with CFG over positive and negative (ComfyUI's signature)."""
-    guider = Guider(model)
+    guider = CFGGuider(model)
     guider.set_conds(positive, negative)
     guider.set_cfg(cfg)
     return guider.sample(noise, latent_image, sampler, sigmas, denoise_mask=noise_mask, callback=callback,
@@ -44,7 +44,7 @@ def run_guider(guider: Any, latent: dict, *, noise: Any, sampler: Any, sigmas: t
     out, denoised = dict(latent), dict(latent)
     out["samples"] = samples.cpu()
     if "x0" in last:
-        denoised["samples"] = guider.inner_model.process_latent_out(last["x0"].float()).cpu()
+        denoised["samples"] = guider.model_patcher.model.process_latent_out(last["x0"].float()).cpu()
     else:
         denoised["samples"] = out["samples"]
     return out, denoised

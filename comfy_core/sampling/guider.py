@@ -1,187 +1,200 @@
-"""Classifier-free guidance (Ho & Salimans 2022) around a raw UNet callable, with
-ComfyUI's batching rules (COMPAT 9.4): all compatible entries of both sides in one
-batched call ordered [negative, positive], area/mask/strength weights, σ ranges,
-cross-attention length LCM repeat, and no unconditional pass at cfg == 1. Inpainting
-UNets get each entry's concat channels (mask + masked latent) appended to their input."""
+"""The GUIDER value: classifier-free guidance (Ho & Salimans 2022) of a MODEL with named
+conditioning lists, with ComfyUI's CFGGuider interface (COMPAT-PLUGINS 3.3) because
+custom-sampling nodes and plugins build, subclass and call guiders. KSampler uses it too.
+
+`sample(noise, latent_image, sampler, sigmas, ...)` loads the model (and the models its
+patches and ControlNets need), resolves the conditioning for this latent (areas, masks,
+σ ranges, SDXL's ADM vector, the concat channels of inpainting UNets, controls shared with
+the negative), scales the latent in, runs the SAMPLER (`sampler_value.SamplerValue` or any
+object with its `sample` protocol) against this guider, and scales the result out. The
+guider is then ComfyUI's `model_wrap`: `guider(x, σ, model_options=..., seed=...)` is the
+denoised estimate and `guider.inner_model` the base model. The OUTER_SAMPLE, SAMPLER_SAMPLE
+and PREDICT_NOISE wrappers of the model run around the matching steps.
+
+Ours beyond ComfyUI: `oom_splitter`, a factory for `model_call.ChunkSplitter` installed
+for the run when set (how KSampler survives running out of memory).
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
-from comfy_core.sampling.conditioning import ResolvedCond
-from comfy_core.sampling.model_sampling import SIGMA_BEFORE_START, ModelSampling
-from comfy_core.sampling.sampler_base import Guided
+from comfy_core.memory.current import load_models
+from comfy_core.patching import model_options as mo
+from comfy_core.patching.extension import WrapperExecutor, WrappersMP, get_all_wrappers, merge_nested_dicts
+from comfy_core.sampling.concat import ConcatSource
+from comfy_core.sampling.conditioning import CondEntry, ResolvedCond, from_comfy, mirror_areas, resolve, share_controls
+from comfy_core.sampling.model_call import sampling_function
 
-# unet(x_in [B,C(+1+C concat),h,w], timestep [B], context [B,T,D], y [B,adm] | None) -> eps or v [B,C,h,w]
-UNet = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
-
-MAX_CROSS_ATTN_REPEAT = 4  # longest/shortest token-length ratio that may share a batch
-AREA_FUZZ = 8  # latent pixels of linear feathering at inner area edges
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One entry's share of a model call: cropped input, weights and conditioning."""
-
-    x: torch.Tensor  # [B, C, ah, aw]
-    mult: torch.Tensor  # [B, C, ah, aw]
-    area: tuple[int, int, int, int] | None
-    cross_attn: torch.Tensor  # [B, T, D]
-    y: torch.Tensor | None  # [B, adm]
-    side: int  # 0 = positive, 1 = negative
-    concat: torch.Tensor | None = None  # [B, 1 + C, ah, aw]
+def convert_cond(cond: Sequence[Sequence[Any]]) -> list[CondEntry]:
+    """CONDITIONING -> typed entries, each with a fresh uuid (ComfyUI's convert_cond)."""
+    return from_comfy(cond)
 
 
-def _to_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
-    if t.shape[0] > batch:
-        return t[:batch]
-    if t.shape[0] < batch:
-        return t.repeat([math.ceil(batch / t.shape[0])] + [1] * (t.ndim - 1))[:batch]
-    return t
+def prepare_mask(mask: torch.Tensor, shape: Sequence[int], device: torch.device | str) -> torch.Tensor:
+    """Noise mask [B|1, H, W] (or [H, W], [B, 1, H, W]) -> [B, C, h, w] by bilinear resize
+    and repeats, on `device`."""
+    mask = mask.to(device).reshape((-1, 1, mask.shape[-2], mask.shape[-1])).float()
+    mask = torch.nn.functional.interpolate(mask, size=tuple(shape[2:]), mode="bilinear")
+    if mask.shape[1] < shape[1]:
+        mask = mask.repeat(1, shape[1], 1, 1)[:, : shape[1]]
+    if mask.shape[0] < shape[0]:
+        mask = mask.repeat(-(-shape[0] // mask.shape[0]), 1, 1, 1)
+    return mask[: shape[0]]
 
 
-def _feather(mult: torch.Tensor, area: tuple[int, int, int, int], full_hw: tuple[int, int]) -> None:
-    """Ramp the weights linearly over up to 8 pixels at area edges inside the latent."""
-    for dim in range(2):
-        size, offset = area[dim], area[2 + dim]
-        rr = min(AREA_FUZZ, mult.shape[2 + dim] // 4)
-        for t in range(rr):
-            if offset != 0:
-                mult.narrow(2 + dim, t, 1).mul_((1.0 / rr) * (t + 1))
-            if size + offset < full_hw[dim]:
-                mult.narrow(2 + dim, size - 1 - t, 1).mul_((1.0 / rr) * (t + 1))
+def _concat_source(family: Any, latent_image: torch.Tensor, mask: torch.Tensor | None,
+                   scale_factor: float) -> ConcatSource | None:
+    """What inpainting UNets (mask + masked latent) and InstructPix2Pix UNets (the image
+    latent: raw for SD1.x, scaled in for SDXL, as ComfyUI does) take after x."""
+    if family.inpaint:
+        return ConcatSource(latent_image, mask, scale_factor)
+    if family.ip2p:
+        return ConcatSource(latent_image, mask, scale_factor if family.adm else 1.0, ip2p=True)
+    return None
 
 
-def _active(c: ResolvedCond, sigma: torch.Tensor) -> bool:
-    """Whether σ is inside the entry's timestep range. Reading σ waits for the device, so
-    entries that span every step (the default) never read it."""
-    if c.sigma_start >= SIGMA_BEFORE_START and c.sigma_end <= 0.0:
-        return True
-    return c.sigma_end <= float(sigma[0]) <= c.sigma_start
-
-
-def _job(c: ResolvedCond, x: torch.Tensor, sigma: torch.Tensor, side: int) -> _Job | None:
-    """The entry's input crop and weights at this σ, or None when σ is outside its range."""
-    if not _active(c, sigma):
-        return None
-    batch, hw = x.shape[0], (x.shape[2], x.shape[3])
-    area, crop = None, x
-    if c.area is not None:
-        h = min(hw[0] - c.area[2], c.area[0])
-        w = min(hw[1] - c.area[3], c.area[1])
-        area = (h, w, c.area[2], c.area[3])
-        crop = x[:, :, area[2] : area[2] + h, area[3] : area[3] + w]
-    if c.mask is not None:
-        mask = c.mask[:batch].to(x)
-        if area is not None:
-            mask = mask[:, area[2] : area[2] + area[0], area[3] : area[3] + area[1]]
-        mask = (mask * c.mask_strength).unsqueeze(1)
-        mult = mask.repeat(batch // mask.shape[0], x.shape[1], 1, 1) * c.strength
-    else:
-        mult = torch.ones_like(crop) * c.strength
-        if area is not None:
-            _feather(mult, area, hw)
-    y = None if c.y is None else _to_batch(c.y, batch).to(x)
-    concat = None
-    if c.concat is not None:
-        concat = _to_batch(c.concat, batch).to(x)
-        if area is not None:
-            concat = concat[:, :, area[2] : area[2] + area[0], area[3] : area[3] + area[1]]
-    return _Job(crop, mult, area, _to_batch(c.cross_attn, batch).to(x), y, side, concat)
-
-
-def _concatenable(a: _Job, b: _Job) -> bool:
-    if a.x.shape != b.x.shape or (a.y is None) != (b.y is None):
-        return False
-    if a.y is not None and a.y.shape != b.y.shape:
-        return False
-    if (a.concat is None) != (b.concat is None) or (a.concat is not None and a.concat.shape != b.concat.shape):
-        return False
-    s1, s2 = a.cross_attn.shape, b.cross_attn.shape
-    if s1 != s2:
-        if s1[0] != s2[0] or s1[2] != s2[2]:
-            return False
-        if math.lcm(s1[1], s2[1]) // min(s1[1], s2[1]) > MAX_CROSS_ATTN_REPEAT:
-            return False
-    return True
-
-
-def _cat_cross_attn(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Concatenate on the batch axis, repeating shorter token sequences up to the LCM length."""
-    length = math.lcm(*(t.shape[1] for t in tensors))
-    return torch.cat([t.repeat(1, length // t.shape[1], 1) if t.shape[1] < length else t for t in tensors])
+def _controls(conds: dict[str, list[ResolvedCond]]) -> list[Any]:
+    seen: dict[int, Any] = {}
+    for entries in conds.values():
+        for c in entries:
+            if c.control is not None:
+                seen.setdefault(id(c.control), c.control)
+    return list(seen.values())
 
 
 class CFGGuider:
-    """Denoiser D(x, σ) = uncond + (cond − uncond)·cfg over a raw UNet."""
+    """`CFGGuider(model_patcher)`; `set_conds(positive, negative)`, `set_cfg(cfg)`, then
+    `sample(...)`. Subclasses change `set_conds` and `predict_noise`."""
 
-    def __init__(
-        self,
-        unet: UNet,
-        model_sampling: ModelSampling,
-        positive: Sequence[ResolvedCond],
-        negative: Sequence[ResolvedCond],
-        cfg: float,
-    ) -> None:
-        self.unet, self.ms = unet, model_sampling
-        self.positive, self.negative, self.cfg = list(positive), list(negative), float(cfg)
+    def __init__(self, model_patcher: Any) -> None:
+        self.model_patcher = model_patcher
+        self.model_options: dict = model_patcher.model_options
+        self.original_conds: dict[str, list[CondEntry]] = {}
+        self.conds: dict[str, list[ResolvedCond]] = {}  # resolved for the running latent
+        self.cfg = 1.0
+        self.oom_splitter: Callable[[Callable | None], Callable] | None = None
 
-    def denoise_raw(
-        self, x: torch.Tensor, sigma: torch.Tensor, context: torch.Tensor, y: torch.Tensor | None,
-        concat: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """One UNet call -> denoised (float32): c_in scaling, integer timestep, eps/v out;
-        `concat` [B, 1+C, h, w] is appended after the scaling (it is not noisy)."""
-        x_in = self.ms.calculate_input(sigma, x)
-        if concat is not None:
-            x_in = torch.cat([x_in, concat.to(x_in)], dim=1)  # [B, C + 1 + C, h, w]
-        out = self.unet(x_in, self.ms.timestep(sigma), context, y).float()
-        return self.ms.calculate_denoised(sigma, out, x)
+    def set_conds(self, positive: Sequence[Sequence[Any]], negative: Sequence[Sequence[Any]]) -> None:
+        self.inner_set_conds({"positive": positive, "negative": negative})
 
-    def predictions(self, x: torch.Tensor, sigma: torch.Tensor, sides: int) -> list[torch.Tensor]:
-        """Weighted-average denoised prediction for each side ([positive] or [pos, neg])."""
-        return self.predict([self.positive, self.negative][:sides], x, sigma)
+    def set_cfg(self, cfg: float) -> None:
+        self.cfg = cfg
 
-    def predict(self, conds: Sequence[Sequence[ResolvedCond] | None], x: torch.Tensor,
-                sigma: torch.Tensor) -> list[torch.Tensor]:
-        """The weighted-average prediction of each list of entries, all compatible entries in
-        shared UNet calls (ComfyUI's calc_cond_batch); a None or empty list predicts zeros."""
-        conds = [c or [] for c in conds]
-        outs = [torch.zeros_like(x) for _ in conds]
-        counts = [torch.ones_like(x) * 1e-37 for _ in conds]
-        pending = [j for side, entries in enumerate(conds) for c in entries if (j := _job(c, x, sigma, side))]
-        while pending:
-            idxs = [k for k, j in enumerate(pending) if _concatenable(j, pending[0])][::-1]
-            batch = [pending.pop(k) for k in idxs]
-            y = torch.cat([j.y for j in batch]) if batch[0].y is not None else None
-            concat = torch.cat([j.concat for j in batch]) if batch[0].concat is not None else None
-            denoised = self.denoise_raw(
-                torch.cat([j.x for j in batch]), torch.cat([sigma] * len(batch)),
-                _cat_cross_attn([j.cross_attn for j in batch]), y, concat,
-            ).chunk(len(batch))
-            for j, d in zip(batch, denoised):
-                out, cnt = outs[j.side], counts[j.side]
-                if j.area is not None:
-                    h, w, top, left = j.area
-                    out, cnt = out[:, :, top : top + h, left : left + w], cnt[:, :, top : top + h, left : left + w]
-                out += d * j.mult
-                cnt += j.mult
-        return [o / c for o, c in zip(outs, counts)]
+    def inner_set_conds(self, conds: dict[str, Sequence[Sequence[Any]]]) -> None:
+        for name, cond in conds.items():
+            self.original_conds[name] = convert_cond(cond)
 
-    def guided(self, x: torch.Tensor, sigma: torch.Tensor) -> Guided:
-        """The CFG result and the unconditional prediction, which is evaluated even at cfg 1:
-        samplers that read it (CFG++) ask for it through this method (ComfyUI's
-        `disable_cfg1_optimization`)."""
-        cond, uncond = self.predictions(x, sigma, sides=2)
-        return Guided(uncond + (cond - uncond) * self.cfg, uncond)
+    def __call__(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        return self.outer_predict_noise(*args, **kwargs)
 
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        """The CFG result; at cfg 1 the negative is not evaluated (COMPAT 9.4)."""
-        if math.isclose(self.cfg, 1.0):
-            return self.predictions(x, sigma, sides=1)[0]
-        cond, uncond = self.predictions(x, sigma, sides=2)
-        return uncond + (cond - uncond) * self.cfg
+    def outer_predict_noise(self, x: torch.Tensor, timestep: torch.Tensor, model_options: dict | None = None,
+                            seed: int | None = None) -> torch.Tensor:
+        wrappers = get_all_wrappers(WrappersMP.PREDICT_NOISE, self.model_options, is_model_options=True)
+        executor = WrapperExecutor.new_class_executor(self.predict_noise, self, wrappers)
+        return executor.execute(x, timestep, model_options if model_options is not None else {}, seed)
+
+    def predict_noise(self, x: torch.Tensor, timestep: torch.Tensor, model_options: dict | None = None,
+                      seed: int | None = None) -> torch.Tensor:
+        """The denoised estimate at σ `timestep` (the override point of subclasses)."""
+        return sampling_function(self.inner_model, x, timestep, self.conds.get("negative"),
+                                 self.conds.get("positive"), self.cfg, model_options=model_options or {}, seed=seed)
+
+    # ---- a sampling run ------------------------------------------------------------------
+
+    def sample(self, noise: torch.Tensor, latent_image: torch.Tensor, sampler: Any, sigmas: torch.Tensor,
+               denoise_mask: torch.Tensor | None = None, callback: Callable | None = None,
+               disable_pbar: bool = False, seed: int | None = None) -> torch.Tensor:
+        """Sampled latent (float32, in the VAE's latent space, on the load device); the
+        input itself when `sigmas` is empty."""
+        if sigmas.shape[-1] == 0:
+            return latent_image
+        original = self.model_options
+        self.model_options = mo.create_model_options_clone(original)
+        try:
+            self._prepare_options()
+            wrappers = get_all_wrappers(WrappersMP.OUTER_SAMPLE, self.model_options, is_model_options=True)
+            executor = WrapperExecutor.new_class_executor(self.outer_sample, self, wrappers)
+            with torch.no_grad():
+                return executor.execute(noise, latent_image, sampler, sigmas, denoise_mask, callback,
+                                        disable_pbar, seed)
+        finally:
+            self.model_options = original
+
+    def _prepare_options(self) -> None:
+        """This run's options: the patcher's wrappers and callbacks merged in, and our
+        out-of-memory splitter around any unet wrapper."""
+        to = self.model_options.setdefault(mo.TRANSFORMER_OPTIONS, {})
+        to["wrappers"] = merge_nested_dicts(to.get("wrappers", {}), self.model_patcher.wrappers)
+        to["callbacks"] = merge_nested_dicts(to.get("callbacks", {}), self.model_patcher.callbacks)
+        if self.oom_splitter is not None:
+            self.model_options[mo.MODEL_FUNCTION_WRAPPER] = self.oom_splitter(
+                self.model_options.get(mo.MODEL_FUNCTION_WRAPPER))
+
+    def _additional_models(self, conds: dict[str, list[CondEntry]]) -> list[Any]:
+        controls = {id(c.control): c.control for entries in conds.values() for c in entries if c.control is not None}
+        models = [m for control in controls.values() for m in control.get_models()]
+        return models + self.model_patcher.get_nested_additional_models() + self.model_patcher.model_patches_models()
+
+    def outer_sample(self, noise: torch.Tensor, latent_image: torch.Tensor, sampler: Any, sigmas: torch.Tensor,
+                     denoise_mask: torch.Tensor | None = None, callback: Callable | None = None,
+                     disable_pbar: bool = False, seed: int | None = None) -> torch.Tensor:
+        """Load, run `inner_sample`, clean up."""
+        patcher, self.conds = self.model_patcher, {}
+        shape = [noise.shape[0] * 2] + list(noise.shape[1:])
+        load_models([patcher] + self._additional_models(self.original_conds), patcher.memory_required(shape))
+        self.inner_model = patcher.model
+        device = patcher.load_device
+        if denoise_mask is not None:
+            denoise_mask = prepare_mask(denoise_mask, noise.shape, device)
+        noise, latent_image = noise.to(device), latent_image.to(device)
+        mo.move_patches_to(self.model_options, device)  # this run's copies of the patch objects
+        mo.move_patches_to(self.model_options, patcher.model_dtype())
+        patcher.pre_run()
+        try:
+            return self.inner_sample(noise, latent_image, device, sampler, sigmas, denoise_mask, callback,
+                                     disable_pbar, seed)
+        finally:
+            patcher.cleanup()
+            for control in _controls(self.conds):
+                control.cleanup()
+            del self.inner_model
+
+    def inner_sample(self, noise: torch.Tensor, latent_image: torch.Tensor, device: torch.device, sampler: Any,
+                     sigmas: torch.Tensor, denoise_mask: torch.Tensor | None, callback: Callable | None,
+                     disable_pbar: bool, seed: int | None) -> torch.Tensor:
+        if torch.count_nonzero(latent_image) > 0:  # an empty latent stays exactly zero
+            latent_image = self.inner_model.process_latent_in(latent_image)
+        self.conds = self.process_conds(latent_image, denoise_mask, device)
+        run_options = mo.create_model_options_clone(self.model_options)
+        run_options.setdefault(mo.TRANSFORMER_OPTIONS, {})["sample_sigmas"] = sigmas
+        extra_args = {"model_options": run_options, "seed": seed}
+        wrappers = get_all_wrappers(WrappersMP.SAMPLER_SAMPLE, run_options, is_model_options=True)
+        executor = WrapperExecutor.new_class_executor(sampler.sample, sampler, wrappers)
+        samples = executor.execute(self, sigmas, extra_args, callback, noise, latent_image, denoise_mask, disable_pbar)
+        return self.inner_model.process_latent_out(samples.to(torch.float32))
+
+    def process_conds(self, latent_image: torch.Tensor, denoise_mask: torch.Tensor | None,
+                      device: torch.device) -> dict[str, list[ResolvedCond]]:
+        """Every named cond list made concrete for this latent (see conditioning.resolve),
+        areas mirrored across lists, positive controls shared with the others when asked,
+        ControlNets told the run is starting."""
+        model = self.inner_model
+        ms, family = model.model_sampling, model.family
+        concat = _concat_source(family, latent_image, denoise_mask, model.latent_format.scale_factor)
+        conds = {name: resolve(entries, latent_image.shape, ms, family.adm, negative=name != "positive",
+                               concat=concat, device=device)
+                 for name, entries in self.original_conds.items()}
+        for name in list(conds):
+            for other in conds:
+                if other != name:
+                    conds[other] = mirror_areas(conds[other], conds[name])
+        if "positive" in conds:
+            for name in conds:
+                if name != "positive":
+                    conds[name] = share_controls(conds["positive"], conds[name])
+        for control in _controls(conds):
+            control.pre_run(model, lambda percent: ms.percent_to_sigma(percent))
+        return conds

@@ -1,22 +1,20 @@
 """The KSampler procedure (COMPAT 9.1-9.5): schedule with denoise / start / end
-truncation, seeded initial noise, latent scaling, inpainting mask blending, the concat
-channels of inpainting UNets, CFG guider, sampler, and the ComfyUI LATENT dict in and out."""
+truncation and seeded initial noise, then the CFG guider (`guider.CFGGuider`, which
+scales the latent, resolves the conditioning, blends inpainting masks and honours the
+model's patches) running the named built-in sampler; the ComfyUI LATENT dict in and out."""
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any, Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
-from comfy_core.sampling.concat import ConcatSource
-from comfy_core.sampling.conditioning import from_comfy, mirror_areas, resolve
-from comfy_core.sampling.guider import CFGGuider, UNet
+from comfy_core.sampling.guider import CFGGuider, prepare_mask
+from comfy_core.sampling.model_call import model_sampling_of
 from comfy_core.sampling.model_sampling import ModelSampling
 from comfy_core.sampling.noise import prepare_noise, zero_noise
-from comfy_core.sampling.sampler_base import Denoiser, Guided, guided
+from comfy_core.sampling.sampler_value import SamplerValue
 from comfy_core.sampling.samplers import get_sampler
 from comfy_core.sampling.schedules import calculate_sigmas
 
@@ -62,39 +60,11 @@ def truncate_sigmas(
 
 def reshape_mask(mask: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
     """Noise mask [B|1, H, W] (or [H, W]) -> [B, C, h, w] by bilinear resize and repeats."""
-    mask = mask.reshape((-1, 1, mask.shape[-2], mask.shape[-1])).float()
-    mask = F.interpolate(mask, size=tuple(shape[2:]), mode="bilinear")
-    if mask.shape[1] < shape[1]:
-        mask = mask.repeat(1, shape[1], 1, 1)[:, : shape[1]]
-    if mask.shape[0] < shape[0]:
-        mask = mask.repeat(-(-shape[0] // mask.shape[0]), 1, 1, 1)
-    return mask[: shape[0]]
-
-
-class InpaintDenoiser:
-    """Keeps the unmasked region on the noised original (COMPAT 9.4): before each call
-    x = x·m + (latent + noise·σ)·(1−m); after, denoised·m + latent·(1−m)."""
-
-    def __init__(self, inner: Denoiser, ms: ModelSampling, latent: torch.Tensor, noise: torch.Tensor, mask: torch.Tensor) -> None:
-        self.inner, self.ms, self.latent, self.noise, self.mask = inner, ms, latent, noise, mask
-
-    def _masked_input(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return x * self.mask + self.ms.noise_scaling(sigma, self.noise, self.latent) * (1.0 - self.mask)
-
-    def _masked_output(self, denoised: torch.Tensor) -> torch.Tensor:
-        return denoised * self.mask + self.latent * (1.0 - self.mask)
-
-    def guided(self, x: torch.Tensor, sigma: torch.Tensor) -> Guided:
-        out = guided(self.inner, self._masked_input(x, sigma), sigma)
-        return Guided(self._masked_output(out.denoised), out.uncond)
-
-    def __call__(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-        return self._masked_output(self.inner(self._masked_input(x, sigma), sigma))
+    return prepare_mask(mask, shape, mask.device)
 
 
 def sample(
-    unet: UNet,
-    model_sampling: ModelSampling,
+    model: Any,
     positive: Sequence[Any],
     negative: Sequence[Any],
     latent: dict,
@@ -109,104 +79,31 @@ def sample(
     last_step: int | None = None,
     force_full_denoise: bool = False,
     add_noise: bool = True,
-    scale_factor: float,
-    adm: str | None = None,
     callback: ProgressCallback | None = None,
-    inpaint: bool = False,
-    ip2p: bool = False,
-    device: torch.device | str = "cpu",
+    guider: CFGGuider | None = None,
 ) -> dict:
-    """Run one KSampler / KSamplerAdvanced job; returns a new LATENT dict with the samples on
-    the CPU. `inpaint`: the UNet takes the concat channels (mask + masked latent) after x;
-    `ip2p`: it takes the conditioning's image latent there (InstructPix2Pix).
-    `device` is where the UNet runs: the loop's tensors (latent, noise, conditioning) live
-    there, so step noise comes from that device's generator (COMPAT 9.2) and no step copies;
-    σ stays on the host, where the samplers' decisions read it without waiting on the device."""
-    spec = get_sampler(sampler_name)
+    """Run one KSampler / KSamplerAdvanced job on a MODEL value; returns a new LATENT dict
+    with the samples on the CPU. The loop runs on the model's load device (step noise from
+    that device's generator, COMPAT 9.2); σ stays on the host, where the samplers' decisions
+    read it without waiting on the device. `guider` (default: a CFGGuider of `model`) lets
+    the caller set run options such as its out-of-memory splitter."""
     latent_image = latent["samples"].float()
     noise = zero_noise(latent_image) if not add_noise else prepare_noise(latent_image, seed, latent.get("batch_index"))
-    device = torch.device(device)
-    sigmas = truncate_sigmas(
-        schedule_sigmas(model_sampling, scheduler, sampler_name, steps, denoise), start_step, last_step, force_full_denoise
-    )
+    sigmas = truncate_sigmas(schedule_sigmas(model_sampling_of(model), scheduler, sampler_name, steps, denoise),
+                             start_step, last_step, force_full_denoise)
     out = dict(latent)
     if sigmas is None or len(sigmas) == 0:
         out["samples"] = latent["samples"]
         return out
-    if torch.count_nonzero(latent_image) > 0:  # an empty latent stays exactly zero
-        latent_image = latent_image * scale_factor
-    samples = run_sampler(
-        functools.partial(spec.fn, **spec.options_for(model_sampling)), unet, model_sampling, from_comfy(positive), from_comfy(negative), latent_image.to(device),
-        noise.to(device), sigmas, seed=seed, cfg=cfg, scale_factor=scale_factor, adm=adm, callback=callback,
-        noise_mask=latent.get("noise_mask"), random_inpaint_noise=spec.random_inpaint_noise,
-        inpaint=inpaint, ip2p=ip2p,
-    )
+    guider = guider or CFGGuider(model)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(cfg)
+
+    def on_step(i: int, x0: torch.Tensor, _x: torch.Tensor, total: int) -> None:
+        if callback is not None:
+            callback(i + 1, total, x0)
+
+    samples = guider.sample(noise, latent_image, SamplerValue.builtin(sampler_name), sigmas,
+                            denoise_mask=latent.get("noise_mask"), callback=on_step, seed=seed)
     out["samples"] = samples.cpu()
     return out
-
-
-def denoise_mask(noise_mask: torch.Tensor | None, latent_image: torch.Tensor) -> torch.Tensor | None:
-    """A LATENT's noise mask resized to the latent on its device ([B, C, h, w]), or None."""
-    if noise_mask is None:
-        return None
-    return reshape_mask(noise_mask.to(latent_image.device), latent_image.shape)
-
-
-def cfg_guider(unet: UNet, ms: ModelSampling, positive: Sequence[Any], negative: Sequence[Any],
-               latent_image: torch.Tensor, mask: torch.Tensor | None, *, cfg: float, scale_factor: float,
-               adm: str | None = None, inpaint: bool = False, ip2p: bool = False) -> CFGGuider:
-    """The CFG guider for this latent: conditioning resolved for its shape and device
-    (areas mirrored to the other side, the concat channels of inpainting and InstructPix2Pix
-    UNets)."""
-    device = latent_image.device
-    concat = ConcatSource(latent_image, mask, scale_factor) if inpaint else None
-    if ip2p:  # SD1.x InstructPix2Pix models take the raw VAE latent, SDXL ones it scaled in
-        concat = ConcatSource(latent_image, mask, scale_factor if adm else 1.0, ip2p=True)
-    pos = resolve(positive, latent_image.shape, ms, adm, negative=False, concat=concat, device=device)
-    neg = resolve(negative, latent_image.shape, ms, adm, negative=True, concat=concat, device=device)
-    neg = mirror_areas(neg, pos)
-    pos = mirror_areas(pos, neg)
-    return CFGGuider(unet, ms, pos, neg, cfg)
-
-
-def run_sampler(
-    sampler: Callable[..., torch.Tensor],
-    unet: UNet,
-    ms: ModelSampling,
-    positive: Sequence[Any],
-    negative: Sequence[Any],
-    latent_image: torch.Tensor,
-    noise: torch.Tensor,
-    sigmas: torch.Tensor,
-    *,
-    seed: int,
-    cfg: float,
-    scale_factor: float,
-    adm: str | None = None,
-    callback: ProgressCallback | None = None,
-    noise_mask: torch.Tensor | None = None,
-    random_inpaint_noise: bool = False,
-    inpaint: bool = False,
-    ip2p: bool = False,
-) -> torch.Tensor:
-    """Build the guider, sample over `sigmas` (host σ), scale out. `latent_image` is already
-    scaled in; the loop runs on its device, where conditioning and masks are moved once."""
-    mask = denoise_mask(noise_mask, latent_image)
-    denoiser: Denoiser = cfg_guider(unet, ms, positive, negative, latent_image, mask, cfg=cfg,
-                                    scale_factor=scale_factor, adm=adm, inpaint=inpaint, ip2p=ip2p)
-    if mask is not None:
-        blend_noise = noise
-        if random_inpaint_noise:
-            gen = torch.Generator(device="cpu").manual_seed(int(seed) + 1)
-            blend_noise = torch.randn(noise.shape, generator=gen, device="cpu").to(noise)
-        denoiser = InpaintDenoiser(denoiser, ms, latent_image, blend_noise, mask)
-    x = ms.noise_scaling(sigmas[0], noise, latent_image, ms.is_max_denoise(sigmas))
-    total = len(sigmas) - 1
-
-    def on_step(i: int, _x: torch.Tensor, denoised: torch.Tensor) -> None:
-        if callback is not None:
-            callback(i + 1, total, denoised)
-
-    samples = sampler(denoiser, x, sigmas, seed=seed, callback=on_step)
-    samples = ms.inverse_noise_scaling(sigmas[-1], samples)
-    return samples.float() / scale_factor

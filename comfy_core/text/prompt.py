@@ -172,15 +172,42 @@ def tokenize_prompt(
 
 
 def _finish(chunks: list[list], pad_token: int) -> TokenizedPrompt:
+    return prompt_from_chunks(chunks, pad_token)
+
+
+def prompt_from_chunks(chunks: list[list], pad_token: int) -> TokenizedPrompt:
+    """ComfyUI's token chunks (lists of `(token, weight[, word_id])`, a token being an id or
+    an embedding vector) -> TokenizedPrompt; vector slots carry the pad id."""
     ids, weights, injections = [], [], []
     for c, chunk in enumerate(chunks):
         row = []
-        for p, (tok, _) in enumerate(chunk):
+        for p, pair in enumerate(chunk):
+            tok = pair[0]
             if torch.is_tensor(tok):
                 injections.append(EmbeddingInjection(c, p, tok))
                 row.append(pad_token)
             else:
                 row.append(int(tok))
         ids.append(tuple(row))
-        weights.append(tuple(float(w) for _, w in chunk))
+        weights.append(tuple(float(pair[1]) for pair in chunk))
     return TokenizedPrompt(tuple(ids), tuple(weights), tuple(injections), pad_token)
+
+
+def prompt_to_chunks(prompt: TokenizedPrompt, word_ids: bool = False) -> list[list[tuple]]:
+    """TokenizedPrompt -> ComfyUI's token chunks; embedding slots hold their vectors. With
+    `word_ids`, each pair gets a third element: 0 for BOS/EOS/padding, else the 1-based
+    index of the run of text tokens or embedding vectors it belongs to."""
+    vectors = {(i.chunk, i.position): i.vector for i in prompt.injections}
+    special = {BOS_ID, EOS_ID, prompt.pad_token}
+    out, word = [], 0
+    for c, (row, wrow) in enumerate(zip(prompt.ids, prompt.weights)):
+        chunk, previous = [], None
+        for p, (tok, w) in enumerate(zip(row, wrow)):
+            value = vectors.get((c, p), tok)
+            kind = "vector" if torch.is_tensor(value) else ("special" if tok in special else "text")
+            if kind != "special" and (kind, w) != previous:
+                word += 1
+            previous = None if kind == "special" else (kind, w)
+            chunk.append((value, w, 0 if kind == "special" else word) if word_ids else (value, w))
+        out.append(chunk)
+    return out

@@ -339,9 +339,11 @@ def _managed(models: Sequence[Any]) -> list:
 def load_models_gpu(models: Sequence[Any], memory_required: int = 0,
                     force_patch_weights: bool = False, minimum_memory_required: Any = None,
                     force_full_load: bool = False) -> None:
-    """Put `models` on the compute device (evicting others as needed), keeping
+    """Put `models` on their load devices (evicting others as needed), keeping
     `memory_required` bytes free for the step."""
-    manager().ensure_loaded(_managed(models), int(memory_required or 0))
+    from comfy_core.memory.current import load_models
+
+    load_models(_managed(models), int(memory_required or 0), memory=manager())
 
 
 def load_model_gpu(model: Any) -> None:

@@ -21,8 +21,8 @@ def prepare_noise(latent_image: torch.Tensor, seed: int,
 
 
 def _latent_channels(model: Any) -> int:
-    latent_format = getattr(getattr(model, "family", None), "latent", None)
-    return int(getattr(latent_format, "channels", 4))
+    latent_format = getattr(getattr(model, "model", None), "latent_format", None)
+    return int(getattr(latent_format, "latent_channels", 4))
 
 
 def fix_empty_latent_channels(model: Any, latent_image: torch.Tensor) -> torch.Tensor:

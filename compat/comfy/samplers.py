@@ -4,7 +4,9 @@ GUIDER values for plugins (COMPAT-PLUGINS 3.3), over comfy_core.sampling.
 `KSampler.SAMPLERS` / `.SCHEDULERS` are the module's SAMPLER_NAMES / SCHEDULER_NAMES list
 objects (packs use them as combo lists and append their own). `calculate_sigmas` looks the
 scheduler up in SCHEDULER_HANDLERS when called, so a pack's added handler is used. The
-SAMPLER value is our SamplerValue (ComfyUI's KSAMPLER protocol), the GUIDER our Guider.
+SAMPLER value is our SamplerValue (ComfyUI's KSAMPLER protocol), the GUIDER our CFGGuider
+(which loads its models through the memory manager when sampling starts);
+`sampling_function`, `cfg_function` and `calc_cond_batch` are the per-step functions it uses.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import Any, Callable, NamedTuple
 import torch
 
 from comfy_core.sampling import schedules
-from comfy_core.sampling.guiders import Guider
+from comfy_core.sampling.guider import CFGGuider
 from comfy_core.sampling.ksampler import truncate_sigmas
-from comfy_core.sampling.model_call import model_sampling_of
+from comfy_core.sampling.model_call import calc_cond_batch, cfg_function, model_sampling_of, sampling_function
 from comfy_core.sampling.sampler_value import InpaintModel, SamplerValue, kdiffusion_function
 from comfy_core.sampling.samplers import SAMPLER_NAMES as _ALL, get_sampler
 
@@ -29,32 +31,6 @@ _NOT_KDIFFUSION = ("ddim", "uni_pc", "uni_pc_bh2")
 KSAMPLER_NAMES = [n for n in _ALL if n not in _NOT_KDIFFUSION]
 SAMPLER_NAMES = KSAMPLER_NAMES + [n for n in _NOT_KDIFFUSION if n in _ALL]
 SCHEDULER_NAMES = list(schedules.SCHEDULER_NAMES)
-
-
-def load_for_sampling(model: Any, shape: tuple, cfg: float) -> None:
-    """Put the model on its device through the server's memory manager, with room for
-    the step's activations (ComfyUI's guider loads its models when sampling starts)."""
-    from comfy_core.sampling.model_call import working_memory
-    from nodes.common import ensure_loaded
-
-    ensure_loaded([model], working_memory(model, shape, cfg))
-
-
-class LoadsModel:
-    """Guider mix-in: the model goes on its device (memory manager) when sampling starts."""
-
-    def sample(self, noise: torch.Tensor, latent_image: torch.Tensor, sampler: Any,
-               sigmas: torch.Tensor, denoise_mask: torch.Tensor | None = None,
-               callback: Callable | None = None, disable_pbar: bool = False,
-               seed: int | None = None) -> torch.Tensor:
-        if sigmas.shape[-1] > 0:
-            load_for_sampling(self.model_patcher, tuple(noise.shape), getattr(self, "cfg", 1.0))
-        return super().sample(noise, latent_image, sampler, sigmas, denoise_mask, callback,
-                              disable_pbar, seed)
-
-
-class CFGGuider(LoadsModel, Guider):
-    """ComfyUI's CFGGuider: our Guider, loading its model when sampling starts."""
 
 
 class SchedulerHandler(NamedTuple):

@@ -33,7 +33,7 @@ def test_tiny_checkpoint_detected(family: str, tmp_path: Path) -> None:
     assert ckpt.family.prediction == prediction
     assert sorted(ckpt.clip.encoders) == encoders
     assert ckpt.family.adm == adm
-    assert ckpt.vae is not None and ckpt.vae.downscale == 8
+    assert ckpt.vae is not None and ckpt.vae.downscale_ratio == 8
     want_scale = 0.13025 if adm else 0.18215
     assert ckpt.family.latent.scale_factor == want_scale
 
@@ -76,7 +76,7 @@ def test_unet_only_file_with_and_without_prefix(tmp_path: Path) -> None:
     bare = strip_prefix(full, "model.diffusion_model.")
     save_file(bare, str(tmp_path / "unet.safetensors"))
     model = load_unet(tmp_path / "unet.safetensors")
-    assert model.family.name == "sdxl"
+    assert model.model.family.name == "sdxl"
 
 
 def test_pickle_checkpoint_refused(tmp_path: Path) -> None:

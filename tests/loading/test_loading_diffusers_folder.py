@@ -86,13 +86,13 @@ def test_diffusers_loader_models_match_diffusers_and_transformers(folder_app):
     base, (unet_ref, vae_ref, text_ref) = folder_app
     assert DiffusersLoader.INPUT_TYPES()["required"]["model_path"] == (["tiny-sd"],)
     model, clip, vae = DiffusersLoader().load_checkpoint("tiny-sd")
-    assert model.family.name == "sd15" and not model.family.inpaint
+    assert model.model.family.name == "sd15" and not model.model.family.inpaint
     x, t, ctx = torch.randn(1, 4, 8, 8), torch.tensor([500.0]), torch.randn(1, 5, 32)
     z = torch.randn(1, 4, 4, 4)
     with torch.no_grad():
-        torch.testing.assert_close(model.unet(x, t, ctx, None), unet_ref(x, t, ctx).sample,
+        torch.testing.assert_close(model.model.diffusion_model(x, t, ctx, None), unet_ref(x, t, ctx).sample,
                                    rtol=1e-4, atol=1e-4)
-        torch.testing.assert_close(vae.vae.decode(z), vae_ref.decode(z).sample, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(vae.first_stage_model.decode(z), vae_ref.decode(z).sample, rtol=1e-4, atol=1e-4)
         ids = torch.tensor([[49406, 320, 1125, 49407]])
         hidden, _ = clip.encoders["clip_l"].encode_tokens(ids)
         torch.testing.assert_close(hidden, text_ref(ids).last_hidden_state, rtol=1e-4, atol=1e-4)

@@ -69,9 +69,11 @@ def test_clip_files_in_hf_layout(tmp_path: Path) -> None:
     ref = load_checkpoint(tmp_path / "sdxl_tiny.safetensors").clip
     ids = torch.full((1, 77), 0)
     ids[0, :3] = torch.tensor([49406, 320, 49407])
+    clip.load_model()
+    ref.load_model()
     for name in ("clip_l", "clip_g"):
-        h1, p1 = clip.encode(name, ids)
-        h2, p2 = ref.encode(name, ids)
+        h1, p1 = clip.encode_ids(name, ids)
+        h2, p2 = ref.encode_ids(name, ids)
         torch.testing.assert_close(h1, h2)
         torch.testing.assert_close(p1, p2)
 
@@ -81,12 +83,14 @@ def test_clip_layer_defaults_and_clip_skip(tmp_path: Path) -> None:
     enc = ckpt.clip.encoders["clip_h"]
     ids = torch.full((1, 77), 0)
     ids[0, :2] = torch.tensor([49406, 49407])
-    default, _ = ckpt.clip.encode("clip_h", ids)
+    ckpt.clip.load_model()
+    default, _ = ckpt.clip.encode_ids("clip_h", ids)
     want, _ = enc.encode_tokens(ids, -2, True)  # SD2: penultimate + final norm
     torch.testing.assert_close(default, want)
     skip = ckpt.clip.clone()
-    skip.set_last_layer(-1)
-    last, _ = skip.encode("clip_h", ids)
+    skip.clip_layer(-1)
+    skip.load_model()
+    last, _ = skip.encode_ids("clip_h", ids)
     assert not torch.allclose(last, default)
     assert ckpt.clip.layer_idx is None
     assert SD2_EPS.encoder("clip_h").pad_token == 0

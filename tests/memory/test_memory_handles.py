@@ -25,12 +25,12 @@ def _hooks(module: nn.Module) -> int:
 
 def _unet_out(model, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
-    cfg = model.family.unet
+    base = model.model
     x, t = torch.randn(2, 4, 8, 8, generator=g), torch.tensor([500.0, 20.0])
-    ctx = torch.randn(2, 77, cfg.context_dim, generator=g)
-    y = torch.randn(2, model.family.adm_size, generator=g) if model.family.adm_size else None
+    ctx = torch.randn(2, 77, base.family.unet.context_dim, generator=g)
+    y = torch.randn(2, base.family.adm_size, generator=g) if base.family.adm_size else None
     with torch.no_grad():
-        return model.unet(x.to(model.device, model.compute_dtype), t, ctx, y).float().cpu()
+        return base.diffusion_model(x.to(model.device, base.compute_dtype()), t, ctx, y).float().cpu()
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +76,9 @@ def test_replanning_the_budget_keeps_results_and_leaves_no_hooks(sdxl_path: Path
         model.load("cpu", budget)
         assert model.loaded_size() == size if budget is None else model.loaded_size() <= budget
         torch.testing.assert_close(_unet_out(model), full, rtol=0, atol=0)
-    assert _hooks(model.unet) == 0
+    assert _hooks(model.model) == 0
     model.offload()
-    assert model.loaded_size() == 0 and _hooks(model.unet) == 0
+    assert model.loaded_size() == 0 and _hooks(model.model) == 0
 
 
 def test_lora_patches_reach_streamed_layers(sdxl_path: Path, tmp_path: Path) -> None:
@@ -101,11 +101,11 @@ def test_clip_encodes_with_every_layer_streamed(sdxl_path: Path) -> None:
     ckpt = load_checkpoint(sdxl_path, clip_dtype=torch.float16)
     ids = torch.full((1, 77), 49407)
     ids[0, :3] = torch.tensor([49406, 320, 49407])
-    ckpt.clip.load("cpu")
-    want = ckpt.clip.encode("clip_g", ids)
-    ckpt.clip.load("cpu", 0)
-    assert ckpt.clip.loaded_size() == 0
-    got = ckpt.clip.encode("clip_g", ids)
+    ckpt.clip.patcher.load("cpu")
+    want = ckpt.clip.encode_ids("clip_g", ids)
+    ckpt.clip.patcher.load("cpu", 0)
+    assert ckpt.clip.patcher.loaded_size() == 0
+    got = ckpt.clip.encode_ids("clip_g", ids)
     for a, b in zip(got, want):
         assert a.dtype == torch.float32
         torch.testing.assert_close(a, b, rtol=0, atol=0)
@@ -115,10 +115,10 @@ def test_clip_encodes_with_every_layer_streamed(sdxl_path: Path) -> None:
 def test_cuda_clip_partial_load_takes_the_device_from_the_input(sdxl_path: Path) -> None:
     ckpt = load_checkpoint(sdxl_path)
     ids = torch.full((1, 77), 49407)
-    ckpt.clip.load("cpu")
-    want = ckpt.clip.encode("clip_l", ids)
-    ckpt.clip.load("cuda", 0)  # position ids live on the host between forwards
-    got = ckpt.clip.encode("clip_l", ids)
+    ckpt.clip.patcher.load("cpu")
+    want = ckpt.clip.encode_ids("clip_l", ids)
+    ckpt.clip.patcher.load("cuda", 0)  # position ids live on the host between forwards
+    got = ckpt.clip.encode_ids("clip_l", ids)
     torch.testing.assert_close(got[0], want[0], rtol=1e-4, atol=1e-4)
 
 

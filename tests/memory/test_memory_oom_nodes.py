@@ -50,18 +50,18 @@ def env(tmp_path_factory: pytest.TempPathFactory):
 
 def test_sampling_frees_other_models_and_splits_the_batch(env, caplog):
     manager, (model, clip, _), (pos, neg, latent), reference = env
-    manager.ensure_loaded([clip])
-    total = model.model_size() + clip.model_size() + 200_000  # batch 4 does not fit, 2 does
+    manager.ensure_loaded([clip.patcher])
+    total = model.model_size() + clip.patcher.model_size() + 200_000  # batch 4 does not fit, 2 does
     with caplog.at_level(logging.WARNING), BudgetedDevice(_fake_free(manager, total)) as device:
         out = ksample(model, pos, neg, latent, seed=5)["samples"]
-    assert device.ooms >= 1 and clip.loaded_size() == 0
+    assert device.ooms >= 1 and clip.patcher.loaded_size() == 0
     assert "retrying in chunks of 2" in caplog.text
     _same_latent(out, reference)
 
 
 def test_sampling_streams_weights_when_batch_one_fails(env, caplog):
     manager, (model, clip, _), (pos, neg, latent), reference = env
-    manager.offload(clip)
+    manager.offload(clip.patcher)
     total = model.model_size() + 50_000  # not even one latent fits beside the full UNet
     with caplog.at_level(logging.INFO), BudgetedDevice(_fake_free(manager, total)) as device:
         out = ksample(model, pos, neg, latent, seed=5)["samples"]
@@ -71,7 +71,7 @@ def test_sampling_streams_weights_when_batch_one_fails(env, caplog):
     # The next job, with memory to spare, loads the model completely again.
     again = ksample(model, pos, neg, latent, seed=5)["samples"]
     assert not manager.is_partially_loaded(model) and model.loaded_size() == model.model_size()
-    assert all(not m._forward_pre_hooks for m in model.unet.modules())
+    assert all(not m._forward_pre_hooks for m in model.model.modules())
     _same_latent(again, reference)
 
 
@@ -81,11 +81,11 @@ def test_vae_decode_falls_back_to_tiles(env):
     manager.unload_all()
     # Whole decode (and 64-latent tiles, the same here) allocates up to 10.6 MB at once
     # (a 32-channel 288x288 activation); 32-latent tiles 8.4 MB.
-    total = vae.model_size() + 9_500_000
+    total = vae.patcher.model_size() + 9_500_000
     with BudgetedDevice(_fake_free(manager, total)) as device:
         image = run("VAEDecode", vae=vae, samples={"samples": latent})[0]
     assert device.ooms == 2
-    torch.testing.assert_close(image, vae.decode_tiled(latent, 32, 8), rtol=0, atol=0)
+    torch.testing.assert_close(image, vae.decode_tiled(latent, 32, 32, 8), rtol=0, atol=0)
 
 
 def test_hopeless_budget_is_a_clear_error_and_the_next_job_runs(env):

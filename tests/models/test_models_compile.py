@@ -8,7 +8,7 @@ import torch
 
 from comfy_core.models.compile import CompileOptions, compile_mode, compile_unet, uncompile_unet
 from comfy_core.models.family import FAMILIES, UNetConfig
-from comfy_core.models.patcher import ModelHandle
+from comfy_core.loading.checkpoint import model_patcher
 from comfy_core.models.unet import UNetModel
 
 # The smallest UNet with res blocks, a cross-attention transformer, skip connections and
@@ -40,16 +40,16 @@ def compiled(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module):
     monkeypatch_module.setenv("TORCHINDUCTOR_CACHE_DIR", str(cache))  # restored afterwards
     monkeypatch_module.setenv("TRITON_CACHE_DIR", str(cache / "triton"))
     torch.manual_seed(0)
-    handle = ModelHandle(UNetModel(MINI).eval().requires_grad_(False), FAMILIES["sd15"])
+    handle = model_patcher(UNetModel(MINI).eval().requires_grad_(False), FAMILIES["sd15"], "cpu", "cpu")
     handle.load("cpu")
     x, t, ctx = _inputs()
     with torch.no_grad():
-        eager = handle.unet(x, t, ctx)
+        eager = handle.model.diffusion_model(x, t, ctx)
     if _cpp_compiler() is None:  # the one precondition; any compile failure is a failure
         pytest.skip("inductor's CPU backend needs a C++ compiler and this machine has none")
     forward = compile_unet(handle, CompileOptions(cache_dir=cache))
     with torch.no_grad():
-        out = handle.unet(x, t, ctx)
+        out = handle.model.diffusion_model(x, t, ctx)
     yield handle, forward, cache, eager, out
     torch._dynamo.reset()
     uncompile_unet(handle)
@@ -74,7 +74,7 @@ def test_streamed_weights_run_eager_with_the_same_result(compiled):
     handle, forward, _, eager, _ = compiled
     handle.load("cpu", budget_bytes=handle.model_size() // 3)
     with torch.no_grad():
-        out = handle.unet(*_inputs())
+        out = handle.model.diffusion_model(*_inputs())
     assert forward.eager_calls == 1
     torch.testing.assert_close(out, eager, rtol=0, atol=0)
     handle.load("cpu")
@@ -89,7 +89,7 @@ def test_cached_artefacts_are_reused_after_a_reset(compiled):
     hits = counters["inductor"]["fxgraph_cache_hit"]
     again = compile_unet(handle, CompileOptions())
     with torch.no_grad():
-        out = handle.unet(*_inputs())
+        out = handle.model.diffusion_model(*_inputs())
     assert again.compiled_calls == 1
     assert counters["inductor"]["fxgraph_cache_hit"] > hits
     torch.testing.assert_close(out, eager, rtol=1e-4, atol=1e-4)
@@ -109,11 +109,24 @@ def test_compile_flag_routes_the_ksampler_unet(tmp_path, monkeypatch):
 
     for name in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR"):
         monkeypatch.setenv(name, str(tmp_path / "unused"))  # restored after the test
-    handle = ModelHandle(UNetModel(MINI).eval(), FAMILIES["sd15"])
+    handle = model_patcher(UNetModel(MINI).eval(), FAMILIES["sd15"], "cpu", "cpu")
     settings = Settings(base_directory=tmp_path, memory=MemoryFlags(compile=True))
     with runtime.use_app(runtime.AppContext(folders=FolderPaths.build(tmp_path), settings=settings)):
         _maybe_compile(handle)
-    assert isinstance(handle.unet.forward, CompiledForward)
+    assert isinstance(handle.model.diffusion_model.forward, CompiledForward)
     assert (tmp_path / "user" / "compile_cache").is_dir()
     uncompile_unet(handle)
-    assert not isinstance(handle.unet.forward, CompiledForward)
+    assert not isinstance(handle.model.diffusion_model.forward, CompiledForward)
+
+
+def test_calls_carrying_plugin_patches_run_eager():
+    from comfy_core.models.compile import CompiledForward
+
+    seen = []
+    forward = CompiledForward(lambda x, *a, **kw: seen.append(kw) or x, lambda: False, CompileOptions())
+    x = torch.zeros(1)
+    for options in ({"patches": {"attn2_patch": [print]}}, {"patches_replace": {"attn1": {("input", 1): print}}},
+                    {"optimized_attention_override": print}, {"wrappers": {"diffusion_model": {None: [print]}}}):
+        forward(x, transformer_options=options)
+    assert forward.eager_calls == 4 and forward.compiled_calls == 0
+    assert seen[0]["transformer_options"] == {"patches": {"attn2_patch": [print]}}

@@ -16,8 +16,10 @@ from tests.fixtures.checkpoints import make_tiny_checkpoint, make_tiny_lora
 from tests.models.test_models_unet import diffusers_config
 
 
-def _snapshot(handle) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in handle.weights.module.named_parameters()}
+def _snapshot(value) -> dict[str, torch.Tensor]:
+    """Parameters of a MODEL (or of a CLIP's patcher), by state-dict key."""
+    patcher = getattr(value, "patcher", value)
+    return {k: v.detach().clone() for k, v in patcher.model.named_parameters()}
 
 
 def _same(a: dict, b: dict) -> bool:
@@ -32,23 +34,22 @@ def test_lora_on_off_restores_bit_for_bit(family: str, tmp_path: Path) -> None:
     model, clip, unmatched = apply_lora(ckpt.model, ckpt.clip, lora, 0.8, 0.5)
     assert unmatched == []
     model.load("cpu")
-    clip.load("cpu")
+    clip.load_model()
     patched_unet, patched_clip = _snapshot(model), _snapshot(clip)
     assert not _same(base_unet, patched_unet) and not _same(base_clip, patched_clip)
-    ckpt.model.load("cpu")  # the unpatched handle shares the module
-    ckpt.clip.load("cpu")
+    ckpt.model.load("cpu")  # the unpatched value shares the module
+    ckpt.clip.load_model()
     assert _same(base_unet, _snapshot(ckpt.model)) and _same(base_clip, _snapshot(ckpt.clip))
     model.load("cpu")
     assert _same(patched_unet, _snapshot(model))
-    model.remove_patches()
-    model.load("cpu")
+    model.unpatch_model()
     assert _same(base_unet, _snapshot(model))
 
 
 def test_patch_math_and_strength(tmp_path: Path) -> None:
     ckpt = load_checkpoint(make_tiny_checkpoint("sd15", tmp_path))
-    key = "input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"
-    w = ckpt.model.unet.get_parameter(key).detach().clone()
+    key = "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"
+    w = ckpt.model.model.get_parameter(key).detach().clone()
     up, down = torch.randn(w.shape[0], 2), torch.randn(2, w.shape[1])
     lora = {"lora_unet_input_blocks_1_1_transformer_blocks_0_attn2_to_k.lora_up.weight": up,
             "lora_unet_input_blocks_1_1_transformer_blocks_0_attn2_to_k.lora_down.weight": down,
@@ -57,7 +58,7 @@ def test_patch_math_and_strength(tmp_path: Path) -> None:
     model, _, unmatched = apply_lora(ckpt.model, None, lora, strength_model=0.5)
     assert unmatched == ["lora_unet_not_a_layer.lora_up.weight"]
     model.load("cpu")
-    torch.testing.assert_close(model.unet.get_parameter(key), w + 0.5 * (1.0 / 2) * (up @ down))
+    torch.testing.assert_close(model.model.get_parameter(key), w + 0.5 * (1.0 / 2) * (up @ down))
 
 
 def test_locon_mid_equals_composed_convolutions() -> None:
@@ -73,9 +74,9 @@ def test_diffusers_names_follow_diffusers_conversion(tmp_path: Path) -> None:
     """Our LDM->diffusers module map agrees with diffusers' own checkpoint conversion."""
     ckpt = load_checkpoint(make_tiny_checkpoint("sd15", tmp_path))
     cfg = ckpt.family.unet
-    ldm = {"model.diffusion_model." + k: v for k, v in ckpt.model.unet.state_dict().items()}
+    ldm = {"model." + k: v for k, v in ckpt.model.model_state_dict("diffusion_model.").items()}
     converted = convert_ldm_unet_checkpoint(ldm, diffusers_config(cfg, (8, 8)))
-    params = dict(ckpt.model.unet.named_parameters())
+    params = dict(ckpt.model.model.named_parameters())
     checked = 0
     for name, key in unet_key_map(ckpt.model).items():
         if name.startswith("unet.") and ".processor." not in name:
@@ -87,12 +88,12 @@ def test_diffusers_names_follow_diffusers_conversion(tmp_path: Path) -> None:
 def test_peft_and_text_encoder_names(tmp_path: Path) -> None:
     ckpt = load_checkpoint(make_tiny_checkpoint("sdxl", tmp_path))
     cmap = clip_key_map(ckpt.clip)
-    assert cmap["lora_te2_text_model_encoder_layers_1_mlp_fc1"] == "clip_g.text_model.encoder.layers.1.mlp.fc1.weight"
+    assert cmap["lora_te2_text_model_encoder_layers_1_mlp_fc1"] == "clip_g.transformer.text_model.encoder.layers.1.mlp.fc1.weight"
     assert cmap["text_encoder.text_model.encoder.layers.0.self_attn.q_proj"].startswith("clip_l.")
     umap = unet_key_map(ckpt.model)
     target = umap["unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q"]
-    assert target == "input_blocks.3.1.transformer_blocks.0.attn1.to_q.weight"
-    w = ckpt.model.unet.get_parameter(target)
+    assert target == "diffusion_model.input_blocks.3.1.transformer_blocks.0.attn1.to_q.weight"
+    w = ckpt.model.model.get_parameter(target)
     lora = {"unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.lora_A.weight": torch.randn(2, w.shape[1]),
             "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q.lora_B.weight": torch.randn(w.shape[0], 2)}
     model, _, unmatched = apply_lora(ckpt.model, None, lora)

@@ -142,8 +142,10 @@ def _tiny(app):
     return load_checkpoint(app.folders.get_full_path_or_raise("checkpoints", "sd15_tiny.safetensors"))
 
 
-def _snapshot(handle) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in handle.weights.module.named_parameters()}
+def _snapshot(value) -> dict[str, torch.Tensor]:
+    """Parameters of a MODEL (or of a CLIP's patcher), by state-dict key."""
+    patcher = getattr(value, "patcher", value)
+    return {k: v.detach().clone() for k, v in patcher.model.named_parameters()}
 
 
 def _expected(state: dict, key_maps: dict[str, dict[str, str]], params: dict) -> dict[str, torch.Tensor]:
@@ -177,7 +179,7 @@ def test_lora_loader_patches_exactly_the_targets(app, name: str) -> None:
     loader = nodes.NODE_CLASS_MAPPINGS["LoraLoader"]()
     model, clip = loader.load_lora(ckpt.model, ckpt.clip, f"{name}.safetensors", 0.7, 0.4)
     model.load("cpu")
-    clip.load("cpu")
+    clip.load_model()
     changed = 0
     for tag, handle, strength in (("model:", model, 0.7), ("clip:", clip, 0.4)):
         for key, value in _snapshot(handle).items():
@@ -188,8 +190,8 @@ def test_lora_loader_patches_exactly_the_targets(app, name: str) -> None:
                 torch.testing.assert_close(value, before[tag][key] + strength * ref.reshape(value.shape))
                 changed += 1
     assert changed == len(expected) > 0
-    ckpt.model.load("cpu")  # the original handles share the modules: back to bit-exact originals
-    ckpt.clip.load("cpu")
+    ckpt.model.load("cpu")  # the original values share the modules: back to bit-exact originals
+    ckpt.clip.load_model()
     assert all(torch.equal(v, before["model:"][k]) for k, v in _snapshot(ckpt.model).items())
     assert all(torch.equal(v, before["clip:"][k]) for k, v in _snapshot(ckpt.clip).items())
 
@@ -204,11 +206,11 @@ def test_mixed_file_loads_every_kind_with_no_unmatched_keys(app, caplog) -> None
     assert kinds == {"lora_up.weight", "hada_w1_a", "lokr_w1", "lokr_t2", "diff", "diff_b"}
     model, clip, unmatched = apply_lora(ckpt.model, ckpt.clip, state, 1.0, 1.0)
     assert unmatched == [] and "lora key not loaded" not in caplog.text
-    assert len(model.patches) == len(clip.patches) == 1
+    for patches in (model.patches, clip.patcher.patches):  # one patch tuple per patched key
+        assert patches and all(len(v) == 1 for v in patches.values())
     model.load("cpu")
     assert not all(torch.equal(v, before[k]) for k, v in _snapshot(model).items())
-    model.remove_patches()
-    model.load("cpu")
+    model.unpatch_model()
     assert all(torch.equal(v, before[k]) for k, v in _snapshot(model).items())
 
 

@@ -140,10 +140,8 @@ def test_apply_advanced_shares_one_new_control_per_previous(app):
 
 
 def _model():
-    """The tiny sd15 MODEL with its model sampling, as sampling hands it to pre_run."""
-    model = load("sd15")[0]
-    model.model_sampling = MS
-    return model
+    """The tiny sd15 base model (with its model sampling), as sampling hands it to pre_run."""
+    return load("sd15")[0].model
 
 
 def _direct(control, x, sigma, ctx, y=None, **extra):
@@ -200,7 +198,7 @@ def test_control_lora_adds_its_pairs_to_the_models_encoder(app):
     lora = cn("sd15_control_lora.safetensors").copy().set_cond_hint(torch.rand(1, 3, 64, 64), 1.0)
     model = _model()
     lora.pre_run(model, MS.percent_to_sigma)
-    built, unet = lora.control_model.state_dict(), model.unet.state_dict()
+    built, unet = lora.control_model.state_dict(), model.diffusion_model.state_dict()
     file = load_state_dict(app.folders.get_full_path("controlnet", "sd15_control_lora.safetensors"))
     layer = "input_blocks.1.0.in_layers.2"
     up, down = file[layer + ".up"].flatten(1), file[layer + ".down"].flatten(1)
@@ -227,3 +225,28 @@ def test_t2i_features_land_after_each_levels_last_block():
     xl = t2i_control_lists(features, xl=True)
     popped = [xl["input"].pop() for _ in range(9)]
     assert [int(popped[i].item()) for i in (3, 5, 8)] == [0, 1, 2] and int(xl["middle"][0].item()) == 3
+
+
+def test_ksampler_runs_the_controlnet_and_the_unet_adds_its_residuals(app):
+    model, clip, _ = load("sd15")
+    pos, neg = (run("CLIPTextEncode", clip=clip, text=t)[0] for t in ("a red cube", ""))
+    control = cn("sd15_ldm.safetensors")
+    applied = run("ControlNetApplyAdvanced", positive=pos, negative=neg, control_net=control,
+                  image=torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(1)), strength=1.0,
+                  start_percent=0.0, end_percent=1.0)
+    seen = []
+    hook = model.model.diffusion_model.register_forward_pre_hook(
+        lambda _m, args, kwargs: seen.append({k: len(v) for k, v in (kwargs.get("control") or {}).items()}),
+        with_kwargs=True)
+    latent = {"samples": torch.zeros(1, 4, 8, 8)}
+    options = dict(model=model, seed=2, steps=2, cfg=5.0, sampler_name="euler", scheduler="normal",
+                   latent_image=latent, denoise=1.0)
+    try:
+        with_control = run("KSampler", positive=applied[0], negative=applied[1], **options)[0]["samples"]
+        plain = run("KSampler", positive=pos, negative=neg, **options)[0]["samples"]
+    finally:
+        hook.remove()
+    blocks = len(model.model.diffusion_model.input_blocks)
+    assert len(seen) == 4 and seen[2:] == [{}, {}]  # one batched call per step, control on the first run only
+    assert all(s["middle"] == 1 and s["output"] == blocks for s in seen[:2])
+    assert not torch.allclose(with_control, plain, atol=1e-4)

@@ -13,8 +13,7 @@ from comfy_core import runtime
 from comfy_core.files import FolderPaths
 from comfy_core.sampling.concat import ConcatSource, inpaint_concat
 from comfy_core.sampling.conditioning import from_comfy, resolve
-from comfy_core.sampling.guider import CFGGuider
-from comfy_core.sampling.model_call import model_sampling_of, unet_callable
+from comfy_core.sampling.model_call import model_sampling_of, sampling_function
 from comfy_core.settings import Settings
 
 SCALE = 0.18215
@@ -38,7 +37,8 @@ def inpaint_model(inpaint_app):
 def unet_inputs(inpaint_model):
     """Records the x tensor of every forward call of the inpainting UNet."""
     seen: list[torch.Tensor] = []
-    handle = inpaint_model[0].unet.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().cpu()))
+    unet = inpaint_model[0].model.diffusion_model
+    handle = unet.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().cpu()))
     yield seen
     handle.remove()
 
@@ -54,9 +54,9 @@ def _mask() -> torch.Tensor:
 
 
 def test_tiny_inpainting_checkpoint_is_detected(inpaint_model):
-    model = inpaint_model[0]
-    assert model.family.inpaint and model.family.unet.in_channels == 9
-    assert model.family.name == "sd15"
+    family = inpaint_model[0].model.family
+    assert family.inpaint and family.unet.in_channels == 9
+    assert family.name == "sd15"
 
 
 def test_ksampler_after_vae_encode_for_inpaint(inpaint_model, unet_inputs):
@@ -115,22 +115,22 @@ def test_batched_cfg_equals_two_separate_unet_calls(inpaint_model):
     (latent,) = run("VAEEncodeForInpaint", pixels=_pixels(), vae=vae, mask=_mask(), grow_mask_by=6)
     run("KSampler", model=model, seed=0, steps=1, cfg=7.0, sampler_name="euler", scheduler="normal",
         positive=pos, negative=neg, latent_image=latent, denoise=1.0)  # loads the model
-    ms, shape = model_sampling_of(model), latent["samples"].shape
+    ms, shape, base = model_sampling_of(model), latent["samples"].shape, model.model
     source = ConcatSource(latent["samples"] * SCALE, latent["noise_mask"], SCALE)
-    guider = CFGGuider(unet_callable(model), ms, resolve(from_comfy(pos), shape, ms, concat=source),
-                       resolve(from_comfy(neg), shape, ms, concat=source), 7.0)
+    conds = [resolve(from_comfy(c), shape, ms, concat=source) for c in (pos, neg)]
     x, sigma = torch.randn(shape, generator=torch.Generator().manual_seed(2)), torch.tensor([3.0])
     concat = inpaint_concat(source, shape)
-    cond = guider.denoise_raw(x, sigma, pos[0][0], None, concat)
-    uncond = guider.denoise_raw(x, sigma, neg[0][0], None, concat)
-    torch.testing.assert_close(guider(x, sigma), uncond + (cond - uncond) * 7.0, rtol=1e-4, atol=1e-4)
+    cond = base.apply_model(x, sigma, c_concat=concat, c_crossattn=pos[0][0])
+    uncond = base.apply_model(x, sigma, c_concat=concat, c_crossattn=neg[0][0])
+    batched = sampling_function(base, x, sigma, conds[1], conds[0], 7.0, {})
+    torch.testing.assert_close(batched, uncond + (cond - uncond) * 7.0, rtol=1e-4, atol=1e-4)
 
 
 def test_regular_model_ignores_inpaint_conditioning(inpaint_app, inpaint_model):
     model, clip, vae = load("sd15")
     pos, neg = encode(clip, "a red door"), encode(clip, "blurry")
     seen: list[torch.Size] = []
-    handle = model.unet.register_forward_pre_hook(lambda _m, args: seen.append(args[0].shape))
+    handle = model.model.diffusion_model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].shape))
     try:
         new_pos, new_neg, latent = run("InpaintModelConditioning", positive=pos, negative=neg, vae=vae,
                                        pixels=_pixels(), mask=_mask(), noise_mask=True)
@@ -143,7 +143,6 @@ def test_regular_model_ignores_inpaint_conditioning(inpaint_app, inpaint_model):
 
 
 def test_inpainting_unet_without_concat_fails_clearly(inpaint_model):
-    model = inpaint_model[0]
-    call = unet_callable(model)
+    base = inpaint_model[0].model
     with pytest.raises(ValueError, match="9 input channels, got 4.*mask"):
-        call(torch.zeros(1, 4, 8, 8), torch.zeros(1), torch.zeros(1, 77, 32), None)
+        base.apply_model(torch.zeros(1, 4, 8, 8), torch.ones(1), c_crossattn=torch.zeros(1, 77, 32))

@@ -23,7 +23,7 @@ def ip2p_model(tmp_path_factory):
 
 
 def test_detected_as_instruct_pix2pix(ip2p_model):
-    family = ip2p_model[0].family
+    family = ip2p_model[0].model.family
     assert family.ip2p and not family.inpaint and family.unet.in_channels == 8
 
 
@@ -38,7 +38,7 @@ def test_conditioning_node_and_sampling_see_the_raw_image_latent(ip2p_model):
     assert new_neg[0][1]["concat_latent_image"] is concat and "concat_latent_image" not in pos[0][1]
     assert torch.equal(latent["samples"], torch.zeros(1, 4, 8, 8))
     seen: list[torch.Tensor] = []
-    hook = model.unet.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().cpu()))
+    hook = model.model.diffusion_model.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach().cpu()))
     try:
         out = ksample(model, new_pos, new_neg, latent, steps=2, cfg=5.0)
         plain = ksample(model, pos, neg, latent, steps=2, cfg=5.0)

@@ -7,14 +7,14 @@ import torch
 
 from comfy_core import runtime
 from comfy_core.models.family import SD15, SDXL
-from comfy_core.models.patcher import ClipHandle
+from comfy_core.models.clip_value import CLIP
 from comfy_core.tools.make_taesd import write_taesd_decoder, write_taesd_encoder
 from nodes.common import sampler_progress
 from nodes.conditioning import CLIPSetLastLayer
 
 
 def test_clip_set_last_layer_clones():
-    clip = ClipHandle({}, SD15)
+    clip = CLIP({}, SD15)
     (out,) = CLIPSetLastLayer().set_last_layer(clip, -2)
     assert out is not clip and out.layer_idx == -2 and clip.layer_idx is None
     spec = CLIPSetLastLayer.INPUT_TYPES()["required"]["stop_at_clip_layer"]
@@ -22,7 +22,10 @@ def test_clip_set_last_layer_clones():
 
 
 class _Model:
-    family = SDXL
+    """Just what the progress helper reads from a MODEL: its base model's latent format."""
+
+    class model:  # noqa: N801 (ComfyUI's attribute name)
+        latent_format = SDXL.latent
 
 
 # ComfyUI 0.8.0's default is no previews; a prompt asks for them in extra_data.
@@ -43,7 +46,7 @@ def test_sampler_progress_reports_and_previews(app, override, expect_preview):
     if expect_preview:
         fmt, image, size = seen[-1][2]
         assert (fmt, image.size, size) == ("JPEG", (3, 3), 512)
-        bias = [int((b + 1) / 2 * 255) for b in SDXL.latent.rgb_bias]
+        bias = [int((b + 1) / 2 * 255) for b in SDXL.latent.latent_rgb_factors_bias]
         assert list(image.getpixel((0, 0))) == pytest.approx(bias, abs=1)
 
 

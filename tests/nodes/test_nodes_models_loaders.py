@@ -59,8 +59,8 @@ def test_unet_loader_fp8_weights_sample_like_their_fp32_values(models_app):
     weights = load_state_dict(folder / name)
     save_state_dict({k: v.to(torch.float8_e4m3fn).float() for k, v in weights.items()}, folder / "rounded.safetensors")
     (unet8,) = run("UNETLoader", unet_name=name, weight_dtype="fp8_e4m3fn")
-    assert {p.dtype for p in unet8.unet.parameters()} == {torch.float8_e4m3fn}
-    assert unet8.weights.storage_dtype() == torch.float8_e4m3fn and unet8.compute_dtype == torch.float32
+    assert {p.dtype for p in unet8.model.diffusion_model.parameters()} == {torch.float8_e4m3fn}
+    assert unet8.weights.storage_dtype() == torch.float8_e4m3fn and unet8.model.compute_dtype() == torch.float32
     _, clip, _ = load("sd15")
     pos, neg, latent = encode(clip, "a cat"), encode(clip, ""), empty_latent()
 
@@ -141,4 +141,4 @@ def test_clip_loader_device_cpu_keeps_the_clip_on_the_cpu(models_app):
     with runtime.use_app(dataclasses.replace(models_app, memory=manager)):
         (clip,) = run("CLIPLoader", clip_name=name, type="stable_diffusion", device="cpu")
         cond = encode(clip, "a cat")[0][0]
-    assert clip.device.type == "cpu" and bool(torch.isfinite(cond).all())
+    assert clip.patcher.device.type == "cpu" and bool(torch.isfinite(cond).all())

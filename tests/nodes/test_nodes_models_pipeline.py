@@ -36,10 +36,10 @@ def test_txt2img_shape_and_seed_determinism(handles, family):
     again = ksample(model, pos, neg, empty_latent(), seed=3)
     other = ksample(model, pos, neg, empty_latent(), seed=4)
     assert first["samples"].shape == (1, 4, 8, 8) and first["samples"].dtype == torch.float32
-    ms = model.model_sampling  # built from the family on first use, then kept on the handle
+    ms = model.get_model_object("model_sampling")  # built from the family at load, then kept
     assert ms.config.prediction == ("v" if family == "sd21v" else "eps")
     ksample(model, pos, neg, empty_latent(), steps=1)
-    assert model.model_sampling is ms
+    assert model.get_model_object("model_sampling") is ms
     assert same(first["samples"], again["samples"])
     assert not same(first["samples"], other["samples"])
     (image,) = run("VAEDecode", vae=vae, samples=first)

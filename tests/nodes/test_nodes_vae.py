@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from comfy_core.images.masks import inpaint_inputs
-from comfy_core.models.patcher import VAEHandle
+from comfy_core.models.vae_value import VAE
 from comfy_core.models.vae import AutoencoderKL, VAEConfig
 from nodes.vae import VAEDecode, VAEDecodeTiled, VAEEncode, VAEEncodeForInpaint, VAEEncodeTiled
 
@@ -14,7 +14,7 @@ from nodes.vae import VAEDecode, VAEDecodeTiled, VAEEncode, VAEEncodeForInpaint,
 @pytest.fixture
 def vae():
     torch.manual_seed(0)
-    return VAEHandle(AutoencoderKL(VAEConfig(ch=32, ch_mult=(1, 1, 1, 1), num_res_blocks=1)).eval())
+    return VAE(AutoencoderKL(VAEConfig(ch=32, ch_mult=(1, 1, 1, 1), num_res_blocks=1)).eval())
 
 
 def test_encode_decode_shapes_and_range(app, vae):

@@ -3,21 +3,20 @@ built-in sampler run by the CFG guider gives KSampler's latent; k-diffusion's ow
 plug in as plugin samplers do; CFG++ reads the unconditional prediction through the post-CFG
 hook; the other guiders combine their predictions by their formulas."""
 
-from types import SimpleNamespace
-
 import pytest
 import torch
+from function_model import MS, denoised_by_hand, function_model
 from kdiffusion_reference import load
 
 from comfy_core.sampling import guiders
 from comfy_core.sampling.custom import run_guider, sample_custom
+from comfy_core.sampling.guider import CFGGuider
 from comfy_core.sampling.ksampler import sample, schedule_sigmas
-from comfy_core.sampling.model_sampling import ModelSampling
+from comfy_core.sampling.model_call import calc_cond_batch
 from comfy_core.sampling.noise import prepare_noise
 from comfy_core.sampling.sampler_value import SamplerValue, kdiffusion_function
 from comfy_core.sampling.samplers import SAMPLERS
 
-MS = ModelSampling()
 G = torch.Generator().manual_seed(0)
 POS = [[torch.randn(1, 77, 8, generator=G), {}]]
 NEG = [[torch.randn(1, 77, 8, generator=G), {}]]
@@ -37,16 +36,13 @@ class LinearUNet:
 
 
 def ksampler(name, latent, cfg=6.0, steps=4, seed=5):
-    return sample(LinearUNet(), MS, POS, NEG, latent, seed=seed, steps=steps, cfg=cfg, sampler_name=name,
-                  scheduler="karras", scale_factor=0.18215)["samples"]
+    return sample(function_model(LinearUNet()), POS, NEG, latent, seed=seed, steps=steps, cfg=cfg,
+                  sampler_name=name, scheduler="karras")["samples"]
 
 
 def model_of(unet):
-    """A MODEL value (the DiffusionModel shape sampling reads) around a test UNet."""
-    family = SimpleNamespace(name="test", prediction="eps", zsnr=False, inpaint=False, adm=None,
-                             unet=SimpleNamespace(in_channels=4), latent=SimpleNamespace(scale_factor=0.18215))
-    return SimpleNamespace(family=family, unet=unet, model_sampling=None, device=torch.device("cpu"),
-                           compute_dtype=torch.float32)
+    """A MODEL value whose network is the test function `unet`."""
+    return function_model(unet)
 
 
 class Seeded:
@@ -59,7 +55,7 @@ class Seeded:
 
 def custom(sampler, name, latent, cfg=6.0, steps=4, seed=5, unet=None):
     sigmas = schedule_sigmas(MS, "karras", name, steps)
-    guider = guiders.Guider(model_of(unet or LinearUNet()))
+    guider = CFGGuider(model_of(unet or LinearUNet()))
     guider.set_conds(POS, NEG)
     guider.set_cfg(cfg)
     return run_guider(guider, latent, noise=Seeded(seed), sampler=sampler, sigmas=sigmas)
@@ -155,20 +151,18 @@ def one_step(guider, sigma=3.0):
 
 def raw(name, x, sigma=3.0):
     """The single-prompt denoised estimate D(x, σ) for context `name`."""
-    from comfy_core.sampling.guider import CFGGuider
-
-    return CFGGuider(LinearUNet(), MS, [], [], 1.0).denoise_raw(x, torch.tensor([sigma]), CTX[name], None)
+    return denoised_by_hand(LinearUNet(), x, torch.tensor([sigma]), CTX[name])
 
 
 def make(cls, unet=None, options=None):
     model = model_of(unet or LinearUNet())
-    model.model_options = options or {}
+    model.model_options.update(options or {})
     return cls(model)
 
 
 def test_guider_formulas_and_batches():
     unet = LinearUNet()
-    g = make(guiders.Guider, unet)
+    g = make(CFGGuider, unet)
     g.set_conds(cond("a"), cond("b"))
     g.set_cfg(6.0)
     got, x = one_step(g)
@@ -211,7 +205,7 @@ def test_post_cfg_hooks_from_the_models_options_and_plugin_guiders():
         seen.append(sorted(args))
         return args["cond_denoised"]
 
-    g = make(guiders.Guider, options={"sampler_post_cfg_function": [keep_cond]})
+    g = make(CFGGuider, options={"sampler_post_cfg_function": [keep_cond]})
     g.set_conds(cond("a"), cond("b"))
     g.set_cfg(6.0)
     got, x = one_step(g)
@@ -219,12 +213,10 @@ def test_post_cfg_hooks_from_the_models_options_and_plugin_guiders():
     assert seen[0] == sorted(["denoised", "cond", "uncond", "cond_scale", "model", "uncond_denoised",
                               "cond_denoised", "sigma", "model_options", "input"])
 
-    class NegativeOnly(guiders.Guider):  # as plugins write them: override predict_noise
+    class NegativeOnly(CFGGuider):  # as plugins write them: override predict_noise
         def predict_noise(self, x, timestep, model_options={}, seed=None):
-            return self.calc_cond_batch([self.conds.get("negative")], x, timestep, model_options)[0]
+            return calc_cond_batch(self.inner_model, [self.conds.get("negative")], x, timestep, model_options)[0]
 
     plugin = make(NegativeOnly)
     plugin.set_conds(cond("a"), cond("b"))
     torch.testing.assert_close(one_step(plugin)[0], raw("b", x), atol=1e-4, rtol=1e-4)
-    with pytest.raises(RuntimeError, match="not sampling"):  # outside sample() nothing is resolved
-        plugin.calc_cond_batch([[]], x, torch.tensor([3.0]))

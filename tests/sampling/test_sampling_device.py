@@ -8,18 +8,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from function_model import MS, function_model
 
 from comfy_core.loading.checkpoint import load_checkpoint
 from comfy_core.sampling.ksampler import sample, schedule_sigmas
-from comfy_core.sampling.model_call import sample_model
-from comfy_core.sampling.model_sampling import ModelSampling
 from comfy_core.sampling.noise import prepare_noise
 from comfy_core.sampling.samplers import SAMPLER_NAMES
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 DEVICES = ["cpu", pytest.param("cuda", marks=CUDA)]
-MS = ModelSampling()
 G = torch.Generator().manual_seed(0)
 POS = [[torch.randn(1, 77, 8, generator=G), {}]]
 NEG = [[torch.randn(1, 77, 8, generator=G), {}]]
@@ -44,8 +42,8 @@ class DeviceRecordingUNet:
 
 
 def _run(device: str, sampler_name: str, latent: dict, unet=None, seed: int = 5) -> dict:
-    return sample(unet or DeviceRecordingUNet(), MS, POS, NEG, latent, seed=seed, steps=4, cfg=6.0,
-                  sampler_name=sampler_name, scheduler="karras", scale_factor=0.18215, device=device)
+    return sample(function_model(unet or DeviceRecordingUNet(), device=device), POS, NEG, latent, seed=seed,
+                  steps=4, cfg=6.0, sampler_name=sampler_name, scheduler="karras")
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -114,10 +112,11 @@ def test_cuda_half_precision_unet_stays_close_to_fp32(sd15_path, dtype, toleranc
 
     def run(unet_dtype: torch.dtype) -> torch.Tensor:
         model = load_checkpoint(sd15_path, dtype=unet_dtype).model
-        model.load("cuda")
-        assert model.device.type == "cuda" and model.compute_dtype == unet_dtype
-        return sample_model(model, pos, neg, latent, seed=3, steps=6, cfg=7.0, sampler_name="euler",
-                            scheduler="normal")["samples"]
+        model.load_device = torch.device("cuda")
+        out = sample(model, pos, neg, latent, seed=3, steps=6, cfg=7.0, sampler_name="euler",
+                     scheduler="normal")["samples"]
+        assert model.device.type == "cuda" and model.model.compute_dtype() == unet_dtype
+        return out
 
     reference, half = run(torch.float32), run(dtype)
     assert torch.isfinite(half).all()

@@ -1,18 +1,18 @@
 """CFG guider batching rules (COMPAT 9.4), SDXL ADM (9.8) and the KSampler procedure
-(9.1, 9.2, 9.5) on a tiny linear "UNet"."""
+(9.1, 9.2, 9.5) on a MODEL whose network is a tiny linear function."""
 
 import math
 
 import pytest
 import torch
+from function_model import MS, denoised_by_hand, function_model
 
 from comfy_core.sampling.conditioning import adm_vector, from_comfy, resolve, timestep_embedding
-from comfy_core.sampling.guider import CFGGuider
 from comfy_core.sampling.ksampler import sample, schedule_sigmas, truncate_sigmas
-from comfy_core.sampling.model_sampling import ModelSampling
+from comfy_core.sampling.model_call import sampling_function
 from comfy_core.sampling.noise import prepare_noise
+from comfy_core.sampling.sampler_base import Guided
 
-MS = ModelSampling()
 G = torch.Generator().manual_seed(0)
 POS = [[torch.randn(1, 77, 8, generator=G), {}]]
 NEG = [[torch.randn(1, 77, 8, generator=G), {}]]
@@ -30,9 +30,35 @@ class RecordingUNet:
         return out + (0 if y is None else y.mean(dim=1).view(-1, 1, 1, 1))
 
 
+class Step:
+    """The guided denoiser of one sampling step (`sampling_function` on resolved conds),
+    and the by-hand prediction of a single entry to compare with."""
+
+    def __init__(self, unet, cfg, pos, neg, shape):
+        self.unet, self.cfg, self.model = unet, cfg, function_model(unet).model
+        self.pos, self.neg = resolve(from_comfy(pos), shape, MS), resolve(from_comfy(neg), shape, MS)
+
+    def __call__(self, x, s, model_options=None):
+        return sampling_function(self.model, x, s, self.neg, self.pos, self.cfg, model_options or {})
+
+    def guided(self, x, s):
+        """What a CFG++ sampler asks for: the result and the real unconditional prediction."""
+        seen = {}
+
+        def keep(args):
+            seen["uncond"] = args["uncond_denoised"]
+            return args["denoised"]
+
+        out = self(x, s, {"sampler_post_cfg_function": [keep], "disable_cfg1_optimization": True})
+        return Guided(out, seen["uncond"])
+
+    def denoise_raw(self, x, s, context, y):
+        return denoised_by_hand(lambda *a: 0.1 * a[0] + a[2].mean(dim=(1, 2)).view(-1, 1, 1, 1), x, s, context, y)
+
+
 def guider(cfg, pos=POS, neg=NEG, unet=None, shape=(1, 4, 8, 8)):
     unet = unet or RecordingUNet()
-    return unet, CFGGuider(unet, MS, resolve(from_comfy(pos), shape, MS), resolve(from_comfy(neg), shape, MS), cfg)
+    return unet, Step(unet, cfg, pos, neg, shape)
 
 
 def test_batched_cfg_equals_two_separate_calls_and_negative_comes_first():
@@ -151,9 +177,9 @@ def test_schedule_denoise_and_discard_penultimate():
 
 
 def run(latent, **kw):
-    args = dict(seed=7, steps=4, cfg=6.0, sampler_name="euler", scheduler="karras", scale_factor=0.18215)
+    args = dict(seed=7, steps=4, cfg=6.0, sampler_name="euler", scheduler="karras")
     args.update(kw)
-    return sample(RecordingUNet(), MS, POS, NEG, latent, **args)
+    return sample(function_model(RecordingUNet()), POS, NEG, latent, **args)
 
 
 def test_ksampler_txt2img_matches_manual_euler():
@@ -205,8 +231,8 @@ def test_inpaint_blend_noise_is_the_initial_noise_except_for_ddim(name):
     mask = torch.zeros(1, 8, 8)
     mask[:, :, :5] = 1.0
     seed, scale = 7, 0.18215
-    out = sample(MixingUNet(), MS, POS, NEG, {"samples": lat, "noise_mask": mask}, seed=seed, steps=4, cfg=6.0,
-                 sampler_name=name, scheduler="karras", denoise=0.6, scale_factor=scale)["samples"]
+    out = sample(function_model(MixingUNet()), POS, NEG, {"samples": lat, "noise_mask": mask}, seed=seed, steps=4,
+                 cfg=6.0, sampler_name=name, scheduler="karras", denoise=0.6)["samples"]
     sig = schedule_sigmas(MS, "karras", name, 4, 0.6)
     _, g = guider(6.0, unet=MixingUNet())
     latent_in, m = lat * scale, mask.expand(1, 4, 8, 8)
@@ -233,8 +259,8 @@ def test_ksampler_cfg_pp_at_cfg_one_computes_the_negative():
     shortcut off): every step is one batch of [negative, positive]."""
     lat = {"samples": torch.zeros(1, 4, 8, 8)}
     unet = RecordingUNet()
-    out = sample(unet, MS, POS, NEG, lat, seed=7, steps=3, cfg=1.0, sampler_name="euler_cfg_pp",
-                 scheduler="karras", scale_factor=0.18215)
+    out = sample(function_model(unet), POS, NEG, lat, seed=7, steps=3, cfg=1.0, sampler_name="euler_cfg_pp",
+                 scheduler="karras")
     assert [c[0] for c in unet.calls] == [2, 2, 2]
     sig = schedule_sigmas(MS, "karras", "euler_cfg_pp", 3)
     _, g = guider(1.0)
@@ -244,6 +270,5 @@ def test_ksampler_cfg_pp_at_cfg_one_computes_the_negative():
         x = cond + (x - uncond) / sig[i] * sig[i + 1]
     torch.testing.assert_close(out["samples"], x / 0.18215, atol=1e-4, rtol=1e-5)
     plain = RecordingUNet()
-    sample(plain, MS, POS, NEG, lat, seed=7, steps=3, cfg=1.0, sampler_name="euler", scheduler="karras",
-           scale_factor=0.18215)
+    sample(function_model(plain), POS, NEG, lat, seed=7, steps=3, cfg=1.0, sampler_name="euler", scheduler="karras")
     assert [c[0] for c in plain.calls] == [1, 1, 1]

@@ -1,16 +1,16 @@
 """The concat conditioning role of inpainting UNets: the mask + masked-latent channels, how
 conditioning entries override them, cropping to areas, CFG batching and the KSampler path,
-on a tiny linear "UNet" that records its inputs."""
+on a MODEL whose network is a tiny linear function that records its inputs."""
 
 import torch
+from function_model import MS, SD15_INPAINT, denoised_by_hand, function_model
 
+from comfy_core.models.family import SD15
 from comfy_core.sampling.concat import BLANK_INPAINT_LATENT, ConcatSource, inpaint_concat
 from comfy_core.sampling.conditioning import from_comfy, resolve
-from comfy_core.sampling.guider import CFGGuider
 from comfy_core.sampling.ksampler import reshape_mask, sample
-from comfy_core.sampling.model_sampling import ModelSampling
+from comfy_core.sampling.model_call import sampling_function
 
-MS = ModelSampling()
 SCALE = 0.18215
 G = torch.Generator().manual_seed(0)
 POS = [[torch.randn(1, 77, 8, generator=G), {}]]
@@ -73,11 +73,25 @@ def test_concat_latent_of_another_size_is_resized():
     torch.testing.assert_close(out[:, 1:], torch.full((1, 4, 8, 8), SCALE))
 
 
+class Step:
+    """The guided denoiser of one step (`sampling_function` on conds resolved with the
+    concat source), and the by-hand prediction of a single entry."""
+
+    def __init__(self, unet, cfg, pos, neg, source, shape=(1, 4, 8, 8)):
+        self.model, self.cfg = function_model(unet, SD15_INPAINT).model, cfg
+        self.pos = resolve(from_comfy(pos), shape, MS, concat=source)
+        self.neg = resolve(from_comfy(neg), shape, MS, concat=source)
+
+    def __call__(self, x, s):
+        return sampling_function(self.model, x, s, self.neg, self.pos, self.cfg, {})
+
+    def denoise_raw(self, x, s, context, y, concat):
+        return denoised_by_hand(InpaintUNet(), x, s, context, y, concat)
+
+
 def _guider(cfg, pos=POS, neg=NEG, source=None, unet=None):
     unet = unet or InpaintUNet()
-    shape = (1, 4, 8, 8)
-    return unet, CFGGuider(unet, MS, resolve(from_comfy(pos), shape, MS, concat=source),
-                           resolve(from_comfy(neg), shape, MS, concat=source), cfg)
+    return unet, Step(unet, cfg, pos, neg, source)
 
 
 def test_cond_and_uncond_batch_with_their_own_concat_and_equal_separate_calls():
@@ -112,15 +126,15 @@ def test_area_entries_get_the_concat_of_their_area():
 
 def test_ksampler_feeds_nine_channels_and_regular_models_four():
     latent = {"samples": LATENT.clone(), "noise_mask": _half_mask()}
-    options = dict(seed=1, steps=2, cfg=5.0, sampler_name="euler", scheduler="normal", scale_factor=SCALE)
+    options = dict(seed=1, steps=2, cfg=5.0, sampler_name="euler", scheduler="normal")
     inpaint_unet = InpaintUNet(9)
-    out = sample(inpaint_unet, MS, POS, NEG, latent, inpaint=True, **options)
+    out = sample(function_model(inpaint_unet, SD15_INPAINT), POS, NEG, latent, **options)
     assert len(inpaint_unet.inputs) == 2 and all(x.shape == (2, 9, 8, 8) for x in inpaint_unet.inputs)
     for x in inpaint_unet.inputs:
         torch.testing.assert_close(x[:, 5:], (LATENT * SCALE).repeat(2, 1, 1, 1))
         assert torch.equal(x[:, 4, :, 4:], torch.zeros(2, 8, 4)) and torch.equal(x[:, 4, :, :4], torch.ones(2, 8, 4))
     plain_unet = InpaintUNet(4)
-    plain = sample(plain_unet, MS, POS, NEG, latent, **options)
+    plain = sample(function_model(plain_unet, SD15), POS, NEG, latent, **options)
     assert all(x.shape == (2, 4, 8, 8) for x in plain_unet.inputs)
     assert out["samples"].shape == plain["samples"].shape == (1, 4, 8, 8)
     assert not torch.allclose(out["samples"], plain["samples"])

@@ -17,9 +17,9 @@ import pytest
 import torch
 from kdiffusion_reference import comfy_gaussian, load
 
-from comfy_core.sampling.conditioning import from_comfy
-from comfy_core.sampling.ksampler import cfg_guider, schedule_sigmas
-from comfy_core.sampling.model_call import model_sampling_of, unet_callable
+from comfy_core.sampling.conditioning import from_comfy, resolve
+from comfy_core.sampling.ksampler import schedule_sigmas
+from comfy_core.sampling.model_call import model_sampling_of, sampling_function
 from comfy_core.sampling.model_sampling import ModelSampling
 from comfy_core.sampling.noise import BrownianNoise
 from comfy_core.sampling.samplers import SAMPLERS
@@ -161,8 +161,12 @@ def test_ksampler_on_a_real_unet_matches_k_diffusion_from_the_seed(sd15, name, k
                positive=pos, negative=neg, latent_image=latent, denoise=1.0)[0]["samples"]
     ms = model_sampling_of(model)
     sigmas = schedule_sigmas(ms, "karras", name, steps)
-    scale = model.family.latent.scale_factor
-    guider = cfg_guider(unet_callable(model), ms, from_comfy(pos), from_comfy(neg), latent["samples"], None, cfg=cfg, scale_factor=scale)
+    scale = model.model.latent_format.scale_factor
+    cond, uncond = (resolve(from_comfy(c), latent["samples"].shape, ms) for c in (pos, neg))
+
+    def guider(x, sigma, **_):  # the model (loaded by the KSampler run) with CFG, one step
+        return sampling_function(model.model, x, sigma, uncond, cond, cfg, {})
+
     x = torch.randn(latent["samples"].shape, generator=torch.manual_seed(seed)) * (1 + sigmas[0] ** 2) ** 0.5
     noise = comfy_gaussian(x, seed) if kind == GAUSSIAN else comfy_brownian(x, sigmas, seed)
     ref = getattr(K, f"sample_{kname}")(guider, x, sigmas, noise_sampler=noise, disable=True, **options)

@@ -81,4 +81,4 @@ def test_quick_run_loads_as_sd15_and_repeats_byte_for_byte(tmp_path):
     assert ckpt.vae is not None and ckpt.clip is not None
     text = ckpt.clip.encoders["clip_l"]
     assert text.config.vocab_size == 49408 and text.config.hidden_size == train.CLIP_CONFIG.hidden_size
-    assert next(ckpt.model.unet.parameters()).dtype == torch.float16
+    assert next(ckpt.model.model.diffusion_model.parameters()).dtype == torch.float16

@@ -1,0 +1,63 @@
+"""Latent formats with ComfyUI's interface (COMPAT-PLUGINS 3.12): what sampling's latent
+space is relative to the VAE's (`process_in` = x·scale_factor, `process_out` the inverse),
+and the linear latent->RGB preview factors and TAESD decoder name of each family.
+
+Everything is a class attribute and the constructors take no argument, because plugins
+build `SD15()` / `SDXL()` themselves, read the attributes off the class, and test a
+model's format with `isinstance`. The RGB matrices are release data (rows = latent
+channels, columns = R, G, B).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LatentFormat:
+    """Four 2-D channels scaled by `scale_factor`; no preview factors."""
+
+    scale_factor: float = 1.0
+    latent_channels: int = 4
+    latent_dimensions: int = 2
+    latent_rgb_factors: Any = None  # [channels][3]
+    latent_rgb_factors_bias: Any = None  # [3]
+    latent_rgb_factors_reshape: Any = None
+    taesd_decoder_name: str | None = None
+
+    def process_in(self, latent: Any) -> Any:
+        """VAE latent -> sampling space."""
+        return latent * self.scale_factor
+
+    def process_out(self, latent: Any) -> Any:
+        """Sampling space -> VAE latent."""
+        return latent / self.scale_factor
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class SD15(LatentFormat):
+    """SD1.x and SD2.x."""
+
+    scale_factor = 0.18215
+    latent_rgb_factors = (
+        (0.3512, 0.2297, 0.3227),
+        (0.3250, 0.4974, 0.2350),
+        (-0.2829, 0.1762, 0.2721),
+        (-0.2120, -0.2616, -0.7177),
+    )
+    taesd_decoder_name = "taesd_decoder"
+
+
+class SDXL(LatentFormat):
+    """SDXL base and refiner."""
+
+    scale_factor = 0.13025
+    latent_rgb_factors = (
+        (0.3651, 0.4232, 0.4341),
+        (-0.2533, -0.0042, 0.1068),
+        (0.1076, 0.1111, -0.0362),
+        (-0.3165, -0.2492, -0.2188),
+    )
+    latent_rgb_factors_bias = (0.1084, -0.0175, -0.0011)
+    taesd_decoder_name = "taesdxl_decoder"

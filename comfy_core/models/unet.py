@@ -143,11 +143,21 @@ def apply_control(h: torch.Tensor, control: dict | None, name: str) -> torch.Ten
     residual = control[name].pop()
     if residual is None:
         return h
-    if residual.shape != h.shape:
+    if not _fits(residual, h):
         log.warning("control residual of shape %s cannot be added to %s at %s; skipped",
                     tuple(residual.shape), tuple(h.shape), name)
         return h
-    return h + residual.to(h)
+    return h + residual.to(h)  # a batch-1 residual (a T2I-Adapter's features) adds to every row
+
+
+def _fits(residual: torch.Tensor, h: torch.Tensor) -> bool:
+    """Whether `residual` broadcasts onto `h` without changing its shape (as ComfyUI's `h += r`)."""
+    if residual.ndim != h.ndim:
+        return False
+    try:
+        return torch.broadcast_shapes(residual.shape, h.shape) == h.shape
+    except RuntimeError:
+        return False
 
 
 class UNetModel(nn.Module):

@@ -33,6 +33,7 @@ class Job:
     control: Any = None
     patches: dict | None = None  # per-entry transformer patches (GLIGEN)
     uuid: Any = None
+    cross_attn_controlnet: torch.Tensor | None = None  # [B, T, D] tokens for the ControlNet only
 
 
 def _to_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
@@ -102,8 +103,10 @@ def make_job(c: ResolvedCond, x: torch.Tensor, sigma: torch.Tensor, side: int) -
         concat = _to_batch(c.concat, batch).to(x)
         if area is not None:
             concat = concat[:, :, area[2] : area[2] + area[0], area[3] : area[3] + area[1]]
+    cn_tokens = c.options.get("cross_attn_controlnet")  # CLIPTextEncodeControlnet
+    cn_tokens = None if cn_tokens is None else _to_batch(cn_tokens, batch).to(x)
     return Job(crop, mult, area, _to_batch(c.cross_attn, batch).to(x), y, side, concat, c.control,
-               _gligen_patches(c, crop), c.uuid)
+               _gligen_patches(c, crop), c.uuid, cn_tokens)
 
 
 def _same_tensor_shape(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
@@ -114,6 +117,8 @@ def concatenable(a: Job, b: Job) -> bool:
     if a.x.shape != b.x.shape or not _same_tensor_shape(a.y, b.y) or not _same_tensor_shape(a.concat, b.concat):
         return False
     if a.control is not b.control or a.patches is not b.patches:
+        return False
+    if (a.cross_attn_controlnet is None) != (b.cross_attn_controlnet is None):
         return False
     s1, s2 = a.cross_attn.shape, b.cross_attn.shape
     if s1 != s2:
@@ -144,10 +149,13 @@ def next_batch(pending: list[Job]) -> list[Job]:
 
 
 def model_inputs(batch: list[Job]) -> dict[str, Any]:
-    """`apply_model` keyword inputs for a batch: c_crossattn, and y / c_concat when set."""
+    """`apply_model` keyword inputs for a batch: c_crossattn, and y / c_concat /
+    crossattn_controlnet (ComfyUI's name for the ControlNet's own tokens) when set."""
     c: dict[str, Any] = {"c_crossattn": cat_cross_attn([j.cross_attn for j in batch])}
     if batch[0].concat is not None:
         c["c_concat"] = torch.cat([j.concat for j in batch])
     if batch[0].y is not None:
         c["y"] = torch.cat([j.y for j in batch])
+    if batch[0].cross_attn_controlnet is not None:
+        c["crossattn_controlnet"] = cat_cross_attn([j.cross_attn_controlnet for j in batch])
     return c

@@ -6,6 +6,11 @@
     python -m comfy_core.tools.make_checkpoint --lora lora.safetensors --family sd15 --checkpoint tiny.safetensors
     python -m comfy_core.tools.make_checkpoint --family sdxl --taesd models/vae_approx/taesdxl_decoder.safetensors
     python -m comfy_core.tools.make_checkpoint --upscale esrgan --out models/upscale_models/tiny_x4.safetensors
+    python -m comfy_core.tools.make_checkpoint --clip-vision vit-h --out models/clip_vision/tiny_h.safetensors
+    python -m comfy_core.tools.make_checkpoint --style-model --out models/style_models/tiny_style.safetensors
+    python -m comfy_core.tools.make_checkpoint --gligen --out models/gligen/tiny_gligen.safetensors
+    python -m comfy_core.tools.make_checkpoint --hypernetwork --out models/hypernetworks/tiny_hn.safetensors
+    python -m comfy_core.tools.make_checkpoint --photomaker --out models/photomaker/tiny_photomaker.safetensors
     python -m comfy_core.tools.make_checkpoint --controlnet ldm --family sd15 --out models/controlnet/tiny.safetensors
 
 Tiny checkpoints keep every real key name, layout and structural trait that detection reads
@@ -215,8 +220,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--controlnet", help="write a tiny ControlNet / T2I-Adapter of this kind (ldm, bare, "
                         "diffusers, control_lora, diff, union, t2i, t2i_xl, t2i_light, t2i_diffusers) for --family "
                         "to --out; diff needs --checkpoint")
+    _add_extra_kinds(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if _write_extra_kind(args, parser):
+        return
     if args.controlnet:
         from comfy_core.tools.make_controlnet import write_controlnet
 
@@ -249,6 +257,41 @@ def main(argv: list[str] | None = None) -> None:
     if not args.out:
         parser.error("--out is required")
     write_checkpoint(args.family, args.size, args.out, args.seed, DTYPES.get(args.dtype) if args.dtype else None)
+
+
+def _add_extra_kinds(parser: argparse.ArgumentParser) -> None:
+    """Flags for the model kinds besides checkpoints, each written by its own module."""
+    parser.add_argument("--clip-vision", choices=["vit-l", "vit-h", "vit-g"], help="write a CLIP vision "
+                        "encoder of this shape to --out")
+    parser.add_argument("--clip-vision-layout", default="hf", choices=["hf", "openclip"],
+                        help="key layout of --clip-vision: transformers' (hf) or OpenCLIP's")
+    parser.add_argument("--style-model", action="store_true", help="write a T2I-Adapter style model to --out")
+    parser.add_argument("--gligen", action="store_true", help="write a GLIGEN model (SD1.x) to --out")
+    parser.add_argument("--hypernetwork", action="store_true", help="write a hypernetwork (SD1.x) to --out")
+    parser.add_argument("--photomaker", action="store_true", help="write a PhotoMaker ID encoder to --out")
+
+
+def _write_extra_kind(args: argparse.Namespace, parser: argparse.ArgumentParser) -> bool:
+    """Write the kind asked for by one of `_add_extra_kinds`' flags; False when none was."""
+    if args.clip_vision:
+        from comfy_core.tools.make_clip_vision import write_clip_vision as write
+
+        def writer(out, size, seed):
+            return write(args.clip_vision, out, size=size, layout=args.clip_vision_layout, seed=seed)
+    elif args.style_model:
+        from comfy_core.tools.make_style_model import write_style_model as writer
+    elif args.gligen:
+        from comfy_core.tools.make_gligen import write_gligen as writer
+    elif args.hypernetwork:
+        from comfy_core.tools.make_hypernetwork import write_hypernetwork as writer
+    elif args.photomaker:
+        from comfy_core.tools.make_photomaker import write_photomaker as writer
+    else:
+        return False
+    if not args.out:
+        parser.error("this kind needs --out")
+    writer(args.out, size=args.size, seed=args.seed)
+    return True
 
 
 if __name__ == "__main__":

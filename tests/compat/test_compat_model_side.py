@@ -41,6 +41,10 @@ SIGNATURES = {
     ("CLIPLoader", "load_clip"): "clip_name type device",
     ("DualCLIPLoader", "load_clip"): "clip_name1 clip_name2 type device",
     ("VAELoader", "load_vae"): "vae_name",
+    ("ControlNetLoader", "load_controlnet"): "control_net_name",
+    ("ControlNetApply", "apply_controlnet"): "conditioning control_net image strength",
+    ("ControlNetApplyAdvanced", "apply_controlnet"): "positive negative control_net image strength "
+                                                     "start_percent end_percent vae extra_concat",
     ("DiffusersLoader", "load_checkpoint"): "model_path output_vae output_clip",
     ("EmptyLatentImage", "generate"): "width height batch_size",
     ("LatentUpscaleBy", "upscale"): "samples upscale_method scale_by",

@@ -71,8 +71,8 @@ def run_command(workflow: Path, server_args: Sequence[str]) -> int:
         return _fail({"type": "invalid_workflow", "message": f"cannot read {workflow}",
                       "details": str(exc), "extra_info": {}})
     enable_facades(folders, settings)  # custom nodes load as under the server
-    run_prestartup_scripts(folders, settings)
     PromptServer(None, settings)  # packs find PromptServer.instance; no websocket clients
+    run_prestartup_scripts(folders, settings)  # after it, as in server.py (feature flags)
     memory, _ = build_memory(settings)
     with use_app(AppContext(folders=folders, settings=settings, memory=memory)) as app:
         return _run(app, settings, data, pnginfo)

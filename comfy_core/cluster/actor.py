@@ -74,8 +74,8 @@ class WorkerActor:
         self._settings = node_settings(settings, os.environ, self._scratch.root)
         self._folders = FolderPaths.from_settings(self._settings)
         enable_facades(self._folders, self._settings)  # custom nodes import ComfyUI's names
-        run_prestartup_scripts(self._folders, self._settings)
-        self._plugin_server = _plugin_server(self._settings, self)
+        self._plugin_server = _plugin_server(self._settings, self)  # before prestartup scripts,
+        run_prestartup_scripts(self._folders, self._settings)  # as in server.py
         self._memory, _ = build_memory(self._settings)
         self._registry, _, _ = build_registry(self._settings, self._folders,
                                               memory=self._memory)

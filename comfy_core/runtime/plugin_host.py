@@ -34,6 +34,9 @@ class PluginHost:
     module_dirs: dict = field(default_factory=dict)
     manager: Any = None  # the ComfyUI-Manager package when --enable-manager loaded it
     manager_started: bool = False
+    # comfy_api.feature_flags.SERVER_FEATURE_FLAGS while no PromptServer exists (the server's
+    # own dict once one does: entry points build PromptServer before prestartup scripts).
+    feature_flags: dict | None = None
 
 
 _bound: list[PluginHost] = []  # at most one entry: the host of this process

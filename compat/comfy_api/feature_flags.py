@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from comfy_core import runtime
 from comfy_core.api.protocol import server_feature_flags
+from comfy_core.runtime.plugin_host import plugin_host_or_none
 from comfy_core.settings import Settings
 
 
@@ -26,18 +26,21 @@ def supports_feature(sockets_metadata: dict, sid: str, feature_name: str) -> boo
 
 def _server_flags() -> dict:
     """The running server's advertised flags (PromptServer.instance.feature_flags: packs
-    add to it at import, e.g. ComfyUI-Manager), else the defaults for the settings."""
+    add to it at import, e.g. ComfyUI-Manager). Without a server, one dict kept on the
+    plugin host (so what a pack adds stays), or the defaults when nothing is bound."""
     from comfy_core.api.plugin_server import PromptServer
 
     server = getattr(PromptServer, "instance", None)
     if server is not None:
         return server.feature_flags
-    try:
-        settings = runtime.app().settings
-    except RuntimeError:
-        settings = None
+    host = plugin_host_or_none()
+    settings = host.settings if host is not None else None
     limit = getattr(settings, "max_upload_bytes", None) or Settings().max_upload_bytes
-    return server_feature_flags(limit)
+    if host is None:
+        return server_feature_flags(limit)
+    if host.feature_flags is None:
+        host.feature_flags = server_feature_flags(limit)
+    return host.feature_flags
 
 
 def get_server_features() -> dict:

@@ -60,6 +60,30 @@ def test_feature_flags():
     assert get_server_features()["supports_preview_metadata"] is True
 
 
+def test_server_feature_flags_stay_one_dict(monkeypatch, tmp_path):
+    """What a pack adds to SERVER_FEATURE_FLAGS (ComfyUI-Manager does at import) is kept,
+    before a PromptServer exists too, and is what the server advertises once it does."""
+    from comfy_core.api.plugin_server import PromptServer
+    from comfy_core.registry.plugin_env import enable_facades
+    from comfy_core.runtime.plugin_host import release_host
+    from comfy_core.settings import Settings
+    import comfy_api.feature_flags as feature_flags
+
+    monkeypatch.delattr(PromptServer, "instance", raising=False)
+    host = enable_facades(FolderPaths.build(tmp_path), Settings())
+    try:
+        flags = feature_flags.SERVER_FEATURE_FLAGS
+        flags.setdefault("extension", {}).setdefault("manager", {})["supports_csrf_post"] = True
+        assert feature_flags.SERVER_FEATURE_FLAGS is flags
+        assert feature_flags.get_server_features()["extension"]["manager"]["supports_csrf_post"]
+        server = PromptServer(None, Settings())
+        assert feature_flags.SERVER_FEATURE_FLAGS is server.feature_flags
+        server.feature_flags["probe"] = 1
+        assert feature_flags.get_server_features()["probe"] == 1
+    finally:
+        release_host(host)
+
+
 def test_set_progress_reports_to_the_running_job(tmp_path):
     from comfy_api.latest import ComfyAPI, ComfyAPISync
 

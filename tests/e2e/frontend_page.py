@@ -29,9 +29,13 @@ COMFYUI_GIVES_TOO = {
     "/api/userdata/workflows%2F.index.json": "the workflows sidebar's bookmarks, none yet",
     "/api/userdata?dir=workflows&": "listing saved workflows before the first save (no folder)",
     "/api/userdata?dir=subgraphs&": "listing saved subgraph blueprints (no folder)",
+    "/api/view?type=input&filename=undefined&": "1.35 asks for the preview of a LoadImage "
+                                               "added while the input folder is empty",
 }
-READY = "() => !!(window.app?.graph && window.app.graph.nodes.length >= 0 && window.app.canvas" \
-        " && !document.getElementById('splash-loader'))"
+# Splash gone and canvas made before the graph is read (some releases log an error when
+# app.graph is read before the app is set up).
+READY = "() => !document.getElementById('splash-loader') && !!window.app?.canvas" \
+        " && !!window.app.graph"
 
 
 def prepare_frontend_base(base: Path) -> Path:
@@ -46,7 +50,10 @@ def prepare_frontend_base(base: Path) -> Path:
                     dirs_exist_ok=True)
     settings = base / "user" / "default" / "comfy.settings.json"
     settings.parent.mkdir(parents=True, exist_ok=True)
-    settings.write_text(json.dumps({"Comfy.Execution.PreviewMethod": "latent2rgb"}))
+    chosen = {"Comfy.Execution.PreviewMethod": "latent2rgb"}
+    if os.environ.get(FRONT_END_ENV):  # an older build than requirements.txt pins, on purpose
+        chosen["Comfy.VersionCompatibility.DisableWarnings"] = True
+    settings.write_text(json.dumps(chosen))
     return base
 
 

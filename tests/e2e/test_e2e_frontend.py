@@ -113,7 +113,7 @@ def test_template_browser_opens_and_runs_sd15_text_to_image(context, server):
     assert_clean(page)
 
 
-def test_node_help_opens_for_ksampler(context, server):
+def test_node_help_logs_panel_and_model_library(context, server):
     page = open_page(context, server)
     page.js("() => { const n = window.app.graph.nodes.find((n) => n.type === 'KSampler');"
             " window.app.canvas.selectNode(n); window.app.canvas.setDirty(true, true); }")
@@ -125,6 +125,15 @@ def test_node_help_opens_for_ksampler(context, server):
     assert doc.value.status == 200 and doc.value.url.endswith("/docs/KSampler/en.md")
     page.page.get_by_text("denoise", exact=False).first.wait_for(timeout=15_000)
     page.shot("node_help")
+    with page.page.expect_response(lambda r: r.url.endswith("/internal/logs/subscribe")) as subscribed:
+        page.page.get_by_role("button", name="Toggle Bottom Panel").click()  # the server's log
+    assert subscribed.value.status == 200
+    page.page.get_by_text("nodes ready in", exact=False).first.wait_for(timeout=15_000)
+    page.page.get_by_test_id("model-library-tab-button").click()
+    with page.page.expect_response(lambda r: r.url.endswith("/api/experiment/models/checkpoints")) as listed:
+        page.page.get_by_text("checkpoints", exact=True).first.click()
+    assert listed.value.status == 200 and listed.value.json()[0]["name"] == DEMO_NAME
+    page.page.get_by_text("demo", exact=True).first.wait_for(timeout=15_000)
     assert_clean(page)
 
 
@@ -149,6 +158,9 @@ def test_upload_mask_editor_save_and_queue_with_the_mask(context, server, base, 
     chooser.value.set_files(str(picture))
     wait_until(lambda: page.node("LoadImage")["widgets"]["image"] == "red.png")
     wait_until((base / "input" / "red.png").is_file)
+    # The mask editor opens only on a node whose picture has loaded (else it logs an error).
+    page.page.wait_for_function("(id) => window.app.graph.getNodeById(id).imgs?.some("
+                                "(i) => i.complete && i.naturalWidth === 64)", arg=ids[0])
     page.js("(id) => window.app.canvas.selectNode(window.app.graph.getNodeById(id))", ids[0])
     page.run_command("Comfy.MaskEditor.OpenMaskEditor")
     layer = page.page.locator("canvas.z-10")  # the mask layer over the picture

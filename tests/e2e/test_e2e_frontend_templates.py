@@ -1,60 +1,95 @@
 """Every Stable Diffusion 1.x / 2.x / SDXL template of the installed workflow-template
 packages, in ComfyUI's frontend: each opens from the template browser; each whose nodes
-all exist here runs once its model names point at tiny generated checkpoints (the
+all exist here runs once its model names point at tiny generated stand-ins (the
 frontend's own graphToPrompt, then the prompt posted to the API at 64x64 and 4 steps).
-Templates needing nodes this server lacks are listed below with those nodes; the list is
-compared with the server's /object_info, so it fails when a node lands (shrink it) or
-goes missing."""
+
+Which templates lack nodes is computed from the server's /object_info, so the list shrinks
+by itself as nodes land (a template then runs); the test reports that list as a warning
+and fails when a template that runs today stops running (RUN_AT_LEAST)."""
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import time
 import urllib.request
+import warnings
+from pathlib import Path
 
 import pytest
-from e2e_server import CHROMIUM
+from e2e_server import CHROMIUM, ROOT
 from frontend_page import FrontendPage, prepare_frontend_base, start_server
+from PIL import Image
 
 from comfy_core.api.templates import load_template_assets
+from comfy_core.tools.make_clip_vision import write_clip_vision
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
 # The index's model tags of the families this project runs.
 SD_FAMILIES = {"SD1.5", "SD1.x", "SD2", "SD2.1", "SD2.x", "SDXL"}
-# Templates whose nodes are not all here yet: template -> the node types it lacks.
-MISSING_NODES = {
-    "image_lotus_depth_v1_1": {"LotusConditioning"},
-    "sdxl_revision_text_prompts": {"CLIPVisionEncode", "CLIPVisionLoader", "unCLIPConditioning"},
-}
-# The model files the templates name -> the tiny checkpoint family standing in for it.
+# Templates that run here today; nodes landing only add to them.
+RUN_AT_LEAST = {"default", "gsl_starter_1_1", "sdxl_simple_example", "sdxl_refiner_prompt_example",
+                "sdxlturbo_example"}
+# The model files the templates name -> (models folder, stand-in file name, how to make it).
 STAND_INS = {
-    "v1-5-pruned-emaonly-fp16.safetensors": "sd15",
-    "DreamShaper_8_pruned.safetensors": "sd15",
-    "sd_xl_base_1.0.safetensors": "sdxl",
-    "sd_xl_turbo_1.0_fp16.safetensors": "sdxl",
-    "sd_xl_refiner_1.0.safetensors": "sdxl_refiner",
+    "v1-5-pruned-emaonly-fp16.safetensors": ("checkpoints", "sd15_tiny.safetensors", "sd15"),
+    "DreamShaper_8_pruned.safetensors": ("checkpoints", "sd15_tiny.safetensors", "sd15"),
+    "sd_xl_base_1.0.safetensors": ("checkpoints", "sdxl_tiny.safetensors", "sdxl"),
+    "sd_xl_turbo_1.0_fp16.safetensors": ("checkpoints", "sdxl_tiny.safetensors", "sdxl"),
+    "sd_xl_refiner_1.0.safetensors": ("checkpoints", "sdxl_refiner_tiny.safetensors", "sdxl_refiner"),
+    "clip_vision_g.safetensors": ("clip_vision", "vit_g_tiny.safetensors", "vit-g"),
 }
+MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|sft)$")
 FRONTEND_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute"}
+COMFYUI_NODES = ROOT / "tests" / "fixtures" / "comfyui-0.8.0-object_info.json"
 STEPS = 4
+
+
+@functools.cache
+def template_files() -> dict[str, Path]:
+    return load_template_assets()
 
 
 def sd_templates() -> dict[str, tuple[str, str]]:
     """name -> (template browser category, title) of every template tagged with one of
     SD_FAMILIES."""
-    assets = load_template_assets()
-    index = json.loads(assets["index.json"].read_text())
+    index = json.loads(template_files()["index.json"].read_text())
     return {entry["name"]: (category["title"], entry["title"]) for category in index
             for entry in category["templates"] if SD_FAMILIES & set(entry.get("models") or [])}
+
+
+def template(name: str) -> dict:
+    return json.loads(template_files()[f"{name}.json"].read_text())
+
+
+def all_nodes(workflow: dict) -> list[dict]:
+    """The nodes of a workflow and of its subgraph definitions."""
+    subgraphs = (workflow.get("definitions") or {}).get("subgraphs") or []
+    return [n for graph in [workflow, *subgraphs] for n in graph.get("nodes", [])]
 
 
 def workflow_node_types(workflow: dict) -> set[str]:
     """Node types a workflow (and its subgraph definitions) names, frontend-only ones and
     subgraph instances left out."""
-    subgraphs = (workflow.get("definitions") or {}).get("subgraphs") or []
-    ids = {s["id"] for s in subgraphs}
-    types = {n["type"] for graph in [workflow, *subgraphs] for n in graph.get("nodes", [])}
-    return types - ids - FRONTEND_ONLY
+    ids = {s["id"] for s in (workflow.get("definitions") or {}).get("subgraphs") or []}
+    return {n["type"] for n in all_nodes(workflow)} - ids - FRONTEND_ONLY
+
+
+def widget_strings(workflow: dict, node_type: str | None = None) -> set[str]:
+    """The text widget values of its nodes (of `node_type` only, when given); notes left out."""
+    return {v for n in all_nodes(workflow) if node_type in (None, n["type"])
+            and n["type"] not in FRONTEND_ONLY
+            for v in n.get("widgets_values") or [] if isinstance(v, str)}
+
+
+def lacking(workflow: dict, known: set[str]) -> set[str]:
+    """What keeps a template from running here: node types the server lacks, and model
+    files without a stand-in above."""
+    models = {f"stand-in for {v}" for v in widget_strings(workflow) if MODEL_FILE.search(v)
+              and v not in STAND_INS}
+    return (workflow_node_types(workflow) - known) | models
 
 
 def get_json(url: str):
@@ -63,12 +98,12 @@ def get_json(url: str):
 
 
 def stand_in(prompt: dict) -> dict:
-    """The prompt with tiny checkpoints, 64x64 latents and STEPS steps."""
+    """The prompt with tiny stand-in models, 64x64 latents and STEPS steps."""
     for node in prompt.values():
         inputs = node["inputs"]
-        if isinstance(inputs.get("ckpt_name"), str):
-            family = STAND_INS[inputs["ckpt_name"]]  # a new model name: add its stand-in
-            inputs["ckpt_name"] = f"{family}_tiny.safetensors"
+        for key, value in inputs.items():
+            if isinstance(value, str) and value in STAND_INS:
+                inputs[key] = STAND_INS[value][1]
         for key in ("width", "height"):
             if node["class_type"] == "EmptyLatentImage":
                 inputs[key] = 64
@@ -80,25 +115,57 @@ def stand_in(prompt: dict) -> dict:
     return prompt
 
 
+def write_stand_ins(models: Path) -> None:
+    """Each stand-in once, in its models folder."""
+    for folder, name, kind in sorted(set(STAND_INS.values())):
+        (models / folder).mkdir(parents=True, exist_ok=True)
+        if folder == "clip_vision":
+            write_clip_vision(kind, models / folder / name)
+        else:
+            make_tiny_checkpoint(kind, models / folder / name)
+
+
+def write_input_pictures(base: Path) -> None:
+    """The pictures the templates' LoadImage nodes name (the packages ship none: a user
+    adds their own), as small generated pictures."""
+    (base / "input").mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(sorted({v for t in sd_templates() for v in widget_strings(
+            template(t), "LoadImage") if not MODEL_FILE.search(v) and v != "image"})):
+        Image.new("RGB", (64, 64), (40 * i % 255, 120, 200)).save(base / "input" / name)
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def base(tmp_path_factory):
     base = prepare_frontend_base(tmp_path_factory.mktemp("templates"))
-    for family in sorted(set(STAND_INS.values())):
-        make_tiny_checkpoint(family, base / "models" / "checkpoints")
+    write_stand_ins(base / "models")
+    write_input_pictures(base)
+    return base
+
+
+@pytest.fixture(scope="module")
+def server(base):
     proc = start_server(base)
     yield proc
     proc.stop()
 
 
-def test_missing_node_list_is_current(server):
-    templates = load_template_assets()
+@pytest.fixture(scope="module")
+def not_runnable(server) -> dict[str, set[str]]:
+    """template -> what it lacks here, for every SD template that cannot run yet."""
     known = set(get_json(server.url + "/object_info"))
-    missing = {}
-    for name in sd_templates():
-        lacking = workflow_node_types(json.loads(templates[f"{name}.json"].read_text())) - known
-        if lacking:
-            missing[name] = lacking
-    assert missing == MISSING_NODES
+    found = {name: lacking(template(name), known) for name in sd_templates()}
+    return {name: missing for name, missing in found.items() if missing}
+
+
+def test_templates_lacking_nodes_are_computed(not_runnable):
+    assert {"default", "sdxl_simple_example"} <= set(sd_templates())
+    assert not RUN_AT_LEAST & set(not_runnable), {n: not_runnable[n] for n in RUN_AT_LEAST & set(not_runnable)}
+    comfyui = set(json.loads(COMFYUI_NODES.read_text()))
+    for name, missing in not_runnable.items():  # each a gap of ours: ComfyUI 0.8.0 runs it
+        assert {m for m in missing if not m.startswith("stand-in")} <= comfyui, (name, missing)
+    if not_runnable:
+        warnings.warn("SD templates not run yet (what they lack): " + "; ".join(
+            f"{n}: {', '.join(sorted(m))}" for n, m in sorted(not_runnable.items())), stacklevel=1)
 
 
 CARDS = "() => [...document.querySelectorAll('[data-testid^=template-workflow-]')].map((e) => e.dataset.testid)"
@@ -140,27 +207,23 @@ def run_prompt(server, prompt: dict, timeout: float = 300) -> dict:
     raise AssertionError(f"template prompt {prompt_id} did not finish")
 
 
-def test_sd_templates_open_from_the_browser_and_run(browser, server):
+def test_sd_templates_open_from_the_browser_and_run(browser, server, not_runnable):
     templates = sd_templates()
-    assert {"default", "sdxl_simple_example"} <= set(templates)
-    files = load_template_assets()
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         page = FrontendPage(context, server.url).open()
-        inputs = set()  # pictures the templates load: not installed, a 404 in ComfyUI too
         for name, (category, title) in sorted(templates.items()):
-            workflow = json.loads(files[f"{name}.json"].read_text())
-            inputs |= {n["widgets_values"][0] for n in workflow["nodes"] if n["type"] == "LoadImage"}
+            workflow = template(name)
             open_template(page, name, category, title, len(workflow["nodes"]))
             page.shot(f"template_{name}")
-            if name in MISSING_NODES:
+            if name in not_runnable:
                 continue
             prompt = stand_in(page.js("window.app.graphToPrompt().then((p) => p.output)"))
             record = run_prompt(server, prompt)
             assert record["status"]["status_str"] == "success", (name, record["status"])
             images = [i for out in record["outputs"].values() for i in out.get("images", [])]
             assert images, name
-        failures = {path.split("&rand=")[0] for _, path in page.unexpected_failures()}
-        assert failures == {f"/api/view?type=input&filename={name}&subfolder=" for name in inputs}
+        assert page.unexpected_failures() == []
+        assert page.console_errors() == []
     finally:
         context.close()

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from comfy_core.registry.v3 import is_v3_class
 from nodes import (conditioning, controlnet, custom_sampling, custom_sampling_samplers, custom_sampling_schedules,
-                   custom_sampling_sigmas, image, image_filters, image_preprocessors, image_tools, latent,
-                   latent_tools, loaders, mask, primitives, sampling, text_encode, upscale_model, utility, vae)
+                   custom_sampling_sigmas, guidance, image, image_filters, image_preprocessors, image_tools, latent,
+                   latent_tools, loaders, mask, model_advanced, model_patches, primitives, sampling, text_encode,
+                   upscale_model, utility, vae)
 
 _MODULES = (sampling, loaders, text_encode, latent, conditioning, vae, image, mask, primitives,
             image_filters, image_tools, latent_tools, utility, custom_sampling, custom_sampling_schedules,
-            custom_sampling_sigmas, custom_sampling_samplers, upscale_model, image_preprocessors, controlnet)
+            custom_sampling_sigmas, custom_sampling_samplers, upscale_model, image_preprocessors, controlnet,
+            model_advanced, model_patches, guidance)
 
 BUILTIN_NODE_CLASS_MAPPINGS: dict[str, type] = {
     name: cls for module in _MODULES for name, cls in module.NODE_CLASS_MAPPINGS.items()

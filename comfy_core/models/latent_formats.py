@@ -61,3 +61,34 @@ class SDXL(LatentFormat):
     )
     latent_rgb_factors_bias = (0.1084, -0.0175, -0.0011)
     taesd_decoder_name = "taesdxl_decoder"
+
+
+class SDXL_Playground_2_5(LatentFormat):  # noqa: N801 - ComfyUI's class name
+    """Playground v2.5 (SDXL architecture): per-channel mean/std normalisation before the
+    scale, as its VAE config's latents_mean / latents_std say."""
+
+    scale_factor = 0.5
+    latents_mean = (-1.6574, 1.886, -1.383, 2.5155)
+    latents_std = (8.4927, 5.9022, 6.5498, 5.2299)
+    latent_rgb_factors = (
+        (0.3920, 0.4054, 0.4549),
+        (-0.2634, -0.0196, 0.0653),
+        (0.0568, 0.1687, -0.0755),
+        (-0.3112, -0.2359, -0.2076),
+    )
+    taesd_decoder_name = "taesdxl_decoder"
+
+    def _stats(self, latent: Any) -> tuple[Any, Any]:
+        import torch
+
+        def as_4d(values: tuple) -> Any:
+            return torch.tensor(values, device=latent.device, dtype=latent.dtype).view(1, 4, 1, 1)
+        return as_4d(self.latents_mean), as_4d(self.latents_std)
+
+    def process_in(self, latent: Any) -> Any:
+        mean, std = self._stats(latent)
+        return (latent - mean) * self.scale_factor / std
+
+    def process_out(self, latent: Any) -> Any:
+        mean, std = self._stats(latent)
+        return latent * std / self.scale_factor + mean

@@ -59,6 +59,7 @@ class ModelPatcher(PatchPoints, Registries):
         self.is_injected = False
         self.skip_injection = False
         self.is_clip = False
+        self.compute_dtype: torch.dtype | None = self.weights.compute_dtype
         if not hasattr(model, "device"):
             model.device = self.weights.device
 
@@ -115,6 +116,7 @@ class ModelPatcher(PatchPoints, Registries):
             budget_bytes = lowvram_model_memory or None
         if full_load:
             budget_bytes = None
+        self.weights.compute_dtype = self.compute_dtype
         self.weights.load(device, budget_bytes, self.patch_state())
         self.is_injected = bool(self.injections)
         if hasattr(self.model, "current_patcher"):
@@ -175,10 +177,13 @@ class ModelPatcher(PatchPoints, Registries):
         return self.weights.storage_dtype()
 
     def set_model_compute_dtype(self, dtype: torch.dtype | None) -> None:
-        """Compute in `dtype` whatever the storage dtype (weights cast per layer)."""
+        """Compute in `dtype` whatever the storage dtype (weights cast per layer). This
+        patcher's setting: the model's `manual_cast_dtype` is an object patch and the
+        weights take the dtype whenever this patcher loads (clones keep their own)."""
+        self.compute_dtype = dtype
         self.weights.compute_dtype = dtype
         if hasattr(self.model, "manual_cast_dtype"):
-            self.model.manual_cast_dtype = dtype
+            self.add_object_patch("manual_cast_dtype", dtype)
 
     def memory_required(self, input_shape: Any) -> int:
         return self.model.memory_required(input_shape=input_shape)
@@ -197,6 +202,7 @@ class ModelPatcher(PatchPoints, Registries):
         twin.parent = self
         twin.is_clip = self.is_clip
         twin.weights = self.weights
+        twin.compute_dtype = self.compute_dtype
         self._copy_registries_to(twin)
         twin.is_injected, twin.skip_injection = self.is_injected, self.skip_injection
         for callback in self.get_all_callbacks(CallbacksMP.ON_CLONE):

@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "comfy_core"
 ENGINE = ("settings", "services", "files", "graph", "execution", "jobs", "registry", "api", "runtime",
           "cluster")
-MODEL_SIDE = ("memory", "models", "loading", "sampling", "patching", "text", "images")
+MODEL_SIDE = ("memory", "models", "loading", "sampling", "patching", "model_patches", "text", "images")
 MAX_LINES = 500
 
 

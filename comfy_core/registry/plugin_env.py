@@ -34,7 +34,7 @@ ENGINE_FACADES = (
 MODEL_FACADES = (
     "nodes", "comfy.utils", "comfy.model_management", "comfy.k_diffusion.sampling",
     "comfy.samplers", "comfy.sample", "comfy.sampler_helpers", "comfy.controlnet",
-    "comfy.diffusers_convert",
+    "comfy.diffusers_convert", "comfy.model_sampling",
     "node_helpers", "latent_preview",
     "execution", "comfy_api.latest._ui",
 ) + tuple(f"comfy_extras.{p.stem}" for p in sorted((COMPAT_DIR / "comfy_extras").glob("nodes_*.py")))

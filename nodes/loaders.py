@@ -138,10 +138,8 @@ class UNETLoader:
         path = folders().get_full_path_or_raise("diffusion_models", unet_name)
         options = _options()
         storage, compute = unet_dtypes(options, weight_dtype)
-        model = load_unet(path, dtype=storage, device=options.device, load_device=options.unet_device)
-        if compute is not None:
-            model.set_model_compute_dtype(compute)
-        return (model,)
+        return (load_unet(path, dtype=storage, device=options.device, load_device=options.unet_device,
+                          compute_dtype=compute),)
 
 
 def _clip_kwargs(device: str) -> dict:

@@ -66,21 +66,23 @@ def materialize(factory: Callable[[], M], state: Tensors, dtype: torch.dtype | N
     return module.eval().requires_grad_(False)
 
 
-def model_patcher(unet: UNetModel, family: ModelFamily, load_device: torch.device, offload_device: torch.device) -> ModelPatcher:
-    """The MODEL value of a loaded UNet: a BaseModel with the family's model sampling."""
+def model_patcher(unet: UNetModel, family: ModelFamily, load_device: torch.device, offload_device: torch.device,
+                  compute_dtype: torch.dtype | None = None) -> ModelPatcher:
+    """The MODEL value of a loaded UNet: a BaseModel with the family's model sampling;
+    `compute_dtype` is the model's own manual-cast dtype (fp8 storage computed wider)."""
     sampling = ModelSampling(SamplingConfig(prediction=family.prediction, zsnr=family.zsnr))
-    base = base_model_for(family, unet, sampling, offload_device)
+    base = base_model_for(family, unet, sampling, offload_device, manual_cast_dtype=compute_dtype)
     return ModelPatcher(base, load_device, offload_device)
 
 
 def _unet_handle(state: Tensors, keys: set[str], dtype: torch.dtype | None, device: torch.device,
-                 load_device: torch.device, what: str) -> ModelPatcher:
+                 load_device: torch.device, what: str, compute_dtype: torch.dtype | None = None) -> ModelPatcher:
     try:
         family = detect_family(state, keys)
     except DetectionError as exc:
         raise CheckpointError(f"Could not detect model type of: {what} ({exc})") from exc
     unet = materialize(lambda: UNetModel(family.unet), state, dtype, f"{what} (UNet)")
-    return model_patcher(unet, family, load_device, device)
+    return model_patcher(unet, family, load_device, device, compute_dtype)
 
 
 def _vae_handle(state: Tensors, dtype: torch.dtype | None, device: torch.device, load_device: torch.device,
@@ -188,13 +190,15 @@ def checkpoint_from_state(
 
 
 def load_unet(path: str | Path, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None,
-              load_device: torch.device | str | None = None) -> ModelPatcher:
-    """A diffusion-model-only file (keys with or without the LDM prefix)."""
+              load_device: torch.device | str | None = None, compute_dtype: torch.dtype | None = None) -> ModelPatcher:
+    """A diffusion-model-only file (keys with or without the LDM prefix), stored in `dtype`
+    and computed in `compute_dtype` when given."""
     path, device = Path(path), torch.device(device or "cpu")
     state = load_state_dict(path, device)
     prefix = km.unet_prefix(list(state))
     unet_state = km.strip_prefix(state, prefix) if prefix else state
-    return _unet_handle(unet_state, set(state), dtype, device, torch.device(load_device or device), path.name)
+    return _unet_handle(unet_state, set(state), dtype, device, torch.device(load_device or device), path.name,
+                        compute_dtype)
 
 
 def load_vae(path: str | Path, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None,

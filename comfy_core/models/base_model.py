@@ -177,8 +177,9 @@ MODEL_CLASSES: dict[str | None, type[BaseModel]] = {None: BaseModel, "sdxl": SDX
 
 
 def base_model_for(family: ModelFamily, diffusion_model: nn.Module, model_sampling: Any,
-                   device: torch.device | str | None = None) -> BaseModel:
+                   device: torch.device | str | None = None,
+                   manual_cast_dtype: torch.dtype | None = None) -> BaseModel:
     """The BaseModel (class by family) around a loaded UNet."""
     cls = MODEL_CLASSES[family.adm]
-    config = ModelConfig(family)
+    config = ModelConfig(family, manual_cast_dtype=manual_cast_dtype)
     return cls(config, PREDICTION_TYPES[family.prediction], device, diffusion_model, model_sampling)

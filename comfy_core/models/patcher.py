@@ -59,7 +59,7 @@ class ModelPatcher(PatchPoints, Registries):
         self.is_injected = False
         self.skip_injection = False
         self.is_clip = False
-        self.compute_dtype: torch.dtype | None = self.weights.compute_dtype
+        self.compute_dtype: torch.dtype | None = getattr(model, "manual_cast_dtype", None) or self.weights.compute_dtype
         if not hasattr(model, "device"):
             model.device = self.weights.device
 

@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import torch
 from torch import nn
@@ -24,6 +24,7 @@ from comfy_core.models.base_model import base_model_for
 from comfy_core.models.clip import ClipConfig, TextEncoder
 from comfy_core.models.clip_value import CLIP
 from comfy_core.models.family import ModelFamily, TextEncoderSpec
+from comfy_core.models.ops import build_with_operations
 from comfy_core.models.patcher import ModelPatcher
 from comfy_core.models.unet import UNetModel
 from comfy_core.models.vae import AutoencoderKL
@@ -50,12 +51,18 @@ def _file_dtype(state: Tensors) -> torch.dtype:
     return counts.most_common(1)[0][0] if counts else torch.float32
 
 
-def materialize(factory: Callable[[], M], state: Tensors, dtype: torch.dtype | None, what: str) -> M:
-    """Build `factory()` without initialising weights and load `state` into it."""
-    dtype = dtype or _file_dtype(state)
+def materialize(factory: Callable[[], M], state: Tensors, dtype: torch.dtype | None, what: str,
+                operations: Any = None) -> M:
+    """Build `factory()` without initialising weights and load `state` into it. With a
+    plugin's `operations` (ComfyUI's custom_operations) the layers are those classes and
+    the tensors load as given (they may be quantized)."""
     with torch.device("meta"):
         module = factory()
-    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
+    if operations is not None:
+        build_with_operations(module, operations)
+    else:
+        dtype = dtype or _file_dtype(state)
+        state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
     missing, unexpected = module.load_state_dict(state, strict=False, assign=True)
     if missing:
         raise CheckpointError(f"{what}: {len(missing)} weights missing, e.g. {missing[:3]}")
@@ -76,13 +83,37 @@ def model_patcher(unet: UNetModel, family: ModelFamily, load_device: torch.devic
 
 
 def _unet_handle(state: Tensors, keys: set[str], dtype: torch.dtype | None, device: torch.device,
-                 load_device: torch.device, what: str, compute_dtype: torch.dtype | None = None) -> ModelPatcher:
+                 load_device: torch.device, what: str, compute_dtype: torch.dtype | None = None,
+                 operations: Any = None) -> ModelPatcher:
     try:
         family = detect_family(state, keys)
     except DetectionError as exc:
         raise CheckpointError(f"Could not detect model type of: {what} ({exc})") from exc
-    unet = materialize(lambda: UNetModel(family.unet), state, dtype, f"{what} (UNet)")
+    unet = materialize(lambda: UNetModel(family.unet), state, dtype, f"{what} (UNet)", operations)
     return model_patcher(unet, family, load_device, device, compute_dtype)
+
+
+def unet_from_state(state: Tensors, name: str, *, dtype: torch.dtype | None = None,
+                    device: torch.device | str | None = None, load_device: torch.device | str | None = None,
+                    compute_dtype: torch.dtype | None = None, operations: Any = None) -> ModelPatcher:
+    """The MODEL of a diffusion-model state dict (keys with or without the LDM prefix),
+    stored in `dtype` and computed in `compute_dtype` when given; `operations` builds its
+    layers from a plugin's classes (see `models.ops`)."""
+    device = torch.device(device or "cpu")
+    prefix = km.unet_prefix(list(state))
+    unet_state = km.strip_prefix(state, prefix) if prefix else dict(state)
+    return _unet_handle(unet_state, set(state), dtype, device, torch.device(load_device or device), name,
+                        compute_dtype, operations)
+
+
+def vae_from_state(state: Tensors, name: str, *, dtype: torch.dtype | None = None,
+                   device: torch.device | str | None = None, load_device: torch.device | str | None = None) -> VAE:
+    """The VAE value of an autoencoder state dict (LDM or diffusers layout, optionally
+    `first_stage_model.`-prefixed)."""
+    device = torch.device(device or "cpu")
+    if any(k.startswith(km.VAE_PREFIX) for k in state):
+        state = km.strip_prefix(state, km.VAE_PREFIX)
+    return _vae_handle(dict(state), dtype, device, torch.device(load_device or device), name)
 
 
 def _vae_handle(state: Tensors, dtype: torch.dtype | None, device: torch.device, load_device: torch.device,
@@ -193,22 +224,18 @@ def load_unet(path: str | Path, *, dtype: torch.dtype | None = None, device: tor
               load_device: torch.device | str | None = None, compute_dtype: torch.dtype | None = None) -> ModelPatcher:
     """A diffusion-model-only file (keys with or without the LDM prefix), stored in `dtype`
     and computed in `compute_dtype` when given."""
-    path, device = Path(path), torch.device(device or "cpu")
-    state = load_state_dict(path, device)
-    prefix = km.unet_prefix(list(state))
-    unet_state = km.strip_prefix(state, prefix) if prefix else state
-    return _unet_handle(unet_state, set(state), dtype, device, torch.device(load_device or device), path.name,
-                        compute_dtype)
+    path = Path(path)
+    state = load_state_dict(path, torch.device(device or "cpu"))
+    return unet_from_state(state, path.name, dtype=dtype, device=device, load_device=load_device,
+                           compute_dtype=compute_dtype)
 
 
 def load_vae(path: str | Path, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None,
              load_device: torch.device | str | None = None) -> VAE:
     """A VAE file in LDM (optionally `first_stage_model.`-prefixed) or diffusers layout."""
-    path, device = Path(path), torch.device(device or "cpu")
-    state = load_state_dict(path, device)
-    if any(k.startswith(km.VAE_PREFIX) for k in state):
-        state = km.strip_prefix(state, km.VAE_PREFIX)
-    return _vae_handle(state, dtype, device, torch.device(load_device or device), path.name)
+    path = Path(path)
+    state = load_state_dict(path, torch.device(device or "cpu"))
+    return vae_from_state(state, path.name, dtype=dtype, device=device, load_device=load_device)
 
 
 def load_clip(
@@ -223,8 +250,21 @@ def load_clip(
     `family`, in the family's order (clip_l before clip_g for SDXL)."""
     if len(paths) != len(family.text_encoders):
         raise CheckpointError(f"{family.name} needs {len(family.text_encoders)} text encoder file(s), got {len(paths)}")
-    encoders, device = {}, torch.device(device or "cpu")
-    for p, spec in zip(paths, family.text_encoders):
-        p = Path(p)
-        encoders[spec.name] = _text_encoder(load_state_dict(p, device), spec, dtype, p.name)
+    device = torch.device(device or "cpu")
+    states = [(load_state_dict(Path(p), device), Path(p).name) for p in paths]
+    return clip_from_states(states, family, dtype=dtype, device=device, load_device=load_device)
+
+
+def clip_from_states(
+    states: Sequence[tuple[Tensors, str]],
+    family: ModelFamily,
+    *,
+    dtype: torch.dtype | None = None,
+    device: torch.device | str | None = None,
+    load_device: torch.device | str | None = None,
+) -> CLIP:
+    """A CLIP from one (state dict, name for errors) per encoder of `family`, in its order."""
+    device = torch.device(device or "cpu")
+    encoders = {spec.name: _text_encoder(state, spec, dtype, name)
+                for (state, name), spec in zip(states, family.text_encoders)}
     return CLIP(encoders, family, torch.device(load_device or device), device)

@@ -10,11 +10,11 @@ otherwise clip_l) and to the input order for pairs (first clip_l, second clip_g)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from safetensors import SafetensorError, safe_open
 
-from comfy_core.loading.checkpoint import load_clip
+from comfy_core.loading.checkpoint import clip_from_states, load_clip
 from comfy_core.loading.safetensors_io import SAFE_SUFFIXES, CheckpointError, load_state_dict
 from comfy_core.models.family import SD2_EPS, SD15, SDXL, SDXL_REFINER, ModelFamily
 from comfy_core.models.clip_value import CLIP
@@ -83,3 +83,26 @@ def load_dual_clip(paths: Sequence[str | Path], clip_type: str, **kwargs) -> CLI
         names = ", ".join(f"{Path(p).name} ({r or 'unknown width'})" for p, r in zip(paths, roles))
         raise CheckpointError(f"sdxl needs one clip_l (768) and one clip_g (1280) file, got {names}")
     return load_clip(list(paths), SDXL, **kwargs)
+
+
+def _state_role(state: dict) -> str | None:
+    """clip_l / clip_h / clip_g of an in-memory text encoder, by its embedding width."""
+    key = next((k for k in _EMBEDDING_KEYS if k in state), None)
+    if key is None:
+        raise CheckpointError(f"not a CLIP text encoder (no token embedding among {len(state)} tensors)")
+    return _ROLE_BY_WIDTH.get(int(state[key].shape[1]))
+
+
+def clip_from_state_dicts(states: Sequence[dict], **kwargs: Any) -> CLIP:
+    """A CLIP from text-encoder state dicts already in memory: one (SD1 clip_l, SD2 clip_h,
+    refiner clip_g) or an SDXL clip_l + clip_g pair in either order (kwargs go to
+    `clip_from_states`)."""
+    roles = [_state_role(s) for s in states]
+    if len(states) == 1:
+        family = {"clip_l": SD15, "clip_h": SD2_EPS, "clip_g": SDXL_REFINER}.get(roles[0] or "clip_l")
+        return clip_from_states([(states[0], "text encoder")], family, **kwargs)
+    if len(states) == 2 and sorted(map(str, roles)) == ["clip_g", "clip_l"]:
+        ordered = states if roles[0] == "clip_l" else list(reversed(states))
+        return clip_from_states([(ordered[0], "clip_l"), (ordered[1], "clip_g")], SDXL, **kwargs)
+    raise CheckpointError(f"text encoders of widths {roles}: only SD1.x/SD2.x/SDXL CLIP text encoders "
+                          "are supported")

@@ -102,8 +102,9 @@ class BaseModel(nn.Module):
         return self.model_config.family
 
     def get_dtype(self) -> torch.dtype:
-        """Storage dtype of the UNet's weights (float32 for a weightless network)."""
-        first = next(self.diffusion_model.parameters(), None)
+        """Storage dtype of the UNet's floating weights (float32 for a weightless network;
+        a plugin's quantized layers store integers and are not counted)."""
+        first = next((p for p in self.diffusion_model.parameters() if p.is_floating_point()), None)
         return torch.float32 if first is None else first.dtype
 
     def compute_dtype(self) -> torch.dtype:

@@ -76,7 +76,10 @@ class ModelPatcher(PatchPoints, Registries):
 
     def patch_state(self) -> PatchState:
         injections = [i for group in self.injections.values() for i in group]
-        return PatchState(self.patches, self.patches_uuid, dict(self.object_patches), injections, self)
+        cls = type(self)
+        return PatchState(self.patches, self.patches_uuid, dict(self.object_patches), injections, self,
+                          self.patch_weight_to_device if cls.patch_weight_to_device is not _PATCH_KEY else None,
+                          self.unpatch_model if cls.unpatch_model is not _UNPATCH else None)
 
     def is_current(self) -> bool:
         """Whether this patcher's patches are the ones in place in the shared module."""
@@ -333,3 +336,8 @@ class ModelPatcher(PatchPoints, Registries):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({type(self.model).__name__}, patches={len(self.patches)})"
+
+
+# The base implementations; a plugin subclass overriding them takes over those steps (PatchState).
+_PATCH_KEY = ModelPatcher.patch_weight_to_device
+_UNPATCH = ModelPatcher.unpatch_model

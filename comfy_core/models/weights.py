@@ -38,6 +38,10 @@ class PatchState:
     object_patches: Mapping[str, Any] = field(default_factory=dict)  # dotted attribute -> object
     injections: Sequence[Any] = ()  # PatcherInjection
     owner: Any = None  # the patcher (handed to injections)
+    # A plugin subclass's own `patch_weight_to_device(key, device_to)` / `unpatch_model(device_to,
+    # unpatch_weights)` (GGUF's patcher keeps patches on quantized tensors); None: ours.
+    patch_key_fn: Any = None
+    unpatch_fn: Any = None
 
     def same_as(self, other: "PatchState | None") -> bool:
         if other is None or self.weights_id != other.weights_id:
@@ -133,6 +137,8 @@ class ManagedWeights:
         if state is not None:
             for injection in state.injections:
                 injection.eject(state.owner)
+            if state.unpatch_fn is not None:  # the plugin's clean-up, which re-enters here
+                state.unpatch_fn(None, True)
         for name, original in self.object_backups.items():
             set_attr(self.module, name, original)
         self.object_backups.clear()
@@ -146,7 +152,10 @@ class ManagedWeights:
         and stored in W's dtype; objects set; injections injected."""
         with torch.no_grad():
             for key, patches in state.weight_patches.items():
-                self.patch_key(key, patches)
+                if state.patch_key_fn is not None:
+                    state.patch_key_fn(key, self.device)
+                else:
+                    self.patch_key(key, patches)
         for name, obj in state.object_patches.items():
             self.object_backups[name] = set_attr(self.module, name, obj)
         for injection in state.injections:

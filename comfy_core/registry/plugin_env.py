@@ -34,7 +34,11 @@ ENGINE_FACADES = (
 MODEL_FACADES = (
     "nodes", "comfy.utils", "comfy.model_management", "comfy.k_diffusion.sampling",
     "comfy.samplers", "comfy.sample", "comfy.sampler_helpers", "comfy.controlnet",
-    "comfy.diffusers_convert", "comfy.model_sampling",
+    "comfy.diffusers_convert", "comfy.model_sampling", "comfy.model_patcher", "comfy.patcher_extension",
+    "comfy.model_base", "comfy.model_detection", "comfy.latent_formats", "comfy.lora", "comfy.weight_adapter", "comfy.ops",
+    "comfy.float", "comfy.sd", "comfy.ldm.util", "comfy.ldm.modules.attention",
+    "comfy.ldm.modules.diffusionmodules.openaimodel", "comfy.ldm.modules.diffusionmodules.util",
+    "comfy.cldm.cldm", "comfy.hooks",
     "node_helpers", "latent_preview",
     "execution", "comfy_api.latest._ui",
 ) + tuple(f"comfy_extras.{p.stem}" for p in sorted((COMPAT_DIR / "comfy_extras").glob("nodes_*.py")))

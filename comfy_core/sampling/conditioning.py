@@ -72,6 +72,22 @@ class ResolvedCond:
         """The entry's option `key` as given (plugins read cond entries as dicts)."""
         return self.options.get(key, default)
 
+    def __getitem__(self, key: str) -> Any:
+        """`cond["control"]` etc. as plugins index ComfyUI's resolved cond dicts: the
+        resolved fields by name, other keys from the entry's options."""
+        if key in RESOLVED_KEYS:
+            return getattr(self, key)
+        return self.options[key]
+
+    def __contains__(self, key: object) -> bool:
+        if key in RESOLVED_KEYS:
+            return getattr(self, str(key)) is not None
+        return key in self.options
+
+
+RESOLVED_KEYS = frozenset({"control", "uuid", "area", "mask", "mask_strength", "strength", "gligen",
+                           "control_apply_to_uncond"})
+
 
 def from_comfy(conditioning: Sequence[Sequence[Any]]) -> list[CondEntry]:
     """ComfyUI CONDITIONING (list of [tensor, dict]) -> CondEntry list."""

@@ -23,6 +23,7 @@ import torch
 
 from comfy_core.memory.current import load_models
 from comfy_core.patching import model_options as mo
+from comfy_core.patching.hooks import register_control_hooks
 from comfy_core.patching.extension import WrapperExecutor, WrappersMP, get_all_wrappers, merge_nested_dicts
 from comfy_core.sampling.concat import ConcatSource
 from comfy_core.sampling.conditioning import CondEntry, ResolvedCond, from_comfy, mirror_areas, resolve, share_controls
@@ -126,6 +127,9 @@ class CFGGuider:
     def _prepare_options(self) -> None:
         """This run's options: the patcher's wrappers and callbacks merged in, and our
         out-of-memory splitter around any unet wrapper."""
+        controls = {id(c.control): c.control for entries in self.original_conds.values() for c in entries
+                    if c.control is not None}
+        register_control_hooks(controls.values(), self.model_patcher, self.model_options)
         to = self.model_options.setdefault(mo.TRANSFORMER_OPTIONS, {})
         to["wrappers"] = merge_nested_dicts(to.get("wrappers", {}), self.model_patcher.wrappers)
         to["callbacks"] = merge_nested_dicts(to.get("callbacks", {}), self.model_patcher.callbacks)

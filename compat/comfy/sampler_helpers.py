@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 import torch
 
+from comfy_core.sampling.guider import convert_cond  # noqa: F401 (cond lists -> typed entries)
 from comfy_core.sampling.ksampler import reshape_mask
 
 

@@ -1,0 +1,19 @@
+"""Names of ComfyUI's building blocks for model families this server does not run (video
+UNet blocks, ...). Packs import them at module level next to the SD1.x/SDXL pieces they
+do use, so they exist; building one raises an error naming what is not supported, and no
+model here is an instance of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def unsupported_class(name: str, what: str, module: str) -> type:
+    """A class named `name` whose construction raises NotImplementedError naming `what`."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(f"{name} ({what}) is not supported by this server: it runs "
+                                  "SD1.x, SD2.x and SDXL models")
+
+    return type(name, (), {"__init__": __init__, "__module__": module,
+                           "__doc__": f"ComfyUI's {name} ({what}); not supported here."})

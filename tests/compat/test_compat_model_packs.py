@@ -1,0 +1,230 @@
+"""Model-side plugin code through ComfyUI's facades (comfy.model_patcher, comfy.sd,
+comfy.samplers, comfy.ops, comfy.lora, comfy.ldm): the fixture pack `model_pack/` is loaded
+by the real loader and its nodes run on a tiny SD1.5 checkpoint; each result is checked
+against a computation that does not go through the mechanism under test."""
+
+import copy
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import nodes
+from comfy_core import runtime
+from comfy_core.files import FolderPaths
+from comfy_core.memory import MemoryManager, MemoryOptions, VramState
+from comfy_core.models.unet import timestep_embedding
+from comfy_core.registry import NodeRegistry
+from comfy_core.registry.custom_nodes import load_plugin
+from comfy_core.registry.plugin_env import enable_facades, preload_facades
+from comfy_core.runtime.plugin_host import release_host
+from comfy_core.settings import Settings
+from tests.fixtures.checkpoints import make_tiny_checkpoint, make_tiny_lora
+
+PACK = Path(__file__).with_name("model_pack")
+ATTN2_V = "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_v.weight"
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    base = tmp_path_factory.mktemp("model_packs")
+    ckpt = make_tiny_checkpoint("sd15", base / "models" / "checkpoints")
+    make_tiny_lora(ckpt, base / "models" / "loras" / "tiny_lora.safetensors")
+    shutil.copytree(PACK, base / "custom_nodes" / "model_pack")
+    folders = FolderPaths.build(base)
+    settings = Settings(base_directory=base)
+    bound = enable_facades(folders, settings)
+    bound.memory = MemoryManager(MemoryOptions(vram_state=VramState.DISABLED), "cpu")
+    bound.registry = NodeRegistry()
+    for module, (classes, titles) in nodes.mappings_by_python_module().items():
+        bound.registry.register_mappings(classes, titles, module)
+    preload_facades(model_side=True)
+    report = load_plugin(bound.registry, base / "custom_nodes" / "model_pack")
+    assert report.error is None, report.error
+    app = runtime.AppContext(folders=folders, settings=settings, memory=bound.memory)
+    with runtime.use_app(app):
+        yield bound
+    release_host(bound)
+
+
+@pytest.fixture(scope="module")
+def pack(host):
+    return {name: host.registry.get(name).cls for name in
+            ("PackAttnScale", "PackFreeU", "PackCheckpointLoader", "PackEulerSampler")}
+
+
+@pytest.fixture(scope="module")
+def sd15(host, pack):
+    model, clip, vae = pack["PackCheckpointLoader"]().load("sd15_tiny.safetensors")
+    pos = nodes.CLIPTextEncode().encode(clip, "a red circle")[0]
+    neg = nodes.CLIPTextEncode().encode(clip, "")[0]
+    return model, clip, vae, pos, neg
+
+
+def unet_inputs(seed: int = 0):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 4, 8, 8, generator=gen)
+    context = torch.randn(2, 77, 32, generator=gen)
+    return x, torch.tensor([700.0, 300.0]), context
+
+
+def run_unet(model, x, t, context):
+    """The MODEL's UNet with its transformer options, its patch state loaded."""
+    import comfy.model_management
+
+    comfy.model_management.load_models_gpu([model])
+    options = copy.copy(model.model_options["transformer_options"])
+    with torch.no_grad():
+        return model.model.diffusion_model(x, t, context=context, transformer_options=options)
+
+
+def test_attn2_replacement_written_by_hand_equals_scaled_value_weights(pack, sd15):
+    model = sd15[0]
+    patched = pack["PackAttnScale"]().apply(model, "input", 1, 2.0)[0]
+    replacement = patched.model_options["transformer_options"]["patches_replace"]["attn2"][("input", 1)]
+    assert "patches_replace" not in model.model_options["transformer_options"]  # the input is untouched
+    x, t, context = unet_inputs()
+    got = run_unet(patched, x, t, context)
+    assert replacement.calls == 1
+    reference = copy.deepcopy(model.model.diffusion_model)  # values x2 <=> to_v weight x2
+    weight = reference.get_parameter(ATTN2_V.removeprefix("diffusion_model."))
+    with torch.no_grad():
+        weight.mul_(2.0)
+        want = reference(x, t, context=context)
+    assert torch.allclose(got, want, atol=1e-6, rtol=1e-5)
+    assert not torch.allclose(run_unet(model, x, t, context), want, atol=1e-3)
+
+
+def unet_by_hand(unet, x, t, context, rule):
+    """The SD UNet's forward written out, `rule(h, hsp) -> (h, hsp)` before each skip concat."""
+    emb = unet.time_embed(timestep_embedding(t, unet.config.model_channels))
+    hs, h = [], x
+    for block in unet.input_blocks:
+        h = block(h, emb, context)
+        hs.append(h)
+    h = unet.middle_block(h, emb, context)
+    for block in unet.output_blocks:
+        h, hsp = rule(h, hs.pop())
+        h = block(torch.cat([h, hsp], dim=1), emb, context, None, hs[-1].shape if hs else None)
+    return unet.out(h)
+
+
+def test_output_block_patch_scales_backbone_and_skip(pack, sd15):
+    model = sd15[0]
+    patched = pack["PackFreeU"]().patch(model, 64, 1.3, 0.7)[0]
+    x, t, context = unet_inputs(1)
+    got = run_unet(patched, x, t, context)
+
+    def freeu(h, hsp):
+        return (h * 1.3, hsp * 0.7) if h.shape[1] == 64 else (h, hsp)
+
+    with torch.no_grad():
+        want = unet_by_hand(model.model.diffusion_model, x, t, context, freeu)
+        plain = unet_by_hand(model.model.diffusion_model, x, t, context, lambda h, hsp: (h, hsp))
+    assert torch.allclose(got, want, atol=1e-5, rtol=1e-5)
+    assert torch.allclose(run_unet(model, x, t, context), plain, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(want, plain, atol=1e-3)
+
+
+def test_a_patcher_subclass_survives_clones_and_patches_weights_itself(pack, sd15, host):
+    import comfy.model_patcher
+
+    cls = type(pack["PackCheckpointLoader"]().load("sd15_tiny.safetensors")[0])
+    model, clip = sd15[0], sd15[1]
+    assert type(model) is cls and issubclass(cls, comfy.model_patcher.ModelPatcher)
+    lora_model = nodes.LoraLoader().load_lora(model, clip, "tiny_lora.safetensors", 0.8, 0.0)[0]
+    assert type(lora_model) is cls and lora_model.pack_tag == "counting"
+    x, t, context = unet_inputs(2)
+    before = dict(cls.patched_keys)
+    with_lora = run_unet(lora_model, x, t, context)
+    assert sum(cls.patched_keys.values()) > sum(before.values())  # the subclass applied them
+    plain_model = nodes.CheckpointLoaderSimple().load_checkpoint("sd15_tiny.safetensors")[0]
+    plain_lora = nodes.LoraLoader().load_lora(plain_model, clip, "tiny_lora.safetensors", 0.8, 0.0)[0]
+    assert type(plain_lora) is comfy.model_patcher.ModelPatcher
+    assert torch.allclose(with_lora, run_unet(plain_lora, x, t, context), atol=1e-6)
+    assert torch.equal(run_unet(model, x, t, context), run_unet(plain_model, x, t, context))  # undone
+
+
+def test_pack_ksampler_function_equals_builtin_euler(pack, sd15):
+    import comfy.sample
+    import comfy.samplers
+
+    model, _, _, pos, neg = sd15
+    latent = torch.zeros(1, 4, 8, 8)
+    noise = comfy.sample.prepare_noise(latent, 11)
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "karras", 4)
+    seen = []
+    ours = pack["PackEulerSampler"]().get_sampler(1.0)[0]
+    got = comfy.sample.sample_custom(model, noise, 5.0, ours, sigmas, pos, neg, latent,
+                                     callback=lambda i, x0, x, total: seen.append((i, total)))
+    want = comfy.sample.sample_custom(model, noise, 5.0, comfy.samplers.sampler_object("euler"), sigmas,
+                                      pos, neg, latent)
+    assert torch.allclose(got, want, atol=1e-5) and seen == [(i, 4) for i in range(4)]
+    halved = comfy.sample.sample_custom(model, noise, 5.0, pack["PackEulerSampler"]().get_sampler(0.5)[0],
+                                        sigmas, pos, neg, latent)
+    assert not torch.allclose(halved, want, atol=1e-3)  # extra_options reach the function
+
+
+def test_load_checkpoint_guess_config_and_state_dict_loaders(host, tmp_path):
+    import comfy.lora
+    import comfy.sd
+    from comfy_core.loading.safetensors_io import load_state_dict, save_state_dict
+
+    path = host.folders.get_full_path_or_raise("checkpoints", "sd15_tiny.safetensors")
+    model, clip, vae, clip_vision = comfy.sd.load_checkpoint_guess_config(path)
+    assert type(model).__name__ == "ModelPatcher" and clip_vision is None
+    assert isinstance(vae, comfy.sd.VAE) and isinstance(clip, comfy.sd.CLIP)
+    assert comfy.sd.load_checkpoint_guess_config(path, output_vae=False, output_clip=False)[1:3] == (None, None)
+    state = load_state_dict(path)
+    unet_only = {k: v for k, v in state.items() if k.startswith("model.diffusion_model.")}
+    save_state_dict(unet_only, tmp_path / "unet.safetensors")
+    model2, clip2, vae2, _ = comfy.sd.load_checkpoint_guess_config(str(tmp_path / "unet.safetensors"))
+    assert clip2 is None and isinstance(vae2, comfy.sd.VAE)
+    with pytest.raises(RuntimeError, match="VAE is invalid"):
+        vae2.decode(torch.zeros(1, 4, 8, 8))
+    vae_sd = {k.removeprefix("first_stage_model."): v for k, v in state.items() if k.startswith("first_stage_model.")}
+    rebuilt = comfy.sd.VAE(sd=vae_sd)
+    latent = torch.randn(1, 4, 4, 4, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(rebuilt.decode(latent), vae.decode(latent), atol=1e-6)
+    with pytest.raises(RuntimeError, match="Could not detect model type"):
+        comfy.sd.load_checkpoint_guess_config(str(tmp_path / "unet.safetensors").replace("unet", "none"))
+    assert comfy.sd.load_diffusion_model_state_dict({"nothing": torch.zeros(1)}) is None
+    lora = load_state_dict(host.folders.get_full_path_or_raise("loras", "tiny_lora.safetensors"))
+    keys = comfy.lora.model_lora_keys_unet(model.model, {})
+    keys = comfy.lora.model_lora_keys_clip(clip.cond_stage_model, keys)
+    patches = comfy.lora.load_lora(lora, keys)
+    by_hand = model.clone()
+    by_hand.add_patches({k: v for k, v in patches.items() if k.startswith("diffusion_model.")}, 0.5)
+    via_sd, via_clip = comfy.sd.load_lora_for_models(model, clip, lora, 0.5, 0.5)
+    assert via_sd is not model and via_clip is not clip and not model.patches
+    x, t, context = unet_inputs(3)
+    assert torch.equal(run_unet(by_hand, x, t, context), run_unet(via_sd, x, t, context))
+
+
+def test_custom_operations_build_the_unet_from_a_packs_layers(host):
+    import comfy.ops
+    import comfy.sd
+    from comfy_core.loading.safetensors_io import load_state_dict
+
+    calls = {"linear": 0}
+
+    class CountingOps(comfy.ops.manual_cast):
+        class Linear(comfy.ops.manual_cast.Linear):
+            def forward_comfy_cast_weights(self, input):
+                calls["linear"] += 1
+                weight, bias = comfy.ops.cast_bias_weight(self, input)
+                return torch.nn.functional.linear(input, weight, bias)
+
+    path = host.folders.get_full_path_or_raise("checkpoints", "sd15_tiny.safetensors")
+    state = load_state_dict(path)
+    unet = {k: v.half() for k, v in state.items() if k.startswith("model.diffusion_model.")}
+    model = comfy.sd.load_diffusion_model_state_dict(unet, {"custom_operations": CountingOps})
+    layer = model.model.diffusion_model.input_blocks[1][1].transformer_blocks[0].attn2.to_q
+    assert isinstance(layer, CountingOps.Linear) and layer.weight.dtype == torch.float16
+    plain = comfy.sd.load_diffusion_model_state_dict(unet, {"dtype": torch.float32})
+    x, t, context = unet_inputs(4)
+    got = model.model.apply_model(x, t * 0 + 5.0, c_crossattn=context)
+    want = plain.model.apply_model(x, t * 0 + 5.0, c_crossattn=context)
+    assert calls["linear"] > 0 and got.dtype == torch.float32
+    assert torch.allclose(got, want, atol=1e-5)

@@ -156,10 +156,7 @@ def _text_encoder(state: Tensors, spec: TextEncoderSpec, dtype: torch.dtype | No
 
 def _checkpoint_clip(state: Tensors, family: ModelFamily, dtype: torch.dtype | None, device: torch.device,
                      load_device: torch.device, what: str) -> CLIP | None:
-    prefixes = {
-        "sdxl": {"clip_l": km.SDXL_CLIP_L_PREFIX, "clip_g": km.SDXL_CLIP_G_PREFIX},
-        "sdxl_refiner": {"clip_g": km.REFINER_CLIP_G_PREFIX},
-    }.get(family.adm, {"clip_l": km.CLIP_L_PREFIX, "clip_h": km.CLIP_H_PREFIX})
+    prefixes = km.checkpoint_clip_prefixes(family.adm)
     encoders = {}
     for spec in family.text_encoders:
         part = km.strip_prefix(state, prefixes[spec.name])

@@ -29,6 +29,15 @@ _OPENCLIP_LAYER = {
 }
 
 
+def checkpoint_clip_prefixes(adm: str | None) -> dict[str, str]:
+    """Where each text encoder of a family (by its ADM kind) sits in a single-file checkpoint."""
+    if adm == "sdxl":
+        return {"clip_l": SDXL_CLIP_L_PREFIX, "clip_g": SDXL_CLIP_G_PREFIX}
+    if adm == "sdxl_refiner":
+        return {"clip_g": REFINER_CLIP_G_PREFIX}
+    return {"clip_l": CLIP_L_PREFIX, "clip_h": CLIP_H_PREFIX}
+
+
 def unet_prefix(keys: list[str]) -> str | None:
     """The most common UNet prefix with more than 5 keys (COMPAT 10.1), else None."""
     counts = Counter(p for k in keys for p in UNET_PREFIXES if k.startswith(p))

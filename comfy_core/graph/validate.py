@@ -171,13 +171,36 @@ def _validate(registry: NodeRegistry, prompt: Any, targets: Any) -> Validation:
     for node_id in order:  # dependencies first, so each source is decided already
         valid[node_id] = not own.get(node_id) and all(valid.get(s, False) for s in sources(node_id))
     good = [o for o in outputs if valid[o]]
-    culprits = _culprits(order, own, in_cycle, sources)
-    node_errors = _report(check, own, [o for o in outputs if not valid[o]], culprits, order)
+    sets_budget, report_budget = _Budget(MAX_REPORT_WORK), _Budget(MAX_REPORT_WORK)
+    culprits = _culprits(order, own, in_cycle, sources, sets_budget)
+    walk = _AncestorWalk(own, valid, sources, report_budget)
+    node_errors = _report(check, own, [o for o in outputs if not valid[o]], culprits, order,
+                          walk)
+    if report_budget.exceeded:
+        log.warning("prompt with %d nodes: dependent_outputs of its node errors were cut short",
+                    len(order))
     if good:
         return Validation(True, None, good, node_errors, copy)
     lines = [f"{e['message']}: {e['details']}" for entry in node_errors.values() for e in entry["errors"]]
-    err = error("prompt_outputs_failed_validation", "Prompt outputs failed validation", "\n".join(lines))
+    extra = {}
+    if report_budget.exceeded:
+        lines.append(TRUNCATED_NOTE)
+        extra["dependent_outputs_truncated"] = True
+    err = error("prompt_outputs_failed_validation", "Prompt outputs failed validation",
+                "\n".join(lines), **extra)
     return Validation(False, err, [], node_errors)
+
+
+def _cycle_error(node_id: str, members: list[str]) -> dict:
+    """One cycle member's error; its text and `cycle` list stay short however long the
+    cycle is (a per-member copy of a 30,000-node cycle would be quadratic)."""
+    shown = members[:CYCLE_NAMES_SHOWN]
+    names = ", ".join(shown) + (f", ... ({len(members) - len(shown)} more)"
+                                if len(members) > len(shown) else "")
+    what = "linked to itself" if len(members) == 1 else \
+        f"part of a dependency cycle of {len(members)} nodes: {names}"
+    return error("dependency_cycle", "Dependency cycle detected", f"Node {node_id} is {what}",
+                 cycle=shown, cycle_size=len(members))
 
 
 def _node_errors(check: _PromptCheck, order: list[str], cycles: dict[str, list[str]],
@@ -190,10 +213,7 @@ def _node_errors(check: _PromptCheck, order: list[str], cycles: dict[str, list[s
             consumers.setdefault(src, (node_id, name))
     for node_id in order:
         if node_id in cycles:
-            loop = " -> ".join(cycles[node_id] + cycles[node_id][:1])
-            own[node_id] = [error("dependency_cycle", "Dependency cycle detected",
-                                  f"Node {node_id} is part of a dependency cycle: {loop}",
-                                  cycle=list(cycles[node_id]))]
+            own[node_id] = [_cycle_error(node_id, cycles[node_id])]
             continue
         try:
             own[node_id] = check.own_errors(node_id)
@@ -213,36 +233,122 @@ def _exception_error(check: _PromptCheck, node_id: str, exc: Exception,
                  linked_node=check.prompt[parent]["inputs"][name], **exception_info(exc))
 
 
+# A report names, for each node with its own errors, the failing outputs that depend on it.
+# On a hostile graph (thousands of erroring nodes in a chain, each feeding thousands of
+# outputs) those lists are quadratic in the graph, so the work spent on them is bounded:
+# past this many set elements and (node, output) pairs the lists stop growing. Every node
+# with its own errors is still reported.
+MAX_REPORT_WORK = 200_000
+CYCLE_NAMES_SHOWN = 10
+TRUNCATED_NOTE = ("(the graph is too large to list every failing output under each node "
+                  "error: dependent_outputs lists are incomplete)")
+
+
+class _Budget:
+    """Work left for dependent_outputs; `exceeded` once any step was refused."""
+
+    def __init__(self, limit: int) -> None:
+        self.left = limit
+        self.exceeded = False
+
+    def spend(self, amount: int) -> bool:
+        if self.exceeded or amount > self.left:
+            self.exceeded = True
+            return False
+        self.left -= amount
+        return True
+
+
 def _culprits(order: list[str], own: dict[str, list[dict]], in_cycle: dict[str, list[str]],
-              sources) -> dict[str, frozenset[str]]:
+              sources, budget: _Budget) -> dict[str, frozenset[str] | None]:
     """For each node, the nodes with their own errors among itself and its ancestors, in
     one pass in dependency order. A node that adds nothing shares its source's set, so a
-    long chain below one error costs O(n), not O(n^2). Cycle members count the whole cycle."""
-    found: dict[str, frozenset[str]] = {}
+    long chain below one error costs O(n), not O(n^2); a cycle's members share one set.
+    None where the budget ran out (unknown)."""
+    found: dict[str, frozenset[str] | None] = {}
+    cycle_sets: dict[int, frozenset[str]] = {}
     for node_id in order:
         sets = [found[s] for s in sources(node_id) if s in found]
-        merged = max(sets, key=len) if sets else frozenset()
-        extra = [s for s in sets if s is not merged and not s <= merged]
-        if extra:
-            merged = merged.union(*extra)
         if node_id in in_cycle:
-            merged = merged.union(in_cycle[node_id])
-        if own.get(node_id) and node_id not in merged:
-            merged = merged | {node_id}
-        found[node_id] = merged
+            members = in_cycle[node_id]
+            if id(members) not in cycle_sets and budget.spend(len(members)):
+                cycle_sets[id(members)] = frozenset(members)
+            sets.append(cycle_sets.get(id(members)))
+        found[node_id] = _merge(node_id, sets, bool(own.get(node_id)), budget)
     return found
 
 
+def _merge(node_id: str, sets: list, has_own: bool, budget: _Budget) -> frozenset[str] | None:
+    """The union of `sets` (plus `node_id` if it has its own errors), reusing the largest
+    set when it already holds the rest."""
+    if any(s is None for s in sets):
+        return None
+    merged = max(sets, key=len) if sets else frozenset()
+    extra = []
+    for s in sets:
+        if s is merged or not s:
+            continue
+        if not budget.spend(len(s)):
+            return None
+        if not s <= merged:
+            extra.append(s)
+    if extra or (has_own and node_id not in merged):
+        size = len(merged) + sum(map(len, extra)) + 1
+        if not budget.spend(size):
+            return None
+        merged = merged.union(*extra, (node_id,) if has_own else ())
+    return merged
+
+
+class _AncestorWalk:
+    """An output's culprits found by walking its failing ancestors (for outputs whose set
+    `_culprits` gave up on), each visit charged to `budget`."""
+
+    def __init__(self, own: dict[str, list[dict]], valid: dict[str, bool], sources,
+                 budget: _Budget) -> None:
+        self.own, self.valid, self.sources, self.budget = own, valid, sources, budget
+
+    def culprits(self, output: str) -> set[str] | None:
+        seen, todo, found = {output}, [output], set()
+        while todo:
+            if not self.budget.spend(1):
+                return None
+            node_id = todo.pop()
+            if self.own.get(node_id):
+                found.add(node_id)
+            for src in self.sources(node_id):
+                if src not in seen and not self.valid.get(src, False):
+                    seen.add(src)
+                    todo.append(src)
+        return found
+
+
 def _report(check: _PromptCheck, own: dict[str, list[dict]], bad_outputs: list[str],
-            culprits: dict[str, frozenset[str]], order: list[str]) -> dict:
+            culprits: dict[str, frozenset[str] | None], order: list[str],
+            walk: _AncestorWalk) -> dict:
     """node_errors: nodes with their own errors and the invalid outputs depending on them
     (each output's culprits in dependency order)."""
     position = {node_id: i for i, node_id in enumerate(order)}
     report: dict[str, dict] = {}
+
+    def entry(node_id: str) -> dict:
+        return report.setdefault(node_id, {
+            "errors": own[node_id], "dependent_outputs": [],
+            "class_type": check.prompt[node_id]["class_type"]})
+
+    ranked: dict[int, list[str]] = {}  # shared culprit sets are sorted once
     for output in bad_outputs:
-        for node_id in sorted(culprits[output], key=position.__getitem__):
-            entry = report.setdefault(node_id, {
-                "errors": own[node_id], "dependent_outputs": [],
-                "class_type": check.prompt[node_id]["class_type"]})
-            entry["dependent_outputs"].append(output)
+        shared = culprits[output]  # kept alive by `culprits`, so its id is stable
+        found = shared if shared is not None else walk.culprits(output)
+        if found is None or not walk.budget.spend(len(found)):
+            break
+        if shared is None:
+            names = sorted(found, key=position.__getitem__)
+        else:
+            names = ranked.setdefault(id(shared), sorted(shared, key=position.__getitem__))
+        for node_id in names:
+            entry(node_id)["dependent_outputs"].append(output)
+    for node_id in order:  # past the budget: every node with its own errors still listed
+        if own.get(node_id):
+            entry(node_id)
     return report

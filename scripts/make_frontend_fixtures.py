@@ -162,6 +162,37 @@ SCENARIOS: dict[str, tuple[str, str]] = {
         const decode = add('VAEDecode', [1400, 0]); link(up, 0, decode, 'samples'); link(ckpt, 'VAE', decode, 'vae');
         const preview = add('PreviewImage', [1650, 0]); link(decode, 0, preview, 'images');
         """),
+    "v3_dynamic_inputs": (
+        "Nodes with ComfyUI's V3 dynamic inputs: BatchImagesNode and BatchMasksNode (growing input "
+        "lists, one spare socket after the linked ones), ComfySwitchNode (type-following inputs and "
+        "output), ResizeImageMaskNode (a combo whose choice adds its own widgets and sockets: 'scale "
+        "dimensions', 'match size' with a mask input, the default 'scale by multiplier', 'scale "
+        "longer dimension' with its size widget fed by a PrimitiveInt).",
+        """
+        app.graph.clear();
+        const a = add('EmptyImage', [0, 0]); set(a, 'width', 64); set(a, 'height', 48); set(a, 'color', 16711680);
+        const b = add('EmptyImage', [0, 300]); set(b, 'width', 32); set(b, 'height', 32); set(b, 'batch_size', 2);
+        const batch = add('BatchImagesNode', [400, 0]);
+        link(a, 0, batch, 'images.image0'); link(b, 0, batch, 'images.image1'); link(a, 0, batch, 'images.image2');
+        const resize = add('ResizeImageMaskNode', [700, 0]); link(batch, 0, resize, 'input');
+        set(resize, 'resize_type', 'scale dimensions'); set(resize, 'resize_type.width', 40);
+        set(resize, 'resize_type.height', 24); set(resize, 'resize_type.crop', 'disabled');
+        set(resize, 'scale_method', 'bilinear');
+        const sw = add('ComfySwitchNode', [1000, 0]); link(resize, 0, sw, 'on_true'); link(a, 0, sw, 'on_false');
+        set(sw, 'switch', true);
+        const preview = add('PreviewImage', [1300, 0]); link(sw, 0, preview, 'images');
+        const mask = add('SolidMask', [0, 600], 'Mask'); set(mask, 'width', 16); set(mask, 'height', 16);
+        const fit = add('ResizeImageMaskNode', [400, 600]); link(mask, 0, fit, 'input');
+        set(fit, 'resize_type', 'match size'); link(b, 0, fit, 'resize_type.match'); set(fit, 'resize_type.crop', 'disabled');
+        const masks = add('BatchMasksNode', [700, 600]); link(fit, 0, masks, 'masks.mask0'); link(mask, 0, masks, 'masks.mask1');
+        const maskPreview = add('MaskPreview', [1000, 600]); link(masks, 0, maskPreview, 'mask');
+        const half = add('ResizeImageMaskNode', [400, 900]); link(b, 0, half, 'input'); set(half, 'resize_type.multiplier', 0.5);
+        const preview2 = add('PreviewImage', [700, 900]); link(half, 0, preview2, 'images');
+        const size = add('PrimitiveInt', [0, 1100]); set(size, 'value', 20); set(size, 'control_after_generate', 'fixed');
+        const longer = add('ResizeImageMaskNode', [400, 1100]); link(b, 0, longer, 'input');
+        set(longer, 'resize_type', 'scale longer dimension'); link(size, 0, longer, 'resize_type.longer_size');
+        const preview3 = add('PreviewImage', [700, 1100]); link(longer, 0, preview3, 'images');
+        """),
     "legacy_group_nodes": (
         "A workflow with legacy group nodes (extra.groupNodes, 'workflow>NAME' instances) loaded "
         "into the frontend as a user opens an old file.",

@@ -4,15 +4,19 @@
 Widgets are the node's widget-type inputs (INT, FLOAT, STRING, BOOLEAN, combos) that are
 not `forceInput`, required then optional, each in input order; an INT or combo with
 `control_after_generate` (and any INT named seed or noise_seed) is followed by its control
-entry, a combo with `image_upload` by its upload button. web/graph/widget_values.js is the
-editor's copy of these rules.
+entry, a combo with `image_upload` by its upload button. A V3 dynamic combo
+(COMFY_DYNAMICCOMBO_V3) is a combo whose chosen option brings its own inputs: their widgets
+follow the combo's entry, named "<combo>.<input>", so the layout of a saved node depends on
+the value it saved for the combo. web/graph/widget_values.js is the editor's copy of these
+rules.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterator
 
-WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"})
+DYNAMIC_COMBO = "COMFY_DYNAMICCOMBO_V3"
+WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO", DYNAMIC_COMBO})
 SEED_NAMES = ("seed", "noise_seed")
 CONTROLLED_KINDS = ("INT", "COMBO")
 
@@ -68,17 +72,64 @@ def has_control(name: str, kind: str, options: dict) -> bool:
     return kind == "INT" and name in SEED_NAMES
 
 
-def widget_slots(info: dict, include_force_input: bool = False) -> list[str | None]:
+def dynamic_choices(spec: Any) -> dict[Any, dict[str, Any]]:
+    """{option key: {sub-input name: spec}} of a dynamic combo (required then optional)."""
+    choices: dict[Any, dict[str, Any]] = {}
+    for option in spec_options(spec).get("options") or []:
+        if not isinstance(option, dict) or "key" not in option:
+            continue
+        sections = option.get("inputs") if isinstance(option.get("inputs"), dict) else {}
+        specs: dict[str, Any] = {}
+        for section in ("required", "optional"):
+            if isinstance(sections.get(section), dict):
+                specs.update(sections[section])
+        choices[option["key"]] = specs
+    return choices
+
+
+def _chosen(values: Any, name: str, index: int) -> Any:
+    """The saved value of widget `name` at position `index`, or None when not saved."""
+    if isinstance(values, dict):
+        return values.get(name)
+    if isinstance(values, list) and index < len(values):
+        return values[index]
+    return None
+
+
+def _layout(specs: dict[str, Any], prefix: str, values: Any, include_force_input: bool,
+            out: list[tuple[str | None, Any]]) -> None:
+    for name, spec in specs.items():
+        if not is_widget_spec(spec, include_force_input):
+            continue
+        kind, opts = str(spec_kind(spec)), spec_options(spec)
+        full = prefix + name
+        out.append((full, spec))
+        chosen = _chosen(values, full, len(out) - 1)
+        if has_control(name, kind, opts):
+            out.append((None, None))
+        if opts.get("image_upload"):
+            out.append((None, None))
+        if kind == DYNAMIC_COMBO:
+            choices = dynamic_choices(spec)
+            key = chosen if chosen in choices else default_value(spec)
+            _layout(choices.get(key, {}), full + ".", values, include_force_input, out)
+
+
+def widget_layout(info: dict, values: Any = None, include_force_input: bool = False
+                  ) -> list[tuple[str | None, Any]]:
+    """(name, spec) of each widgets_values position of a node, None for editor-only
+    entries. `values` (a saved widgets_values list or dict) picks each dynamic combo's
+    option, hence the widgets after it; without it they show their defaults."""
+    out: list[tuple[str | None, Any]] = []
+    _layout(input_specs(info), "", values, include_force_input, out)
+    return out
+
+
+def widget_slots(info: dict, include_force_input: bool = False, values: Any = None
+                 ) -> list[str | None]:
     """Names of the widgets_values positions of a node; None marks an editor-only entry.
     `include_force_input` gives the layout of legacy files that stored forceInput inputs."""
-    slots: list[str | None] = []
-    for name, kind, opts in widget_specs(info, include_force_input):
-        slots.append(name)
-        if has_control(name, kind, opts):
-            slots.append(None)
-        if opts.get("image_upload"):
-            slots.append(None)
-    return slots
+    return [name for name, _ in widget_layout(info, values, include_force_input)]
 
 
 def default_value(spec: Any) -> Any:
@@ -87,6 +138,8 @@ def default_value(spec: Any) -> Any:
     kind, options = spec_kind(spec), spec_options(spec)
     if "default" in options:
         return options["default"]
+    if kind == DYNAMIC_COMBO:
+        return next(iter(dynamic_choices(spec)), "")
     if kind == "COMBO":
         choices = spec[0] if isinstance(spec[0], (list, tuple)) else options.get("options") or []
         return choices[0] if choices else ""

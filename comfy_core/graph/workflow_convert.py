@@ -23,8 +23,8 @@ from datetime import datetime
 from typing import Any, Callable
 
 from comfy_core.graph.group_nodes import expand_group_nodes
-from comfy_core.graph.widget_layout import (WorkflowError, default_value, input_specs,
-                                            widget_slots, widget_specs)
+from comfy_core.graph.widget_layout import (WorkflowError, default_value, spec_kind,
+                                            spec_options, widget_layout)
 
 VIRTUAL_TYPES = frozenset({"Reroute", "PrimitiveNode", "Note", "MarkdownNote"})
 MODE_MUTED, MODE_BYPASS = 2, 4
@@ -222,24 +222,26 @@ class _Converter:
                 return self.resolve(inner, link.id, seen)
         return None
 
-    def _widget_values(self, node: dict, info: dict) -> dict[str, Any]:
-        """Input values from widgets_values; widgets the file has no value for (inputs
-        added after it was saved) hold their defaults, as in the editor."""
+    def _widget_values(self, node: dict, info: dict) -> tuple[dict[str, Any], list]:
+        """Input values from widgets_values, and the widget layout they were read with.
+        Widgets the file has no value for (inputs added after it was saved) hold their
+        defaults, as in the editor."""
         values = node.get("widgets_values")
-        defaults = {name: default_value(spec) for name, spec in input_specs(info).items()
-                    if name in {n for n, _, _ in widget_specs(info)}}
+        layout = widget_layout(info, values if isinstance(values, (list, dict)) else None)
+        defaults = {name: default_value(spec) for name, spec in layout if name is not None}
         if isinstance(values, dict):
-            return {**defaults, **values}
+            return {**defaults, **values}, layout
         if not isinstance(values, list):
-            return defaults
-        slots = widget_slots(info)
-        if len(values) != len(slots) and len(widget_slots(info, True)) == len(values):
-            slots = widget_slots(info, True)  # a legacy file with forceInput entries
-        given = {n: v for n, v in zip(slots, values) if n is not None and n in defaults}
-        return {**defaults, **given}
+            return defaults, layout
+        if len(values) != len(layout):
+            legacy = widget_layout(info, values, True)  # a legacy file with forceInput entries
+            if len(legacy) == len(values):
+                layout = legacy
+        given = {n: v for (n, _), v in zip(layout, values) if n is not None and n in defaults}
+        return {**defaults, **given}, layout
 
     def node_inputs(self, scope: _Scope, node: dict, info: dict) -> dict:
-        values = self._widget_values(node, info)
+        values, layout = self._widget_values(node, info)
         links: dict[str, Any] = {}
         for slot in node.get("inputs") or []:
             if slot.get("link") is None:
@@ -253,8 +255,8 @@ class _Converter:
                 values[name] = found[1]
         # The frontend applies dynamic prompts to root-graph nodes only: text inside a
         # subgraph (a converted group node included) is sent as written.
-        dynamic = set() if scope.prefix else {n for n, kind, opts in widget_specs(info)
-                                               if kind == "STRING" and opts.get("dynamicPrompts")}
+        dynamic = set() if scope.prefix else {n for n, spec in layout if n is not None and spec_kind(
+            spec) == "STRING" and spec_options(spec).get("dynamicPrompts")}
         inputs = {}
         for name, value in values.items():
             if name in dynamic and isinstance(value, str):

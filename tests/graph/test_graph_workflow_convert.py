@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from comfy_core.graph.widget_layout import widget_slots
 from comfy_core.graph.workflow_convert import (MODE_MUTED, WorkflowError, format_date,
                                                process_dynamic_prompt, promoted_inputs,
-                                               widget_slots, workflow_to_prompt)
+                                               workflow_to_prompt)
 from tests.fixtures.reference import reference_object_info
 
 INFO = {
@@ -44,6 +45,22 @@ def test_widget_slots_skip_editor_entries():
                                               "scheduler", "denoise"]
     assert widget_slots(INFO["LoadImage"]) == ["image", None]
     assert widget_slots(INFO["Src"]) == []
+
+
+def test_a_dynamic_combo_saved_choice_picks_the_widgets_after_it():
+    """ResizeImageMaskNode's resize_type (COMFY_DYNAMICCOMBO_V3): the option's own widgets
+    follow it, named '<combo>.<input>'; an unknown or missing choice shows the default's."""
+    info = reference_object_info()["ResizeImageMaskNode"]
+    assert widget_slots(info) == ["resize_type", "resize_type.multiplier", "scale_method"]
+    assert widget_slots(info, values=["match size", "center", "area"]) == [
+        "resize_type", "resize_type.crop", "scale_method"]
+    assert widget_slots(info, values={"resize_type": "scale width"}) == [
+        "resize_type", "resize_type.width", "scale_method"]
+    assert widget_slots(info, values=["stretch"]) == widget_slots(info)
+    node = {"id": 1, "type": "ResizeImageMaskNode", "widgets_values": ["scale dimensions", 40]}
+    assert workflow_to_prompt({"nodes": [node]}, {"ResizeImageMaskNode": info})["1"]["inputs"] == {
+        "resize_type": "scale dimensions", "resize_type.width": 40, "resize_type.height": 512,
+        "resize_type.crop": "center", "scale_method": "area"}
 
 
 def test_convert_links_reroute_bypass_mute_primitive():

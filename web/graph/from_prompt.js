@@ -4,6 +4,7 @@
  * queues the same prompt again; nodes are laid out in columns by dependency depth. Pure.
  */
 import { inputsToWidgetValues } from "./widget_values.js";
+import { findInput } from "./node_defs.js";
 
 const COLUMN_WIDTH = 360;
 const ROW_GAP = 40;
@@ -69,7 +70,7 @@ function buildNode(key, entry, def, controlMode) {
 }
 
 function slotFor(def, name) {
-  const input = def?.inputs.find((i) => i.name === name);
+  const input = findInput(def, name);
   if (!input) return { name, type: "*", link: null };
   const slot = { name, type: input.type, link: null };
   if (input.widget) slot.widget = { name };
@@ -97,7 +98,8 @@ export function promptToWorkflow(prompt, defs, opts = {}) {
     const linked = Object.keys(entry.inputs ?? {}).filter((n) => isLink(entry.inputs[n]));
     // Sockets and linked widget inputs in definition order; unlinked widget slots are left
     // out as the frontend does on save (COMPAT 3.2).
-    const order = [...(def?.inputs ?? []).filter((i) => !i.widget || linked.includes(i.name)).map((i) => i.name),
+    const order = [...(def?.inputs ?? []).filter((i) => !i.options.autogrow && (!i.widget || linked.includes(i.name)))
+      .map((i) => i.name),
       ...linked.filter((n) => !names.includes(n))];
     for (const name of order) {
       const slot = slotFor(def, name);

@@ -6,7 +6,7 @@
  * ([value] or [value, control] for numbers, [value, control, filter] for combos).
  * No DOM, no litegraph; the node class is extensions/core/primitive_node.js.
  */
-import { BUILTIN_WIDGET_TYPES } from "./node_defs.js";
+import { BUILTIN_WIDGET_TYPES, findInput } from "./node_defs.js";
 import { CONTROL_WIDGET_NAME, normaliseNumber } from "./widget_values.js";
 
 export const PRIMITIVE_TYPE = "PrimitiveNode";
@@ -42,7 +42,7 @@ export const PRIMITIVE_SEARCH_DEF = Object.freeze({
  */
 export function widgetInputOf(def, slot) {
   const name = slot?.widget?.name ?? slot?.name;
-  const input = def?.inputs.find((i) => i.name === name);
+  const input = findInput(def, name);
   return input?.widget ? input : null;
 }
 

@@ -149,13 +149,13 @@ export function wrapConstant(value) {
   return Array.isArray(value) ? { __value__: value } : value;
 }
 
-function isDynamic(def, name) {
-  const input = def?.inputs.find((i) => i.name === name);
+function isDynamic(input) {
   return input?.widget === "STRING" && Boolean(input.options.dynamicPrompts);
 }
 
 function convertNode(scope, node, def, ctx) {
-  const values = def ? { ...widgetValuesToInputs(def, node.widgets_values).values } : {};
+  const read = def ? widgetValuesToInputs(def, node.widgets_values) : { values: {}, inputs: {} };
+  const values = { ...read.values };
   const links = {};
   for (const slot of node.inputs ?? []) {
     if (slot.link == null) continue;
@@ -170,7 +170,7 @@ function convertNode(scope, node, def, ctx) {
   for (const [name, raw] of Object.entries(values)) {
     // The frontend applies dynamic prompts to root-graph nodes only: text inside a subgraph
     // (a converted group node included) is sent as written.
-    const dynamic = !scope.prefix && typeof raw === "string" && isDynamic(def, name);
+    const dynamic = !scope.prefix && typeof raw === "string" && isDynamic(read.inputs[name]);
     const value = dynamic ? processDynamicPrompt(raw, ctx.random) : raw;
     inputs[name] = wrapConstant(value);
   }

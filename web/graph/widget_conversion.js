@@ -6,13 +6,14 @@
  * and a link to the socket wins at queue time (graph/to_prompt.js reads the slot name).
  * Slots keep their index, so links stay valid both ways.
  */
+import { findInput } from "./node_defs.js";
 
 /** Widgets that are not values of an input: the seed control and the upload button. */
 const EXTRA_WIDGET_NAMES = new Set(["control_after_generate", "control_filter_list"]);
 
 function isValueWidget(widget, def) {
   if (widget.type === "button" || EXTRA_WIDGET_NAMES.has(widget.name)) return false;
-  return !def || def.inputs.some((input) => input.name === widget.name && input.widget);
+  return !def || Boolean(findInput(def, widget.name)?.widget);
 }
 
 /** The input slot index of widget `name`: its widget slot, or its converted plain socket. */

@@ -42,26 +42,66 @@ export function defaultValue(input) {
 }
 
 /**
+ * The widget slots of one input: its value, then its control entry (seed-like inputs) or
+ * upload button (image combos). Empty for plain sockets.
+ * @param {import("./node_defs.js").InputDef} input
+ * @param {boolean} [includeForceInput] count a forceInput widget too (legacy files)
+ * @returns {WidgetSlot[]}
+ */
+export function inputWidgetSlots(input, includeForceInput = false) {
+  const forced = includeForceInput && input.options.forceInput &&
+    ["INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"].includes(input.type);
+  if (!input.widget && !forced) return [];
+  const slots = [{ name: input.name, kind: "input", input, defaultValue: defaultValue(input) }];
+  if (hasControl(input)) {
+    slots.push({ name: CONTROL_WIDGET_NAME, kind: "control", input, defaultValue: controlDefault(input) });
+  }
+  if (input.widget === "COMBO" && input.options.image_upload) {
+    slots.push({ name: UPLOAD_WIDGET_NAME, kind: "upload", input, defaultValue: "image" });
+  }
+  return slots;
+}
+
+/** The saved value of widget `name` at position `index` of `values` (an array or a map). */
+function savedValue(values, name, index) {
+  if (Array.isArray(values)) return index < values.length ? values[index] : undefined;
+  return values && typeof values === "object" ? values[name] : undefined;
+}
+
+/**
+ * The inputs option `key` of dynamic combo `input` brings (the default option's when `key`
+ * is not one of its options).
+ * @returns {import("./node_defs.js").InputDef[]}
+ */
+export function dynamicChoice(input, key) {
+  const { choices } = input.options;
+  const chosen = Object.hasOwn(choices, key) ? key : defaultValue(input);
+  return choices[chosen] ?? [];
+}
+
+function addSlots(inputs, opts, slots) {
+  for (const input of inputs) {
+    const index = slots.length;
+    slots.push(...inputWidgetSlots(input, opts.includeForceInput));
+    if (input.widget && input.options.choices) {
+      addSlots(dynamicChoice(input, savedValue(opts.values, input.name, index)), opts, slots);
+    }
+  }
+}
+
+/**
  * The ordered widget slots of a node: one per widget input (required then optional), each
- * seed-like input followed by its control entry, each upload combo by its button entry.
+ * seed-like input followed by its control entry, each upload combo by its button entry, each
+ * dynamic combo by the widgets of its chosen option (from `values`, else its default).
  * @param {import("./node_defs.js").NodeDef} def
- * @param {{includeForceInput?: boolean}} [opts] count forceInput widgets too (legacy files)
+ * @param {{includeForceInput?: boolean, values?: any[]|Object<string, any>}} [opts]
+ *   includeForceInput: count forceInput widgets too (legacy files); values: the saved
+ *   widgets_values (array) or input values (by name) that pick the dynamic combos' options
  * @returns {WidgetSlot[]}
  */
 export function widgetLayout(def, opts = {}) {
   const slots = [];
-  for (const input of def.inputs) {
-    const forced = opts.includeForceInput && input.options.forceInput &&
-      ["INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"].includes(input.type);
-    if (!input.widget && !forced) continue;
-    slots.push({ name: input.name, kind: "input", input, defaultValue: defaultValue(input) });
-    if (hasControl(input)) {
-      slots.push({ name: CONTROL_WIDGET_NAME, kind: "control", input, defaultValue: controlDefault(input) });
-    }
-    if (input.widget === "COMBO" && input.options.image_upload) {
-      slots.push({ name: UPLOAD_WIDGET_NAME, kind: "upload", input, defaultValue: "image" });
-    }
-  }
+  addSlots(def.inputs, opts, slots);
   return slots;
 }
 
@@ -70,46 +110,54 @@ export function widgetLayout(def, opts = {}) {
  * entries for forceInput inputs, which the current layout does not have.
  */
 export function layoutForValues(def, values) {
-  const normal = widgetLayout(def);
+  const normal = widgetLayout(def, { values });
   if (!Array.isArray(values) || values.length === normal.length) return normal;
-  const legacy = widgetLayout(def, { includeForceInput: true });
+  const legacy = widgetLayout(def, { includeForceInput: true, values });
   return legacy.length === values.length ? legacy : normal;
 }
 
 /**
  * Map saved widgets_values onto input names. Widgets the file holds no value for (inputs
  * added after it was saved) take their defaults, as a freshly built widget would.
- * @returns {{values: Object<string, any>, controls: Object<string, string>}} input values
- *   (forceInput entries of legacy files dropped) and control modes keyed by input name.
+ * @returns {{values: Object<string, any>, controls: Object<string, string>,
+ *            inputs: Object<string, import("./node_defs.js").InputDef>}} input values
+ *   (forceInput entries of legacy files dropped), control modes and the InputDef of each
+ *   value, keyed by input name.
  */
 export function widgetValuesToInputs(def, widgetsValues) {
   const values = {};
   const controls = {};
-  for (const slot of widgetLayout(def)) {
-    if (slot.kind === "input") values[slot.name] = slot.defaultValue;
+  const inputs = {};
+  const layout = layoutForValues(def, widgetsValues ?? []);
+  for (const slot of layout) {
+    if (slot.kind === "input" && slot.input.widget) {
+      values[slot.name] = slot.defaultValue;
+      inputs[slot.name] = slot.input;
+    }
   }
   if (widgetsValues && !Array.isArray(widgetsValues) && typeof widgetsValues === "object") {
     for (const name of Object.keys(values)) {
       if (name in widgetsValues) values[name] = widgetsValues[name];
     }
-    return { values, controls };
+    return { values, controls, inputs };
   }
   const list = widgetsValues ?? [];
-  layoutForValues(def, list).forEach((slot, i) => {
+  layout.forEach((slot, i) => {
     if (i >= list.length) return;
     if (slot.kind === "control") controls[slot.input.name] = list[i];
     else if (slot.kind === "input" && slot.input.widget) values[slot.name] = list[i];
   });
-  return { values, controls };
+  return { values, controls, inputs };
 }
 
 /**
- * Build widgets_values from input values (missing ones take their defaults).
+ * Build widgets_values from input values (missing ones take their defaults; a dynamic
+ * combo's value picks the widgets that follow it).
  * @param {Object<string, any>} values input name -> value
  * @param {Object<string, string>} [controls] input name -> control mode
  */
 export function inputsToWidgetValues(def, values, controls = {}) {
-  return widgetLayout(def).map((slot) => {
+  return widgetLayout(def, { values }).map((slot) => {
     if (slot.kind === "control") return controls[slot.input.name] ?? slot.defaultValue;
     if (slot.kind === "upload") return slot.defaultValue;
     return slot.name in values ? values[slot.name] : slot.defaultValue;

@@ -5,10 +5,11 @@
  * step; saved files keep converted sockets as plain inputs and reload them converted.
  */
 import { conversionEntries, convertToInput, convertToWidget, restoreConversions } from "../../graph/widget_conversion.js";
+import { findInput } from "../../graph/node_defs.js";
 
 function applyConversion(app, node, entry) {
   if (entry.toInput) {
-    const input = node.constructor.nodeData?.inputs.find((i) => i.name === entry.name);
+    const input = findInput(node.constructor.nodeData, entry.name);
     convertToInput(node, entry.name, input?.type ?? "*");
   } else {
     const slot = convertToWidget(node, entry.name);

@@ -163,8 +163,8 @@ SCENARIOS: dict[str, tuple[str, str]] = {
         const preview = add('PreviewImage', [1650, 0]); link(decode, 0, preview, 'images');
         """),
     "v3_dynamic_inputs": (
-        "Nodes with ComfyUI's V3 dynamic inputs: BatchImagesNode and BatchMasksNode (growing input "
-        "lists, one spare socket after the linked ones), ComfySwitchNode (type-following inputs and "
+        "Nodes with ComfyUI's V3 dynamic inputs: BatchImagesNode, BatchMasksNode and BatchLatentsNode "
+        "(growing input lists, one spare socket after the linked ones), ComfySwitchNode (type-following inputs and "
         "output), ResizeImageMaskNode (a combo whose choice adds its own widgets and sockets: 'scale "
         "dimensions', 'match size' with a mask input, the default 'scale by multiplier', 'scale "
         "longer dimension' with its size widget fed by a PrimitiveInt).",
@@ -192,6 +192,21 @@ SCENARIOS: dict[str, tuple[str, str]] = {
         const longer = add('ResizeImageMaskNode', [400, 1100]); link(b, 0, longer, 'input');
         set(longer, 'resize_type', 'scale longer dimension'); link(size, 0, longer, 'resize_type.longer_size');
         const preview3 = add('PreviewImage', [700, 1100]); link(longer, 0, preview3, 'images');
+        const la = add('EmptyLatentImage', [0, 1400]); set(la, 'width', 64); set(la, 'height', 64);
+        const lb = add('EmptyLatentImage', [0, 1650]); set(lb, 'width', 32); set(lb, 'height', 32); set(lb, 'batch_size', 2);
+        const latents = add('BatchLatentsNode', [400, 1400]); link(la, 0, latents, 'latents.latent0'); link(lb, 0, latents, 'latents.latent1');
+        const saveLatent = add('SaveLatent', [700, 1400]); link(latents, 0, saveLatent, 'samples');
+        set(saveLatent, 'filename_prefix', 'latents/v3');
+        """),
+    "remote_combo": (
+        "LoadImageOutput: its image combo lists the output folder through a server route (remote, "
+        "with the auto-refresh toggle and a refresh button after it, then the upload button), "
+        "queued once the frontend has filled it, into a preview.",
+        """
+        app.graph.clear();
+        const load = add('LoadImageOutput', [0, 0]);
+        for (let i = 0; i < 200 && load.widgets[0].value === 'Loading...'; i++) await new Promise((r) => setTimeout(r, 50));
+        const preview = add('PreviewImage', [400, 0]); link(load, 0, preview, 'images');
         """),
     "legacy_group_nodes": (
         "A workflow with legacy group nodes (extra.groupNodes, 'workflow>NAME' instances) loaded "
@@ -213,12 +228,14 @@ def legacy_workflow() -> str:
 
 
 def prepare(base: Path) -> Path:
-    """The frontend tests' base folder plus input/example.png for LoadImage."""
+    """The frontend tests' base folder plus input/example.png for LoadImage and
+    output/example.png for LoadImageOutput."""
     from PIL import Image
 
     prepare_frontend_base(base)
-    (base / "input").mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (48, 40), (200, 40, 40)).save(base / "input" / "example.png")
+    for folder in ("input", "output"):
+        (base / folder).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (48, 40), (200, 40, 40)).save(base / folder / "example.png")
     return base
 
 
@@ -278,7 +295,7 @@ def make(out: Path, only: list[str]) -> list[Path]:
                     path = out / f"{name}.json"
                     path.write_text(json.dumps(fixture, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
                     written.append(path)
-                    log.info("wrote %s (%d prompt nodes)", path.relative_to(ROOT), len(fixture["prompt"]))
+                    log.info("wrote %s (%d prompt nodes)", path, len(fixture["prompt"]))
                 browser.close()
         finally:
             server.stop()

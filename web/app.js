@@ -28,6 +28,7 @@ import { appearanceExtension } from "./extensions/core/appearance.js";
 import { widgetInputsExtension } from "./extensions/core/widget_inputs.js";
 import { primitiveNodeExtension } from "./extensions/core/primitive_node.js";
 import { subgraphsExtension } from "./extensions/core/subgraphs.js";
+import { remoteComboExtension } from "./extensions/core/remote_combo.js";
 
 async function main() {
   const api = new ApiClient({ storage: window.sessionStorage });
@@ -42,7 +43,7 @@ async function main() {
   installPluginApi(app);
   const builtins = [virtualNodesExtension, valueControlExtension, createExecutionViewExtension(),
     appearanceExtension, nodeModesExtension, createUndoExtension(), imageUploadExtension,
-    widgetInputsExtension, primitiveNodeExtension, subgraphsExtension];
+    widgetInputsExtension, primitiveNodeExtension, subgraphsExtension, remoteComboExtension];
   for (const extension of builtins) {
     app.registerExtension(extension);
   }

@@ -7,8 +7,10 @@ not `forceInput`, required then optional, each in input order; an INT or combo w
 entry, a combo with `image_upload` by its upload button. A V3 dynamic combo
 (COMFY_DYNAMICCOMBO_V3) is a combo whose chosen option brings its own inputs: their widgets
 follow the combo's entry, named "<combo>.<input>", so the layout of a saved node depends on
-the value it saved for the combo. web/graph/widget_values.js is the editor's copy of these
-rules.
+the value it saved for the combo. A combo whose choices come from a server route (`remote`)
+is followed by the frontend's auto-refresh toggle, then, with `refresh_button`, by the
+refresh button, whose value ("refresh") the frontend sends in the prompt under the button's
+name. web/graph/widget_values.js is the editor's copy of these rules.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from typing import Any, Iterator
 DYNAMIC_COMBO = "COMFY_DYNAMICCOMBO_V3"
 WIDGET_TYPES = frozenset({"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO", DYNAMIC_COMBO})
 SEED_NAMES = ("seed", "noise_seed")
+# The kind of the refresh button entry after a remote combo: not an input of the node, but
+# the frontend sends its value ("refresh") with the inputs, so the layout names it.
+REFRESH_BUTTON = "REFRESH_BUTTON"
+REFRESH_NAME = "refresh"
 CONTROLLED_KINDS = ("INT", "COMBO")
 
 
@@ -107,12 +113,24 @@ def _layout(specs: dict[str, Any], prefix: str, values: Any, include_force_input
         chosen = _chosen(values, full, len(out) - 1)
         if has_control(name, kind, opts):
             out.append((None, None))
+        if kind == "COMBO" and isinstance(opts.get("remote"), dict):
+            _remote_entries(opts["remote"], out)
         if opts.get("image_upload"):
             out.append((None, None))
         if kind == DYNAMIC_COMBO:
             choices = dynamic_choices(spec)
             key = chosen if chosen in choices else default_value(spec)
             _layout(choices.get(key, {}), full + ".", values, include_force_input, out)
+
+
+def _remote_entries(remote: dict, out: list[tuple[str | None, Any]]) -> None:
+    """The auto-refresh toggle (editor-only) and the refresh button (named "refresh",
+    "refresh#1", ... as the frontend names repeated widgets) after a remote combo."""
+    out.append((None, None))
+    if remote.get("refresh_button"):
+        count = sum(1 for _, spec in out if spec_kind(spec) == REFRESH_BUTTON)
+        name = f"{REFRESH_NAME}#{count}" if count else REFRESH_NAME
+        out.append((name, (REFRESH_BUTTON, {"default": REFRESH_NAME})))
 
 
 def widget_layout(info: dict, values: Any = None, include_force_input: bool = False

@@ -1,4 +1,5 @@
-"""`python -m comfy_core run` on a UI workflow file and on a bad prompt."""
+"""`python -m comfy_core run` on UI workflow files (ours, and one saved by ComfyUI's own
+frontend with V3 dynamic inputs) and on a bad prompt."""
 
 import json
 import subprocess
@@ -6,6 +7,8 @@ import sys
 from pathlib import Path
 
 from PIL import Image
+
+from comfy_core.images.latent_files import load_latent
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = {
@@ -40,6 +43,26 @@ def test_cli_runs_ui_workflow(tmp_path):
     img = Image.open(out)
     assert img.size == (8, 4) and json.loads(img.text["workflow"]) == WORKFLOW
     assert json.loads(img.text["prompt"])["2"]["class_type"] == "SaveImage"
+
+
+def test_cli_runs_a_frontend_workflow_with_v3_dynamic_inputs(tmp_path):
+    """The workflow ComfyUI's frontend saved with growing lists (BatchImagesNode,
+    BatchMasksNode, BatchLatentsNode), a switch and dynamic-combo resizes
+    (tests/fixtures/frontend/v3_dynamic_inputs.json) runs headless to the images it asks for."""
+    fixture = json.loads((ROOT / "tests" / "fixtures" / "frontend" / "v3_dynamic_inputs.json").read_text())
+    wf = tmp_path / "v3.json"
+    wf.write_text(json.dumps(fixture["workflow"]))
+    done = run_cli(wf, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    paths = [Path(line) for line in done.stdout.strip().splitlines()]
+    sizes = sorted(Image.open(p).size for p in paths if p.suffix == ".png")
+    # switch on: 'scale dimensions' 40x24 of the 4 batched images; masks matched to 32x32;
+    # 'scale by multiplier' 0.5 of 32x32; 'scale longer dimension' to 20
+    assert sizes == sorted([(40, 24)] * 4 + [(32, 32)] * 2 + [(16, 16)] * 2 + [(20, 20)] * 2)
+    (latent,) = [p for p in paths if p.suffix == ".latent"]
+    assert latent == tmp_path / "out" / "latents" / "v3_00001_.latent"
+    # 64x64 and two 32x32 latents, the later ones scaled to the first's size
+    assert tuple(load_latent(latent)["samples"].shape) == (3, 4, 8, 8)
 
 
 def test_cli_reports_structured_error(tmp_path):

@@ -38,7 +38,7 @@ def convert(fixture: dict, workflow: dict | None = None) -> dict:
 def test_the_fixtures_cover_the_features_and_come_from_the_pinned_frontend():
     names = {p.stem for p in FIXTURES}
     assert {"txt2img_controls_dynamic", "primitives_reroutes", "muted_bypassed_groups", "subgraphs",
-            "img2img_advanced", "legacy_group_nodes", "v3_dynamic_inputs"} <= names
+            "img2img_advanced", "legacy_group_nodes", "v3_dynamic_inputs", "remote_combo"} <= names
     pinned = re.search(r"^comfyui-frontend-package==(\S+)", (ROOT / "requirements.txt").read_text(), re.M)
     assert pinned, "requirements.txt pins comfyui-frontend-package"
     for path in FIXTURES:

@@ -63,6 +63,19 @@ def test_a_dynamic_combo_saved_choice_picks_the_widgets_after_it():
         "resize_type.crop": "center", "scale_method": "area"}
 
 
+def test_a_remote_combo_is_followed_by_its_refresh_entries():
+    """LoadImageOutput's image combo lists a server route (remote): the frontend saves the
+    auto-refresh toggle and the refresh button after it, and sends the button's value."""
+    info = reference_object_info()["LoadImageOutput"]
+    assert widget_slots(info) == ["image", None, "refresh", None]
+    node = {"id": 1, "type": "LoadImageOutput", "widgets_values": ["a.png [output]", True, "refresh", "image"]}
+    assert workflow_to_prompt({"nodes": [node]}, {"LoadImageOutput": info})["1"]["inputs"] == {
+        "image": "a.png [output]", "refresh": "refresh"}
+    remote = ["COMBO", {"remote": {"route": "/r", "refresh_button": True}}]
+    two = {"input": {"required": {"a": remote, "b": remote}}}
+    assert widget_slots(two) == ["a", None, "refresh", "b", None, "refresh#1"]
+
+
 def test_convert_links_reroute_bypass_mute_primitive():
     wf = {"nodes": [
         node(1, "Pass", outputs=[{"name": "MODEL", "type": "MODEL", "links": [1]}]),

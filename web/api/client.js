@@ -88,6 +88,13 @@ export class ApiClient extends EventTarget {
   }
 
   getObjectInfo() { return this._json("/object_info"); }
+
+  /** The JSON list a combo's `remote.route` answers (a server path such as /internal/files/output). */
+  async getRemoteList(route) {
+    const res = await this._fetch(this.fileURL(route));
+    if (!res.ok) throw await httpError(`GET ${route}`, res);
+    return res.json();
+  }
   getSystemStats() { return this._json("/system_stats"); }
   getExtensions() { return this._json("/extensions"); }
   getEmbeddings() { return this._json("/embeddings"); }

@@ -1,7 +1,8 @@
 /**
  * Litegraph widgets for the widget slots of a node (see widget_values.js for the layout):
  * numbers that snap to step/round, combos, toggles, single-line text, multiline text as a
- * DOM textarea kept over the canvas, the seed control combo and the upload button.
+ * DOM textarea kept over the canvas, the seed control combo, the upload button and the
+ * auto-refresh toggle and refresh button of combos with server-side choices.
  * Extensions add widget types through `app.widgetFactories` (type -> factory).
  */
 import { CONTROL_MODES, COMBO_CONTROL_MODES, floatPrecision, normaliseNumber } from "./widget_values.js";
@@ -75,6 +76,29 @@ export function addControlWidget(node, input, target, mode) {
   widget.options.serialize = false;
   widget.linkedInput = input;
   target.linkedWidgets = [widget];
+  return widget;
+}
+
+/**
+ * The auto-refresh toggle that follows a combo with server-side choices (`remote`); saved
+ * in widgets_values, never sent. extensions/core/remote_combo.js acts on it.
+ */
+export function addAutoRefreshWidget(node, combo, slot) {
+  const widget = node.addWidget("toggle", slot.name, slot.defaultValue, () => {}, {});
+  widget.options.serialize = false;
+  widget.linkedInput = combo.inputDef;
+  combo.autoRefresh = widget;
+  return widget;
+}
+
+/** The refresh button of a remote combo, named "refresh", "refresh#1", ... per node. */
+export function addRefreshButton(node, combo, slot) {
+  const count = (node.widgets ?? []).filter((w) => w.refreshesCombo).length;
+  const name = count ? `${slot.name}#${count}` : slot.name;
+  const widget = node.addWidget("button", name, slot.defaultValue, () => {}, {});
+  widget.refreshesCombo = combo;
+  widget.linkedInput = combo.inputDef;
+  combo.refreshButton = widget;
   return widget;
 }
 

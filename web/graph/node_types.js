@@ -8,7 +8,7 @@
  * Behaviour beyond building stays in extensions.
  */
 import { dynamicChoice, inputWidgetSlots } from "./widget_values.js";
-import { addControlWidget } from "./canvas_widgets.js";
+import { addAutoRefreshWidget, addControlWidget, addRefreshButton } from "./canvas_widgets.js";
 import { autogrowInputs, findInput } from "./node_defs.js";
 import { autogrowChanges, autogrowCount, hasDynamicSlots, matchTypeChanges } from "./dynamic_inputs.js";
 
@@ -47,6 +47,8 @@ function addDefInput(node, input, app) {
   for (const slot of inputWidgetSlots(input)) {
     if (slot.kind === "input") widget = addWidgetInput(node, input, slot, app);
     else if (slot.kind === "control") addControlWidget(node, input, widget, slot.defaultValue);
+    else if (slot.kind === "autorefresh") addAutoRefreshWidget(node, widget, slot);
+    else if (slot.kind === "refresh") addRefreshButton(node, widget, slot);
     else if (slot.kind === "upload") addUploadWidget(node, input, app);
   }
   if (!input.options.choices) return;

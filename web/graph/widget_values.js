@@ -3,8 +3,12 @@
  * input, the extra non-input entries (seed control, upload button), numeric rounding and
  * the value controls run after queueing. Pure; unit-tested against a recorded object_info.
  *
- * @typedef {{name: string, kind: "input"|"control"|"upload", input: import("./node_defs.js").InputDef|null,
- *            defaultValue: any}} WidgetSlot
+ * @typedef {{name: string, kind: "input"|"control"|"upload"|"autorefresh"|"refresh",
+ *            input: import("./node_defs.js").InputDef|null, defaultValue: any}} WidgetSlot
+ *   A combo whose choices come from a server route (`remote`) is followed by ComfyUI's
+ *   auto-refresh toggle ("autorefresh", editor-only) and, with `refresh_button`, by the
+ *   refresh button ("refresh"), whose value the frontend sends with the inputs under the
+ *   button's name ("refresh", then "refresh#1", ...).
  */
 
 /** Seed/value control modes (COMPAT 3.3); combos also allow "increment-wrap". */
@@ -13,6 +17,8 @@ export const COMBO_CONTROL_MODES = Object.freeze([...CONTROL_MODES, "increment-w
 /** Name the frontend gives the control widget; never sent to the server. */
 export const CONTROL_WIDGET_NAME = "control_after_generate";
 export const UPLOAD_WIDGET_NAME = "upload";
+export const AUTO_REFRESH_WIDGET_NAME = "Auto-refresh after generation";
+export const REFRESH_WIDGET_NAME = "refresh";
 const SEED_NAMES = ["seed", "noise_seed"];
 /** Randomised seeds stay below 2^50 so they survive JSON doubles exactly. */
 const RANDOM_MAX = 2 ** 50;
@@ -56,10 +62,26 @@ export function inputWidgetSlots(input, includeForceInput = false) {
   if (hasControl(input)) {
     slots.push({ name: CONTROL_WIDGET_NAME, kind: "control", input, defaultValue: controlDefault(input) });
   }
+  if (input.widget === "COMBO" && input.options.remote) {
+    slots.push({ name: AUTO_REFRESH_WIDGET_NAME, kind: "autorefresh", input, defaultValue: false });
+    if (input.options.remote.refresh_button) {
+      slots.push({ name: REFRESH_WIDGET_NAME, kind: "refresh", input, defaultValue: REFRESH_WIDGET_NAME });
+    }
+  }
   if (input.widget === "COMBO" && input.options.image_upload) {
     slots.push({ name: UPLOAD_WIDGET_NAME, kind: "upload", input, defaultValue: "image" });
   }
   return slots;
+}
+
+/** Name repeated refresh buttons as litegraph names repeated widgets: "refresh#1", ... */
+function nameRefreshButtons(slots, from) {
+  let count = slots.slice(0, from).filter((slot) => slot.kind === "refresh").length;
+  for (const slot of slots.slice(from)) {
+    if (slot.kind !== "refresh") continue;
+    if (count) slot.name = `${REFRESH_WIDGET_NAME}#${count}`;
+    count += 1;
+  }
 }
 
 /** The saved value of widget `name` at position `index` of `values` (an array or a map). */
@@ -83,6 +105,7 @@ function addSlots(inputs, opts, slots) {
   for (const input of inputs) {
     const index = slots.length;
     slots.push(...inputWidgetSlots(input, opts.includeForceInput));
+    nameRefreshButtons(slots, index);
     if (input.widget && input.options.choices) {
       addSlots(dynamicChoice(input, savedValue(opts.values, input.name, index)), opts, slots);
     }
@@ -133,6 +156,8 @@ export function widgetValuesToInputs(def, widgetsValues) {
     if (slot.kind === "input" && slot.input.widget) {
       values[slot.name] = slot.defaultValue;
       inputs[slot.name] = slot.input;
+    } else if (slot.kind === "refresh") {
+      values[slot.name] = slot.defaultValue;
     }
   }
   if (widgetsValues && !Array.isArray(widgetsValues) && typeof widgetsValues === "object") {
@@ -145,7 +170,7 @@ export function widgetValuesToInputs(def, widgetsValues) {
   layout.forEach((slot, i) => {
     if (i >= list.length) return;
     if (slot.kind === "control") controls[slot.input.name] = list[i];
-    else if (slot.kind === "input" && slot.input.widget) values[slot.name] = list[i];
+    else if ((slot.kind === "input" && slot.input.widget) || slot.kind === "refresh") values[slot.name] = list[i];
   });
   return { values, controls, inputs };
 }
@@ -159,7 +184,7 @@ export function widgetValuesToInputs(def, widgetsValues) {
 export function inputsToWidgetValues(def, values, controls = {}) {
   return widgetLayout(def, { values }).map((slot) => {
     if (slot.kind === "control") return controls[slot.input.name] ?? slot.defaultValue;
-    if (slot.kind === "upload") return slot.defaultValue;
+    if (slot.kind === "upload" || slot.kind === "autorefresh") return slot.defaultValue;
     return slot.name in values ? values[slot.name] : slot.defaultValue;
   });
 }

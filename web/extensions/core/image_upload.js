@@ -7,20 +7,28 @@
 
 function uploadCombo(node) {
   const button = node.widgets?.find((w) => w.type === "button" && w.name === "upload");
-  return button ? node.widgets[node.widgets.indexOf(button) - 1] : null;
+  if (!button) return null;
+  return node.widgets.find((w) => w.inputDef?.options.image_upload) ?? node.widgets[node.widgets.indexOf(button) - 1];
 }
 
-function inputImageRecord(value) {
-  const text = String(value ?? "");
+/** The folder a combo's plain names live in: its image_folder (LoadImageOutput: output). */
+function comboFolder(combo) {
+  return combo.inputDef?.options.image_folder ?? "input";
+}
+
+/** The view record of a combo value: "sub/name.png", or annotated "name.png [output]". */
+export function imageRecord(value, folder = "input") {
+  const annotated = /^(.*) \[(input|output|temp)\]$/.exec(String(value ?? ""));
+  const text = annotated ? annotated[1] : String(value ?? "");
   const slash = text.lastIndexOf("/");
-  return { filename: text.slice(slash + 1), subfolder: slash < 0 ? "" : text.slice(0, slash), type: "input" };
+  return { filename: text.slice(slash + 1), subfolder: slash < 0 ? "" : text.slice(0, slash), type: annotated?.[2] ?? folder };
 }
 
 function showInputPreview(app, node, combo) {
   if (!combo.value) return;
   const img = new Image();
   img.onload = () => app.markDirty();
-  img.src = app.api.viewURL(inputImageRecord(combo.value), { preview: "webp;90" });
+  img.src = app.api.viewURL(imageRecord(combo.value, comboFolder(combo)), { preview: "webp;90" });
   node.inputPreviews = [img];
 }
 
@@ -30,7 +38,9 @@ export async function uploadToNode(app, node, file) {
   if (!combo) return false;
   try {
     const uploaded = await app.api.uploadImage(file);
-    const name = uploaded.subfolder ? `${uploaded.subfolder}/${uploaded.name}` : uploaded.name;
+    const path = uploaded.subfolder ? `${uploaded.subfolder}/${uploaded.name}` : uploaded.name;
+    // uploads land in the input folder: annotated where the combo lists another folder
+    const name = comboFolder(combo) === "input" ? path : `${path} [input]`;
     if (!combo.options.values.includes(name)) combo.options.values.push(name);
     combo.value = name;
     combo.callback?.(name);

@@ -16,11 +16,12 @@ from PIL import Image
 import comfy.utils
 import folder_paths
 from comfy.cli_args import LatentPreviewMethod
+from comfy.taesd.taesd import TAESD
 from comfy_core.images import previews
 from comfy_core.loading import taesd as taesd_files
 
 log = logging.getLogger(__name__)
-__all__ = ["Latent2RGBPreviewer", "LatentPreviewMethod", "LatentPreviewer",
+__all__ = ["Latent2RGBPreviewer", "LatentPreviewMethod", "LatentPreviewer", "TAESD",
            "TAESDPreviewerImpl", "get_previewer", "prepare_callback", "set_preview_method"]
 
 

@@ -21,6 +21,7 @@ The decoder's output is an image in about 0..1. The encoder (image in 0..1 -> la
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,8 +42,8 @@ class Block(nn.Module):
 
     def __init__(self, n_in: int, n_out: int) -> None:
         super().__init__()
-        self.conv = nn.Sequential(_conv(n_in, n_out), nn.ReLU(), _conv(n_out, n_out), nn.ReLU(),
-                                  _conv(n_out, n_out))
+        self.conv = nn.Sequential(conv(n_in, n_out), nn.ReLU(), conv(n_out, n_out), nn.ReLU(),
+                                  conv(n_out, n_out))
         self.skip = nn.Conv2d(n_in, n_out, 1, bias=False) if n_in != n_out else nn.Identity()
         self.fuse = nn.ReLU()
 
@@ -50,19 +51,21 @@ class Block(nn.Module):
         return self.fuse(self.conv(x) + self.skip(x))
 
 
-def _conv(n_in: int, n_out: int, bias: bool = True, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(n_in, n_out, 3, padding=1, bias=bias, stride=stride)
+def conv(n_in: int, n_out: int, **kwargs: Any) -> nn.Conv2d:
+    """The 3x3, padding-1 convolution every TAESD layer but the skips is (kwargs: `bias`,
+    `stride`, ...)."""
+    return nn.Conv2d(n_in, n_out, 3, padding=1, **kwargs)
 
 
 class TAESDDecoder(nn.Sequential):
     """Latent `[B, C, h, w]` -> image `[B, 3, 8h, 8w]` (about 0..1)."""
 
     def __init__(self, latent_channels: int = 4) -> None:
-        layers: list[nn.Module] = [Clamp(), _conv(latent_channels, WIDTH), nn.ReLU()]
+        layers: list[nn.Module] = [Clamp(), conv(latent_channels, WIDTH), nn.ReLU()]
         for _ in range(UPSAMPLE_STAGES):
             layers += [Block(WIDTH, WIDTH), Block(WIDTH, WIDTH), Block(WIDTH, WIDTH),
-                       nn.Upsample(scale_factor=2), _conv(WIDTH, WIDTH, bias=False)]
-        layers += [Block(WIDTH, WIDTH), _conv(WIDTH, 3)]
+                       nn.Upsample(scale_factor=2), conv(WIDTH, WIDTH, bias=False)]
+        layers += [Block(WIDTH, WIDTH), conv(WIDTH, 3)]
         super().__init__(*layers)
         self.latent_channels = latent_channels
 
@@ -71,11 +74,11 @@ class TAESDEncoder(nn.Sequential):
     """Image `[B, 3, 8h, 8w]` in 0..1 -> latent `[B, C, h, w]` (scaled like the UNet's)."""
 
     def __init__(self, latent_channels: int = 4) -> None:
-        layers: list[nn.Module] = [_conv(3, WIDTH), Block(WIDTH, WIDTH)]
+        layers: list[nn.Module] = [conv(3, WIDTH), Block(WIDTH, WIDTH)]
         for _ in range(UPSAMPLE_STAGES):
-            layers += [_conv(WIDTH, WIDTH, bias=False, stride=2), Block(WIDTH, WIDTH),
+            layers += [conv(WIDTH, WIDTH, bias=False, stride=2), Block(WIDTH, WIDTH),
                        Block(WIDTH, WIDTH), Block(WIDTH, WIDTH)]
-        layers.append(_conv(WIDTH, latent_channels))
+        layers.append(conv(WIDTH, latent_channels))
         super().__init__(*layers)
 
 

@@ -17,3 +17,16 @@ def unsupported_class(name: str, what: str, module: str) -> type:
 
     return type(name, (), {"__init__": __init__, "__module__": module,
                            "__doc__": f"ComfyUI's {name} ({what}); not supported here."})
+
+
+def unsupported_function(name: str, what: str, module: str) -> Any:
+    """A function named `name` that raises NotImplementedError naming `what` when called."""
+
+    def function(*args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{module}.{name} ({what}) is not supported by this server: it runs "
+                                  "SD1.x, SD2.x and SDXL models")
+
+    function.__name__ = function.__qualname__ = name
+    function.__module__ = module
+    function.__doc__ = f"ComfyUI's {name} ({what}); not supported here."
+    return function

@@ -2,8 +2,9 @@
 
 - The workflow ComfyUI's own frontend saved with BatchImagesNode, BatchMasksNode,
   BatchLatentsNode, ComfySwitchNode and ResizeImageMaskNode
-  (tests/fixtures/frontend/v3_dynamic_inputs.json) opens, queues the prompt that frontend
-  sent, and runs to the images it asks for.
+  (tests/fixtures/frontend/v3_dynamic_inputs.json) opens, saves back as that frontend saved
+  it, queues the prompt that frontend sent, and runs to the images it asks for; its API
+  prompt alone opens to the same graph.
 - Built by a user: nodes added from the search box, a growing list gains a socket per link
   dragged onto it, the switch takes the type of what is linked, picking another resize_type
   in the combo on the canvas swaps the widgets and sockets after it; the graph runs and
@@ -78,6 +79,16 @@ def bare(prompt: dict) -> dict:
     return {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in prompt.items()}
 
 
+def saved_shape(workflow: dict) -> dict:
+    """What a saved file says of each node's slots and values, and its links."""
+    def slots(items, keys):
+        return [{k: item.get(k) for k in keys} for item in items or []]
+    nodes = {n["id"]: (n["type"], slots(n.get("inputs"), ("name", "type", "link", "widget", "shape")),
+                       slots(n.get("outputs"), ("name", "type", "links")), n.get("widgets_values"))
+             for n in workflow["nodes"]}
+    return {"nodes": nodes, "links": sorted(map(tuple, workflow["links"]))}
+
+
 def pick_combo(ed: Editor, node: int, widget: str, choice: str) -> None:
     """Click the combo widget on the canvas and pick `choice` from litegraph's menu."""
     point = ed.js("""([id, name]) => { const app = window.comfyApp; const n = app.graph.getNodeById(id);
@@ -102,6 +113,9 @@ def test_a_workflow_saved_by_comfyuis_frontend_loads_and_runs(editor, base):
     assert ed.js(SLOTS, 3)["inputs"] == [[f"images.image{i}", "IMAGE"] for i in range(4)]
     assert ed.js(SLOTS, 5)["outputs"] == ["IMAGE"] and ed.js(SLOTS, 8)["outputs"] == ["MASK"]
     assert ed.js(SLOTS, 14)["widgets"] == ["resize_type", "resize_type.longer_size", "scale_method"]
+    # saved again, the file says what the frontend's said: sockets (the spare ones too),
+    # their types and shapes, widget values and links
+    assert saved_shape(ed.js("() => window.comfyApp.serializeWorkflow()")) == saved_shape(FIXTURE["workflow"])
 
     ed.page.click("#queue-button")
     # the switch is on: 'scale dimensions' 40x24 of four batched images; the masks matched to
@@ -113,6 +127,9 @@ def test_a_workflow_saved_by_comfyuis_frontend_loads_and_runs(editor, base):
     ed.shot("v3_dynamic_inputs_frontend_file")
 
     ed.js("() => window.comfyApp.loadWorkflow(window.comfyApp.serializeWorkflow(), {quiet: true})")
+    assert ed.js(PROMPT) == bare(FIXTURE["prompt"])
+    # the API prompt alone (a prompt file dropped on the editor) gives the same graph to queue
+    ed.js("(prompt) => window.comfyApp.loadWorkflow(prompt, {quiet: true})", FIXTURE["prompt"])
     assert ed.js(PROMPT) == bare(FIXTURE["prompt"])
     assert ed.unexpected_problems() == []
 

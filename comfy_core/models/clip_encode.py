@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import torch
 
+from comfy_core.models.family import TextEncoderSpec
 from comfy_core.text.embeddings import embedding_lookup
 from comfy_core.text.encode import TextEncoder, concat_sdxl, empty_ids, encode_prompt
-from comfy_core.text.prompt import EmbeddingInjection, TokenizedPrompt, tokenize_prompt
+from comfy_core.text.prompt import EmbeddingInjection, TokenizedPrompt, prompt_from_chunks, tokenize_prompt
 
 if TYPE_CHECKING:
     from comfy_core.models.clip_value import CLIP
@@ -58,30 +59,58 @@ def pad_to_chunks(prompt: TokenizedPrompt, chunks: int) -> TokenizedPrompt:
                                weights=prompt.weights + ((1.0,) * width,) * missing)
 
 
-def _encoder(clip: "CLIP", name: str, project: bool) -> TextEncoder:
+def _with_injections(table: torch.nn.Module, device: torch.device, call: Callable) -> TextEncoder:
     """The callable `encode_prompt` takes: ids [n, 77] (+ embedding injections) -> hidden,
-    pooled. Injected vectors replace the token embedding at their (chunk, position)."""
+    pooled, via `call(ids, inputs_embeds | None)`. Injected vectors replace the token
+    embedding at their (chunk, position)."""
 
     def run(ids: torch.Tensor, injections: Sequence[EmbeddingInjection]) -> tuple[torch.Tensor, torch.Tensor | None]:
         embeds = None
         if injections:
-            table = clip.encoders[name].text_model.embeddings.token_embedding
             with torch.no_grad():
-                embeds = table(ids.to(clip.patcher.device)).float()  # (n, 77, hidden)
+                embeds = table(ids.to(device)).float()  # (n, 77, hidden)
             for inj in injections:
                 embeds[inj.chunk, inj.position] = inj.vector.to(embeds)
-        return clip.encode_ids(name, ids, embeds, project)
+        return call(ids, embeds)
 
     return run
+
+
+def _encoder(clip: "CLIP", name: str, project: bool) -> TextEncoder:
+    table = clip.encoders[name].text_model.embeddings.token_embedding
+    return _with_injections(table, clip.patcher.device, lambda ids, embeds: clip.encode_ids(name, ids, embeds, project))
+
+
+def encode_chunks(transformer: torch.nn.Module, spec: TextEncoderSpec, chunks: list, layer: int | None,
+                  device: torch.device, project: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One encoder's weighted encode of ComfyUI token chunks (its `encode_token_weights`):
+    (cond [1, 77·k, D], pooled [1, P] | None), float32 on the CPU, at `layer` (None: the
+    family's default) on `device`, where the encoder must already be."""
+    layer = spec.default_layer if layer is None else layer
+
+    def call(ids: torch.Tensor, embeds: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        with torch.no_grad():
+            hidden, pooled = transformer.encode_tokens(ids.to(device), layer, spec.final_norm, embeds, project)
+        return hidden.cpu(), None if pooled is None else pooled.cpu()
+
+    table = transformer.text_model.embeddings.token_embedding
+    return encode_prompt(prompt_from_chunks(chunks, spec.pad_token), _with_injections(table, device, call))
 
 
 def encode_tokens(clip: "CLIP", tokens: Tokens, project: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(cond [1, T, D], pooled [1, P] | None) in float32 on the CPU; `project` False gives
     the pooled vector before the text projection."""
     results = {name: encode_prompt(prompt, _encoder(clip, name, project)) for name, prompt in tokens.items()}
+    return combine(results, clip.family.name)
+
+
+def combine(results: dict[str, tuple[torch.Tensor, torch.Tensor | None]],
+            family: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The family's (cond, pooled) from each encoder's: SDXL's clip_l and clip_g side by
+    side with clip_g's pooled vector, a single encoder as it is."""
     if set(results) == {"clip_l", "clip_g"}:
         cond = concat_sdxl(results["clip_l"][0], results["clip_g"][0])
         return cond, results["clip_g"][1]
     if len(results) != 1:
-        raise ValueError(f"cannot combine text encoders {sorted(results)} for family {clip.family.name!r}")
+        raise ValueError(f"cannot combine text encoders {sorted(results)} for family {family!r}")
     return next(iter(results.values()))

@@ -19,30 +19,61 @@ from torch import nn
 
 from comfy_core.models import clip_encode
 from comfy_core.models.clip import TextEncoder
-from comfy_core.models.family import ModelFamily
+from comfy_core.models.family import ModelFamily, TextEncoderSpec
 from comfy_core.models.patcher import ModelPatcher
 from comfy_core.text.prompt import TokenizedPrompt, prompt_from_chunks, prompt_to_chunks
 from comfy_core.text.tokenizer import ClipTokenizer
 
 
 class EncoderSlot(nn.Module):
-    """Holds one text model as `transformer` (ComfyUI's key layout)."""
+    """Holds one text model as `transformer` (ComfyUI's key layout) and encodes ComfyUI
+    token chunks with it (`encode_token_weights`, as packs with their own prompt weighting
+    call it), under the stage's clip options."""
 
-    def __init__(self, transformer: TextEncoder) -> None:
+    def __init__(self, transformer: TextEncoder, spec: TextEncoderSpec | None = None,
+                 options: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.transformer = transformer
+        self.spec = spec
+        self.options = {} if options is None else options  # shared with the stage
+
+    def encode_token_weights(self, token_weight_pairs: list) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(cond [1, 77·k, D], pooled [1, P]) of this encoder's chunks, at the stage's
+        `layer` option (the family's default without one) on its `execution_device` (the
+        weights' device without one); load the CLIP first (`clip.load_model()`)."""
+        if self.spec is None:
+            raise ValueError("this text encoder was built without its family's settings")
+        device = self.options.get("execution_device") or next(self.transformer.parameters()).device
+        return clip_encode.encode_chunks(self.transformer, self.spec, token_weight_pairs,
+                                         self.options.get("layer"), torch.device(device))
 
 
 class ClipStage(nn.Module):
-    """ComfyUI's `cond_stage_model`: one attribute per encoder role (clip_l, clip_h, clip_g)."""
+    """ComfyUI's `cond_stage_model`: one attribute per encoder role (clip_l, clip_h, clip_g),
+    clip options (`layer`, `execution_device`) and `encode_token_weights` over all of them."""
 
-    def __init__(self, encoders: Mapping[str, TextEncoder]) -> None:
+    def __init__(self, encoders: Mapping[str, TextEncoder], family: ModelFamily | None = None) -> None:
         super().__init__()
+        self.family = family
+        self.clip_options: dict[str, Any] = {}
         for name, encoder in encoders.items():
-            self.add_module(name, EncoderSlot(encoder))
+            spec = family.encoder(name) if family is not None else None
+            self.add_module(name, EncoderSlot(encoder, spec, self.clip_options))
 
     def encoders(self) -> dict[str, TextEncoder]:
         return {name: slot.transformer for name, slot in self.named_children()}
+
+    def set_clip_options(self, options: Mapping[str, Any]) -> None:
+        self.clip_options.update(options)
+
+    def reset_clip_options(self) -> None:
+        self.clip_options.clear()
+
+    def encode_token_weights(self, token_weight_pairs: Mapping[str, list]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The family's (cond, pooled) of a token dict (`{"l": chunks, "g": chunks}`)."""
+        results = {f"clip_{key}": getattr(self, f"clip_{key}").encode_token_weights(chunks)
+                   for key, chunks in token_weight_pairs.items() if hasattr(self, f"clip_{key}")}
+        return clip_encode.combine(results, self.family.name if self.family is not None else "?")
 
 
 def token_key(encoder: str) -> str:
@@ -60,7 +91,7 @@ class CLIP:
             return
         if encoders is None or family is None:
             raise ValueError("CLIP needs its text encoders and family (or no_init=True)")
-        self.cond_stage_model = ClipStage(encoders)
+        self.cond_stage_model = ClipStage(encoders, family)
         self.family = family
         self.patcher = ModelPatcher(self.cond_stage_model, load_device, offload_device)
         self.patcher.is_clip = True

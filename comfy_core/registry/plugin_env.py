@@ -39,7 +39,8 @@ MODEL_FACADES = (
     "comfy.ops", "comfy.float", "comfy.sd", "comfy.hooks", "comfy.cldm.cldm", "comfy.taesd.taesd",
     "comfy.ldm.util", "comfy.ldm.modules.attention", "comfy.ldm.modules.diffusionmodules.openaimodel",
     "comfy.ldm.modules.diffusionmodules.util", "comfy.ldm.modules.distributions.distributions",
-    "comfy.ldm.flux.math", "comfy.ldm.lumina.model",
+    "comfy.ldm.flux.math", "comfy.ldm.lumina.model", "comfy_extras.chainner_models.model_loading",
+    "comfy.sd1_clip", "comfy.sdxl_clip",
     "node_helpers", "latent_preview",
     "execution", "comfy_api.latest._ui",
 ) + tuple(f"comfy_extras.{p.stem}" for p in sorted((COMPAT_DIR / "comfy_extras").glob("nodes_*.py")))

@@ -96,3 +96,22 @@ def test_video_and_other_family_helpers_import_and_fail_when_used():
         apply_rope(torch.zeros(1), torch.zeros(1), torch.zeros(1))
     with pytest.raises(NotImplementedError, match="Lumina"):
         FeedForward(8, 32)
+
+
+def test_chainner_model_loading_gives_spandrels_descriptor(tmp_path):
+    from comfy_core.loading.safetensors_io import load_state_dict
+    from comfy_core.loading.upscale_models import import_spandrel
+    from comfy_core.tools.make_upscale import write_upscale_model
+    from comfy_extras.chainner_models import model_loading
+
+    spandrel = import_spandrel()  # spandrel itself, importable without torchvision
+
+    state = load_state_dict(write_upscale_model("esrgan", tmp_path / "x4.safetensors"))
+    model = model_loading.load_state_dict(state).eval()
+    reference = spandrel.ModelLoader().load_from_state_dict(state).eval()
+    assert isinstance(model, spandrel.ImageModelDescriptor) and model.scale == reference.scale == 4
+    image = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.equal(model(image), reference(image))
+    with pytest.raises(Exception, match="not an upscale model"):
+        model_loading.load_state_dict({"weight": torch.zeros(2, 2)})

@@ -228,3 +228,39 @@ def test_custom_operations_build_the_unet_from_a_packs_layers(host):
     want = plain.model.apply_model(x, t * 0 + 5.0, c_crossattn=context)
     assert calls["linear"] > 0 and got.dtype == torch.float32
     assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_encode_token_weights_of_the_stage_and_its_encoders_equal_clip_encoding(host, sd15, tmp_path):
+    import comfy.sd
+    import comfy.sd1_clip
+    import comfy.sdxl_clip
+
+    clip = sd15[1]
+    stage = clip.cond_stage_model
+    assert isinstance(stage, comfy.sd1_clip.SD1ClipModel) and not isinstance(stage, comfy.sdxl_clip.SDXLClipModel)
+    assert isinstance(stage.clip_l, comfy.sd1_clip.SDClipModel) and not isinstance(stage.clip_l, comfy.sdxl_clip.SDXLClipG)
+    tokens = clip.tokenize("a (red:1.3) circle, " * 20)  # weighted, two chunks
+    assert len(tokens["l"]) == 2
+    want, want_pooled = clip.encode_from_tokens(tokens, return_pooled=True)
+    clip.load_model()
+    stage.reset_clip_options()
+    got, pooled = stage.encode_token_weights(tokens)
+    assert torch.allclose(got, want, atol=1e-6) and torch.allclose(pooled, want_pooled, atol=1e-6)
+    assert torch.allclose(stage.clip_l.encode_token_weights(tokens["l"])[0], want, atol=1e-6)
+    stage.set_clip_options({"layer": -2})
+    penultimate = nodes.CLIPSetLastLayer().set_last_layer(clip, -2)[0].encode_from_tokens(tokens)
+    assert torch.allclose(stage.clip_l.encode_token_weights(tokens["l"])[0], penultimate, atol=1e-6)
+    assert not torch.allclose(penultimate, want, atol=1e-3)
+    stage.reset_clip_options()
+
+    sdxl = make_tiny_checkpoint("sdxl", tmp_path)
+    xl_clip = comfy.sd.load_checkpoint_guess_config(str(sdxl), output_vae=False)[1]
+    xl_stage = xl_clip.cond_stage_model
+    assert isinstance(xl_stage, comfy.sdxl_clip.SDXLClipModel) and isinstance(xl_stage.clip_g, comfy.sdxl_clip.SDXLClipG)
+    assert not isinstance(xl_stage, (comfy.sdxl_clip.SDXLRefinerClipModel, comfy.sd1_clip.SD1ClipModel))
+    xl_tokens = xl_clip.tokenize("a (blue:0.8) square")
+    want, want_pooled = xl_clip.encode_from_tokens(xl_tokens, return_pooled=True)
+    xl_clip.load_model()
+    got, pooled = xl_stage.encode_token_weights(xl_tokens)
+    assert got.shape[-1] == want.shape[-1] and torch.allclose(got, want, atol=1e-6)
+    assert torch.allclose(pooled, want_pooled, atol=1e-6)

@@ -17,14 +17,16 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from comfy_core.loading import keymaps as km
-from comfy_core.loading.checkpoint import materialize
+from comfy_core.loading.checkpoint import Checkpoint, checkpoint_from_state, materialize
 from comfy_core.loading.describe import describe_weights
 from comfy_core.loading.safetensors_io import CheckpointError, load_state_dict
 from comfy_core.models.clip_vision import ClipVisionModule, VisionConfig
+from comfy_core.models.clip_vision_value import ClipVisionModel
 
 Tensors = dict[str, torch.Tensor]
 
@@ -136,5 +138,40 @@ def clip_vision_module(state: Tensors, what: str, dtype: torch.dtype | None = No
 def load_clip_vision_state(path: str | Path) -> tuple[Tensors, str]:
     """(transformers-layout tensors, file name) of a CLIP vision file in either layout."""
     path = Path(path)
-    state = load_state_dict(path)
-    return to_hf_layout(state), path.name
+    return to_hf_layout(load_state_dict(path)), path.name
+
+
+def clip_vision_model(state: Tensors, what: str, *, dtype: torch.dtype | None = None,
+                      load_device: torch.device | str | None = None,
+                      offload_device: torch.device | str | None = None) -> ClipVisionModel:
+    """The CLIP_VISION value of a transformers-layout state dict."""
+    return ClipVisionModel(clip_vision_module(state, what, dtype), load_device, offload_device)
+
+
+def load_clip_vision(path: str | Path, *, dtype: torch.dtype | None = None,
+                     device: torch.device | str | None = None,
+                     load_device: torch.device | str | None = None) -> ClipVisionModel:
+    """CLIPVisionLoader: a CLIP vision file in either layout; `device` is where the weights
+    rest, `load_device` where they compute."""
+    path = Path(path)
+    device = torch.device(device or "cpu")
+    state = to_hf_layout(load_state_dict(path, device))
+    return clip_vision_model(state, path.name, dtype=dtype, load_device=load_device or device, offload_device=device)
+
+
+def load_unclip_checkpoint(path: str | Path, *, clip_vision_device: torch.device | str | None = None,
+                           **checkpoint_kwargs: Any) -> tuple[Checkpoint, ClipVisionModel]:
+    """unCLIPCheckpointLoader: the checkpoint's MODEL, CLIP and VAE plus the CLIP vision
+    tower stored with it (OpenCLIP layout under `embedder.model.visual.`)."""
+    path = Path(path)
+    device = torch.device(checkpoint_kwargs.get("device") or "cpu")
+    state = load_state_dict(path, device)
+    if not any(k.startswith(UNCLIP_PREFIX) for k in state):
+        raise ClipVisionError(f"{path.name}: expected an unCLIP checkpoint with its CLIP vision model "
+                              f"('{UNCLIP_PREFIX}*' keys, e.g. SD 2.1 unCLIP); got {describe_weights(state)} "
+                              f"without one (load it with CheckpointLoaderSimple)")
+    vision = to_hf_layout(state, UNCLIP_PREFIX)
+    checkpoint = checkpoint_from_state(state, path.name, **checkpoint_kwargs)
+    model = clip_vision_model(vision, path.name, dtype=checkpoint_kwargs.get("clip_dtype"),
+                              load_device=clip_vision_device or device, offload_device=device)
+    return checkpoint, model

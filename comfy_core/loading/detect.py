@@ -1,8 +1,9 @@
 """Which family a checkpoint is, from key names and tensor shapes only (COMPAT 10.1).
 
 Every size is read from the weights, so a tiny random test checkpoint and a real one take
-the same path. Family rules use structure, not absolute widths: an ADM input means SDXL
-(refiner when its deepest level has no attention), linear transformer projections mean SD2
+the same path. Family rules use structure, not absolute widths: an ADM input means SD 2.1
+unCLIP when the first level has attention, else SDXL (refiner when its deepest level has no
+attention), linear transformer projections mean SD2
 (v-prediction by the norm-bias heuristic), otherwise SD1.
 """
 
@@ -13,7 +14,8 @@ import re
 
 import torch
 
-from comfy_core.models.family import SD2_EPS, SD2_V, SD15, SDXL, SDXL_REFINER, ModelFamily, UNetConfig
+from comfy_core.models.family import (SD2_EPS, SD2_V, SD15, SD21_UNCLIP, SDXL, SDXL_REFINER, ModelFamily,
+                                     UNetConfig)
 from comfy_core.models.vae import VAEConfig
 
 V_PRED_STD = 0.09
@@ -80,7 +82,9 @@ def detect_family(unet_state: dict[str, torch.Tensor], all_keys: set[str] | None
     lets SDXL `v_pred` / `ztsnr` marker keys switch the prediction type."""
     probe = unet_config(unet_state, SD15.unet)
     all_keys = all_keys or set()
-    if probe.adm_in_channels is not None:
+    if probe.adm_in_channels is not None and probe.transformer_depth[0] > 0:
+        family = SD21_UNCLIP  # SD2's UNet (attention from the first level on) with an ADM input
+    elif probe.adm_in_channels is not None:
         deepest = probe.transformer_depth[-probe.num_res_blocks[-1] :]
         base = SDXL_REFINER if not any(deepest) else SDXL
         family = dataclasses.replace(base, prediction="v" if "v_pred" in all_keys else "eps", zsnr="ztsnr" in all_keys)
@@ -91,6 +95,8 @@ def detect_family(unet_state: dict[str, torch.Tensor], all_keys: set[str] | None
     cfg = unet_config(unet_state, family.unet)
     if family is SD2_EPS and _is_v_prediction(unet_state, cfg):
         family = SD2_V
+    elif family is SD21_UNCLIP:
+        family = dataclasses.replace(family, prediction="v" if _is_v_prediction(unet_state, cfg) else "eps")
     return dataclasses.replace(family, unet=cfg)
 
 

@@ -174,7 +174,13 @@ class SDXLRefiner(BaseModel):
     """SDXL refiner: `y` [B, 2560] (pooled CLIP-G + size and aesthetic score embeddings)."""
 
 
-MODEL_CLASSES: dict[str | None, type[BaseModel]] = {None: BaseModel, "sdxl": SDXL, "sdxl_refiner": SDXLRefiner}
+class SD21UNCLIP(BaseModel):
+    """SD 2.1 unCLIP: `y` [B, 2·E] is a noise-augmented CLIP image embedding and its noise
+    level's embedding (`sampling.unclip`); without unCLIP conditioning it is zeros."""
+
+
+MODEL_CLASSES: dict[str | None, type[BaseModel]] = {None: BaseModel, "sdxl": SDXL, "sdxl_refiner": SDXLRefiner,
+                                                    "unclip": SD21UNCLIP}
 
 
 def base_model_for(family: ModelFamily, diffusion_model: nn.Module, model_sampling: Any,

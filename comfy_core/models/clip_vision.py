@@ -65,7 +65,8 @@ class VisionEmbeddings(nn.Module):
         if x.shape[1] != self.position_embedding.num_embeddings:
             raise ValueError(f"{x.shape[1] - 1} image patches, the encoder was trained on "
                              f"{self.position_embedding.num_embeddings - 1} (wrong input size)")
-        return x + self.position_embedding.weight.to(x.dtype)[None]
+        positions = torch.arange(x.shape[1], device=x.device)[None]  # (1, T)
+        return x + self.position_embedding(positions).to(x.dtype)
 
 
 class VisionEncoder(nn.Module):

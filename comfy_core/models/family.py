@@ -8,6 +8,7 @@ checkpoints and real ones share one code path. `loading.detect` returns a family
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
@@ -15,7 +16,7 @@ from typing import Literal
 from comfy_core.models import latent_formats
 
 Prediction = Literal["eps", "v"]
-AdmKind = Literal["sdxl", "sdxl_refiner"] | None
+AdmKind = Literal["sdxl", "sdxl_refiner", "unclip"] | None
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,13 @@ SDXL_REFINER = ModelFamily(
     adm="sdxl_refiner",
 )
 
+# SD 2.1 unCLIP (Stable unCLIP): SD2's UNet whose ADM input is a noise-augmented CLIP image
+# embedding and its noise level's embedding (2048 for ViT-H/14 "unclip-h", 1536 for ViT-L/14).
+SD21_UNCLIP = ModelFamily(
+    name="sd21_unclip", unet=dataclasses.replace(SD2_UNET, adm_in_channels=2048), latent=SD15_LATENT,
+    prediction="v", text_encoders=(CLIP_H,), adm="unclip",
+)
+
 FAMILIES: MappingProxyType[str, ModelFamily] = MappingProxyType(
-    {f.name: f for f in (SD15, SD2_EPS, SD2_V, SDXL, SDXL_REFINER)}
+    {f.name: f for f in (SD15, SD2_EPS, SD2_V, SDXL, SDXL_REFINER, SD21_UNCLIP)}
 )

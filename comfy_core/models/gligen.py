@@ -114,6 +114,14 @@ class Gligen(nn.Module):
             return fuser(x, objs.to(x.device, x.dtype))
         return patch
 
+    def set_position(self, latent_shape: Sequence[int], position_params: Sequence[Box],
+                     device: torch.device) -> Callable[[torch.Tensor, dict], torch.Tensor]:
+        """The middle patch grounding the boxes (ComfyUI's name; the sampler calls it)."""
+        return self.middle_patch(self.grounding_tokens(latent_shape, position_params, device))
+
+    def set_empty(self, latent_shape: Sequence[int], device: torch.device) -> Callable[[torch.Tensor, dict], torch.Tensor]:
+        return self.middle_patch(self.grounding_tokens(latent_shape, None, device))
+
 
 def heads_for(query_dim: int, key_dim: int) -> tuple[int, int]:
     """(heads, dim_head): 8 heads for SD1.x (768-wide phrases), else 64-wide heads."""

@@ -9,7 +9,6 @@ inpainting UNets the concat channels, `sampling.concat`).
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
@@ -18,10 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from comfy_core.sampling.concat import ConcatSource, inpaint_concat
+from comfy_core.sampling.embedding import timestep_embedding
+from comfy_core.sampling.unclip import DEFAULT_MERGE_AUGMENTATION, unclip_inputs, unclip_model_y, unclip_pooled
 from comfy_core.sampling.model_sampling import ModelSampling
 
 Area = tuple[int, int, int, int]  # (h, w, y, x) in latent units
-ADM_KINDS = (None, "sdxl", "sdxl_refiner")
+ADM_KINDS = (None, "sdxl", "sdxl_refiner", "unclip")
+SIZE_EMBEDDINGS = {"sdxl": 6, "sdxl_refiner": 5}  # 256-wide size/score embeddings after the pooled vector
 _SIZE_KEYS = ("width", "height", "crop_w", "crop_h", "target_width", "target_height", "aesthetic_score")
 
 
@@ -120,15 +122,6 @@ def from_comfy(conditioning: Sequence[Sequence[Any]]) -> list[CondEntry]:
     return out
 
 
-def timestep_embedding(values: Sequence[float], dim: int = 256) -> torch.Tensor:
-    """Sinusoidal embedding [n, dim] = [cos(v·f_k), sin(v·f_k)], f_k = 10000^(−k/(dim/2))
-    (Vaswani et al. 2017; SDXL size conditioning, Podell et al. 2023)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000) * torch.arange(0, half, dtype=torch.float32) / half)
-    args = torch.tensor(values, dtype=torch.float32)[:, None] * freqs[None]
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
-
-
 def adm_vector(
     pooled: torch.Tensor, sizes: dict[str, float], kind: str, negative: bool, latent_hw: tuple[int, int]
 ) -> torch.Tensor:
@@ -166,6 +159,24 @@ def _resolve_area(area: tuple | None, hw: tuple[int, int]) -> Area | None:
     return tuple(int(v) for v in area)  # type: ignore[return-value]
 
 
+def entry_y(e: CondEntry, adm: str | None, adm_size: int | None, negative: bool, hw: tuple[int, int],
+            seed: int | None) -> torch.Tensor | None:
+    """The ADM vector `y` of an entry: SDXL's pooled text (or unCLIP image embedding) and
+    sizes (COMPAT 9.8), SD 2.1 unCLIP's augmented image embedding (`sampling.unclip`)."""
+    if adm is None:
+        return None
+    images = unclip_inputs(e.options)
+    if adm == "unclip":
+        merge = float(e.options.get("unclip_noise_augment_merge", DEFAULT_MERGE_AUGMENTATION))
+        return unclip_model_y(images, int(adm_size or 0), seed, merge)
+    pooled = e.pooled
+    if images:
+        pooled = unclip_pooled(images, int(adm_size or 0) - SIZE_EMBEDDINGS[adm] * 256, seed)
+    if pooled is None:
+        raise ValueError("SDXL conditioning needs 'pooled_output'; this entry has none")
+    return adm_vector(pooled, dict(e.sizes), adm, negative, hw)
+
+
 def resolve(
     entries: Sequence[CondEntry],
     latent_shape: Sequence[int],
@@ -174,10 +185,13 @@ def resolve(
     negative: bool = False,
     concat: ConcatSource | None = None,
     device: torch.device | str | None = None,
+    adm_size: int | None = None,
+    seed: int | None = None,
 ) -> list[ResolvedCond]:
-    """Make entries concrete for a latent [B,C,h,w]: latent-size masks, areas, σ ranges, y,
-    and the concat channels when `concat` is given (inpainting UNets); every tensor ends up
-    on `device` (the sampling device) when one is given, so the loop never copies."""
+    """Make entries concrete for a latent [B,C,h,w]: latent-size masks, areas, σ ranges, y
+    (`adm_size` wide; `seed` seeds unCLIP noise augmentation), and the concat channels when
+    `concat` is given (inpainting UNets); every tensor ends up on `device` (the sampling
+    device) when one is given, so the loop never copies."""
 
     def on(t: torch.Tensor | None) -> torch.Tensor | None:
         return t if t is None or device is None else t.to(device)
@@ -193,11 +207,7 @@ def resolve(
                 mask = F.interpolate(mask.unsqueeze(1), size=hw, mode="bilinear", align_corners=False).squeeze(1)
             if e.set_area_to_bounds:
                 area = _mask_bounds(mask)
-        y = None
-        if adm is not None:
-            if e.pooled is None:
-                raise ValueError("SDXL conditioning needs 'pooled_output'; this entry has none")
-            y = adm_vector(e.pooled, dict(e.sizes), adm, negative, hw)
+        y = entry_y(e, adm, adm_size, negative, hw, seed)
         extra = None if concat is None else inpaint_concat(concat, latent_shape, e.concat_latent, e.concat_mask)
         out.append(
             ResolvedCond(

@@ -140,6 +140,8 @@ class CFGGuider:
     def _additional_models(self, conds: dict[str, list[CondEntry]]) -> list[Any]:
         controls = {id(c.control): c.control for entries in conds.values() for c in entries if c.control is not None}
         models = [m for control in controls.values() for m in control.get_models()]
+        gligens = {id(c.gligen[1]): c.gligen[1] for entries in conds.values() for c in entries if c.gligen is not None}
+        models += list(gligens.values())  # GLIGEN's patcher: its fusers run inside the UNet
         return models + self.model_patcher.get_nested_additional_models() + self.model_patcher.model_patches_models()
 
     def outer_sample(self, noise: torch.Tensor, latent_image: torch.Tensor, sampler: Any, sigmas: torch.Tensor,
@@ -171,7 +173,7 @@ class CFGGuider:
                      disable_pbar: bool, seed: int | None) -> torch.Tensor:
         if torch.count_nonzero(latent_image) > 0:  # an empty latent stays exactly zero
             latent_image = self.inner_model.process_latent_in(latent_image)
-        self.conds = self.process_conds(latent_image, denoise_mask, device)
+        self.conds = self.process_conds(latent_image, denoise_mask, device, seed)
         run_options = mo.create_model_options_clone(self.model_options)
         run_options.setdefault(mo.TRANSFORMER_OPTIONS, {})["sample_sigmas"] = sigmas
         extra_args = {"model_options": run_options, "seed": seed}
@@ -181,7 +183,7 @@ class CFGGuider:
         return self.inner_model.process_latent_out(samples.to(torch.float32))
 
     def process_conds(self, latent_image: torch.Tensor, denoise_mask: torch.Tensor | None,
-                      device: torch.device) -> dict[str, list[ResolvedCond]]:
+                      device: torch.device, seed: int | None = None) -> dict[str, list[ResolvedCond]]:
         """Every named cond list made concrete for this latent (see conditioning.resolve),
         areas mirrored across lists, positive controls shared with the others when asked,
         ControlNets told the run is starting."""
@@ -189,7 +191,7 @@ class CFGGuider:
         ms, family = model.model_sampling, model.family
         concat = _concat_source(family, latent_image, denoise_mask, model.latent_format.scale_factor)
         conds = {name: resolve(entries, latent_image.shape, ms, family.adm, negative=name != "positive",
-                               concat=concat, device=device)
+                               concat=concat, device=device, adm_size=family.adm_size, seed=seed)
                  for name, entries in self.original_conds.items()}
         for name in list(conds):
             for other in conds:

@@ -67,7 +67,7 @@ ADM_SDXL, ADM_REFINER = 6 * 256, 5 * 256  # size/crop/target embeddings besides 
 INPAINT_IN_CHANNELS = 9  # latent (4) + mask (1) + masked-image latent (4)
 IP2P_IN_CHANNELS = 8  # latent (4) + input-image latent (4)
 EXTRA_INPUT_CHANNELS = {"sd15_inpaint": INPAINT_IN_CHANNELS, "sd15_ip2p": IP2P_IN_CHANNELS}
-FAMILY_CHOICES = ("sd15", "sd15_inpaint", "sd15_ip2p", "sd21", "sd21v", "sdxl", "sdxl_refiner")
+FAMILY_CHOICES = ("sd15", "sd15_inpaint", "sd15_ip2p", "sd21", "sd21v", "sdxl", "sdxl_refiner", "sd21_unclip")
 
 
 def _tiny_unet(family: str, context: int) -> UNetConfig:
@@ -150,6 +150,10 @@ def build_checkpoint(lay: Layout, seed: int = 0, dtype: torch.dtype = torch.floa
 
 def write_checkpoint(family: str, size: str, out: str | Path, seed: int = 0, dtype: torch.dtype | None = None) -> Path:
     """Write a random checkpoint; tiny ones default to float32, full ones to float16."""
+    if family == "sd21_unclip":
+        from comfy_core.tools.make_unclip import write_unclip_checkpoint
+
+        return write_unclip_checkpoint(out, size, seed, dtype)
     dtype = dtype or (torch.float32 if size == "tiny" else torch.float16)
     state = build_checkpoint(layout(family, size), seed, dtype)
     save_state_dict(state, out, metadata={"comfy_core.random_family": family, "comfy_core.size": size})

@@ -22,6 +22,7 @@ EXPECTED = {
     "sd21v": ("sd2_v", "v", ["clip_h"], None),
     "sdxl": ("sdxl", "eps", ["clip_g", "clip_l"], "sdxl"),
     "sdxl_refiner": ("sdxl_refiner", "eps", ["clip_g"], "sdxl_refiner"),
+    "sd21_unclip": ("sd21_unclip", "v", ["clip_h"], "unclip"),
 }
 
 
@@ -34,7 +35,7 @@ def test_tiny_checkpoint_detected(family: str, tmp_path: Path) -> None:
     assert sorted(ckpt.clip.encoders) == encoders
     assert ckpt.family.adm == adm
     assert ckpt.vae is not None and ckpt.vae.downscale_ratio == 8
-    want_scale = 0.13025 if adm else 0.18215
+    want_scale = 0.13025 if adm in ("sdxl", "sdxl_refiner") else 0.18215
     assert ckpt.family.latent.scale_factor == want_scale
 
 
@@ -51,6 +52,19 @@ def test_full_size_configs_detected_from_shapes(family: str, name: str) -> None:
     detected = detect_family(state)
     assert detected.name == name
     assert detected.unet == FAMILIES[name].unet
+
+
+def test_full_size_unclip_detected_from_shapes() -> None:
+    """SD 2.1 unCLIP: SD2's UNet with a 2048-wide ADM input (ViT-H image embedding + level)."""
+    from comfy_core.models.unet import UNetModel
+    from comfy_core.tools.make_unclip import unclip_layout
+
+    with torch.device("meta"):
+        state = UNetModel(unclip_layout("full")[0].unet).state_dict()
+    state["output_blocks.11.1.transformer_blocks.0.norm1.bias"] = torch.randn(1280) * 0.2
+    detected = detect_family(state)
+    assert (detected.name, detected.prediction, detected.adm) == ("sd21_unclip", "v", "unclip")
+    assert detected.unet == FAMILIES["sd21_unclip"].unet and detected.adm_size == 2048
 
 
 def test_inpainting_unet_detected(tmp_path: Path) -> None:

@@ -26,7 +26,8 @@ from tests.fixtures.reference import REFERENCE_FILE, reference_object_info
 ROOT = Path(__file__).resolve().parents[2]
 # Combos listing files: the reference server had no model files; ours lists its folders.
 FILE_LIST_INPUTS = {"ckpt_name", "config_name", "vae_name", "unet_name", "clip_name",
-                    "clip_name1", "clip_name2", "lora_name", "image", "model_name", "control_net_name"}
+                    "clip_name1", "clip_name2", "lora_name", "image", "model_name", "control_net_name",
+                    "style_model_name", "gligen_name", "hypernetwork_name", "photomaker_model_name"}
 
 # (node, path into the entry) -> (check of our value against theirs, reason)
 KNOWN = {

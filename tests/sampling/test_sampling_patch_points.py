@@ -14,6 +14,7 @@ from function_model import MS, denoised_by_hand, function_model
 
 from comfy_core.loading.checkpoint import model_patcher
 from comfy_core.models.family import SD15
+from comfy_core.models.patcher import ModelPatcher
 from comfy_core.models.unet import UNetModel
 from comfy_core.patching.extension import WrappersMP
 from comfy_core.sampling.guider import CFGGuider
@@ -235,12 +236,14 @@ def test_control_objects_in_conditioning(to_uncond):
         assert control.calls == [(1, 1, [0])] * 2
 
 
-class Gligen:
-    """A GLIGEN-like cond value: `model.set_position(shape, positions, device)` gives the
-    middle patch of the entry's calls (ComfyUI's `gligen` cond key)."""
+class GligenModule(torch.nn.Module):
+    """A GLIGEN-like model: `set_position(shape, positions, device)` gives the middle patch
+    of the entry's calls (ComfyUI's `gligen` cond key holds it behind a patcher, which the
+    sampler loads with the UNet)."""
 
     def __init__(self):
-        self.model, self.seen = self, []
+        super().__init__()
+        self.seen = []
 
     def set_position(self, shape, positions, device):
         self.seen.append((tuple(shape), positions))
@@ -257,8 +260,8 @@ def test_gligen_entries_bring_their_middle_patch():
                                  transformer_depth=(1,), transformer_depth_output=(1, 1), context_dim=8, num_heads=2)
     torch.manual_seed(0)
     model = model_patcher(UNetModel(config).eval(), dataclasses.replace(SD15, unet=config), "cpu", "cpu")
-    gligen = Gligen()
-    pos = [[POS[0][0], {"gligen": ("position", gligen, [(4, 4, 0, 0)])}]]
+    gligen = GligenModule()
+    pos = [[POS[0][0], {"gligen": ("position", ModelPatcher(gligen, "cpu", "cpu"), [(4, 4, 0, 0)])}]]
     calls = []
     model.set_model_unet_function_wrapper(lambda apply, a: calls.append(a["cond_or_uncond"]) or apply(
         a["input"], a["timestep"], **a["c"]))

@@ -18,12 +18,13 @@ from typing import Sequence
 
 import torch
 
-from comfy_core.models.unet import timestep_embedding
+from comfy_core.sampling.embedding import timestep_embedding
 
 TIMESTEPS = 1000
 MAX_NOISE_LEVEL = 1000
 DEFAULT_MERGE_AUGMENTATION = 0.05
 SEED_OFFSET = -10  # the sampler seed minus 10 seeds the augmentation noise (ComfyUI's rule)
+SDXL_LEVEL_WIDTH = 1280  # SDXL's augmentor embeds the level 1280 wide (then cut off)
 
 
 def squaredcos_alphas_cumprod(steps: int = TIMESTEPS, max_beta: float = 0.999) -> torch.Tensor:
@@ -67,8 +68,8 @@ class NoiseAugmentor:
             noise = torch.randn(x.shape, dtype=x.dtype, generator=gen)
         noise = noise.to(x.device, x.dtype)
         z = self.sqrt_alphas_cumprod[level] * x + self.sqrt_one_minus_alphas_cumprod[level] * noise
-        emb = timestep_embedding(torch.tensor([level], device=x.device), self.embed_dim)
-        return z, emb.to(x.dtype)
+        emb = timestep_embedding([level], self.embed_dim)
+        return z, emb.to(x.device, x.dtype)
 
 
 def unclip_adm(inputs: Sequence[UnclipInput], augmentor: NoiseAugmentor, seed: int | None,
@@ -96,3 +97,37 @@ def unclip_adm(inputs: Sequence[UnclipInput], augmentor: NoiseAugmentor, seed: i
         noise = torch.randn((1, width), generator=gen)
     z, emb = augmentor(total[:, :width], augmentor.level(merge_augmentation), None, noise)
     return torch.cat([z, emb], dim=1)
+
+
+def unclip_inputs(options: dict) -> list[UnclipInput]:
+    """The `unclip_conditioning` entries of a cond's options (unCLIPConditioning's dicts:
+    clip_vision_output, strength, noise_augmentation), as typed inputs."""
+    out = []
+    for item in options.get("unclip_conditioning") or ():
+        output = item["clip_vision_output"]
+        embeds = output["image_embeds"] if isinstance(output, dict) else output.image_embeds
+        out.append(UnclipInput(embeds, float(item["strength"]), float(item["noise_augmentation"])))
+    return out
+
+
+def check_width(inputs: Sequence[UnclipInput], width: int, what: str) -> None:
+    for item in inputs:
+        if item.image_embeds.shape[-1] != width:
+            raise ValueError(f"{what} takes {width}-wide CLIP image embeddings, the CLIP vision output has "
+                             f"{item.image_embeds.shape[-1]} (use the CLIP vision model made for it)")
+
+
+def unclip_model_y(inputs: Sequence[UnclipInput], adm_size: int, seed: int | None,
+                   merge_augmentation: float) -> torch.Tensor:
+    """SD 2.1 unCLIP's `y` [N, adm_size]: zeros without unCLIP inputs (ComfyUI's rule)."""
+    if not inputs:
+        return torch.zeros(1, adm_size)
+    check_width(inputs, adm_size // 2, "this unCLIP model")
+    return unclip_adm(inputs, NoiseAugmentor(adm_size // 2), (seed or 0) + SEED_OFFSET, merge_augmentation)
+
+
+def unclip_pooled(inputs: Sequence[UnclipInput], width: int, seed: int | None) -> torch.Tensor:
+    """SDXL's pooled vector from unCLIP inputs (the image embedding in place of the text's,
+    "revision"): the augmented embeddings, level embedding cut off, no merge augmentation."""
+    check_width(inputs, width, "SDXL's pooled input")
+    return unclip_adm(inputs, NoiseAugmentor(SDXL_LEVEL_WIDTH), (seed or 0) + SEED_OFFSET, 0.0)[:, :width]

@@ -10,7 +10,7 @@ from diffusers import DDPMScheduler
 from diffusers.pipelines.stable_diffusion.pipeline_stable_unclip_img2img import StableUnCLIPImg2ImgPipeline
 from diffusers.pipelines.stable_diffusion.stable_unclip_image_normalizer import StableUnCLIPImageNormalizer
 
-from comfy_core.models.unclip import NoiseAugmentor, UnclipInput, unclip_adm
+from comfy_core.sampling.unclip import NoiseAugmentor, UnclipInput, unclip_adm
 
 
 def _diffusers_noised(embeds: torch.Tensor, level: int, noise: torch.Tensor) -> torch.Tensor:

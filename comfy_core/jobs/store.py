@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from comfy_core.jobs.integrity import DamagedStoreError, database_problem, wal_problem
+from comfy_core.jobs.integrity import DamagedStoreError, database_problem, files_problem
 from comfy_core.jobs.lock import StoreLock
 from comfy_core.jobs.records import (
     STOPPED_REASON,
@@ -91,7 +91,7 @@ class JobStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._file_lock = StoreLock.acquire(self.path, owner)
         try:
-            problem = wal_problem(Path(self.path)) if self.path != ":memory:" else None
+            problem = files_problem(Path(self.path)) if self.path != ":memory:" else None
             if problem is not None:
                 raise DamagedStoreError(self.path, problem)
             self._db = self._open()

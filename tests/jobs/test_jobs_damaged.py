@@ -55,6 +55,30 @@ def damage_truncate_db(db: Path) -> None:
         f.truncate(size // 2)
 
 
+def damage_cut_on_a_page_boundary(db: Path) -> None:
+    """A checkpointed file cut to its first page: SQLite reads a short, empty-looking
+    database (no quick_check complaint) and the server would start empty."""
+    damage_truncate_db(db)
+    with open(db, "r+b") as f:
+        f.truncate(4096)
+
+
+def damage_cut_inside_a_page(db: Path) -> None:
+    """The only page of a file whose records were still in the WAL, cut mid-page, the WAL
+    gone (SQLite opens it as an empty database)."""
+    killed_writer(db, 3)
+    for path in db.parent.glob("jobs.sqlite3-*"):
+        path.unlink()
+    with open(db, "r+b") as f:
+        f.truncate(2100)
+
+
+def damage_cut_inside_the_header(db: Path) -> None:
+    damage_truncate_db(db)
+    with open(db, "r+b") as f:
+        f.truncate(60)
+
+
 def damage_truncate_wal(db: Path) -> None:
     killed_writer(db, 20)
     wal = Path(f"{db}-wal")
@@ -80,8 +104,9 @@ def damage_random_pages(db: Path) -> None:
     db.write_bytes(bytes(store_bytes))
 
 
-DAMAGES = [damage_truncate_db, damage_truncate_wal, damage_wal_header, damage_random_bytes,
-           damage_random_pages]
+DAMAGES = [damage_truncate_db, damage_cut_on_a_page_boundary, damage_cut_inside_a_page,
+           damage_cut_inside_the_header, damage_truncate_wal, damage_wal_header,
+           damage_random_bytes, damage_random_pages]
 
 
 @pytest.mark.parametrize("damage", DAMAGES, ids=lambda f: f.__name__[7:])
@@ -94,8 +119,26 @@ def test_damaged_store_is_refused_naming_the_file(db, damage):
     assert err.value.path == str(db)
 
 
-@pytest.mark.parametrize("damage", [damage_truncate_wal, damage_random_bytes],
-                         ids=["truncate_wal", "random_bytes"])
+def test_empty_file_and_a_crash_mid_checkpoint_are_not_damage(db):
+    """A zero-length file (created, never written) opens as a new store; a main file
+    shorter than its header says is fine while the WAL that completes it is there."""
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"")
+    JobStore(db).close()
+    db.unlink()
+    killed_writer(db, 30)
+    header = bytearray(db.read_bytes()[:4096])
+    header[28:32] = (50).to_bytes(4, "big")  # the header of a checkpoint that was cut off
+    header[92:96] = header[24:28]
+    db.write_bytes(bytes(header))
+    store = JobStore(db)
+    assert store.remaining() == 30
+    store.close()
+
+
+@pytest.mark.parametrize("damage", [damage_truncate_wal, damage_random_bytes,
+                                    damage_cut_inside_a_page],
+                         ids=["truncate_wal", "random_bytes", "cut_inside_a_page"])
 def test_real_server_refuses_then_starts_empty_once_moved_aside(tmp_path, damage):
     db = tmp_path / "user" / "jobs.sqlite3"
     damage(db)

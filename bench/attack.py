@@ -1,12 +1,14 @@
 """Bounded attack-and-fault run against real servers on loopback (not a test).
 
-Starts server.py itself on free 127.0.0.1 ports, in temporary base folders, and replays the
+Starts server.py itself on free loopback ports, in temporary base folders, and replays the
 hostile inputs, load and faults the hardening work covers: DNS rebinding, missing Host,
-missing token, token in argv, deep JSON, huge integers, links leaving input/, broken
-multipart, pixel/frame amplifiers, huge request bodies, 2,000 failing outputs, many
-clients and websocket listeners, a websocket client that stops reading, SIGKILL during a
-job, a damaged database, two servers on one folder, a full disk (when a small tmpfs can be
-mounted), linked model files and the default preview method. Prints one table row per
+missing token, token in argv, a server on another loopback address, deep JSON, huge
+integers, links leaving input/, broken multipart, pixel/frame amplifiers, huge request
+bodies, 2,000 failing outputs, a 30,000-node cycle, an erroring chain feeding thousands of
+outputs, many clients and websocket listeners, a websocket client that stops reading,
+SIGKILL during a job and during a save, a damaged database (WAL or file cut short, random
+bytes), two servers on one folder, a full disk (when a small tmpfs can be mounted), linked
+model files and the default preview method. Prints one table row per
 case: case, expected, got, ok.
 
     .venv/bin/python bench/attack.py [--jobs 200] [--clients 10] [--listeners 20] [--quick]
@@ -71,8 +73,40 @@ class AttackBlob:
         return {"ui": {"text": ["x" * size]}}
 
 
+class AttackPair(AttackConst):
+    """Two INT inputs: a chain link and a constant (an erroring chain when it is -1)."""
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"a": ("INT", {"min": 0, "max": 100}),
+                             "b": ("INT", {"min": 0, "max": 100})}}
+
+    def run(self, a, b):
+        return (a + b,)
+
+
+class AttackNoise:
+    """A size x size image of seeded noise: slow to compress, so a save takes a while."""
+
+    CATEGORY = "attack"
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"size": ("INT", {"min": 8, "max": 8192}),
+                             "seed": ("INT", {"min": 0, "max": 1 << 30})}}
+
+    def run(self, size, seed):
+        import torch
+
+        generator = torch.Generator().manual_seed(seed)
+        return (torch.rand((1, size, size, 3), generator=generator),)
+
+
 NODE_CLASS_MAPPINGS = {"AttackConst": AttackConst, "AttackPass": AttackPass,
-                       "AttackBlob": AttackBlob}
+                       "AttackBlob": AttackBlob, "AttackPair": AttackPair,
+                       "AttackNoise": AttackNoise}
 '''
 
 

@@ -154,6 +154,43 @@ async def _big_requests(http: aiohttp.ClientSession) -> list[Row]:
     ms = (time.perf_counter() - start) * 1000
     rows.append(Row("2,000 chained failing outputs", "400, linear validation",
                     f"{got[0]} {got[1]} in {ms:.0f} ms", got[0] == 400 and ms < 3000))
+    return rows + await _hostile_graphs(http)
+
+
+async def _timed_post(http: aiohttp.ClientSession, prompt: dict) -> tuple[int, dict, float, int]:
+    """(status, body, seconds, body bytes) of POST /prompt."""
+    start = time.perf_counter()
+    async with http.post("/prompt", json={"prompt": prompt}) as resp:
+        raw = await resp.read()
+    return resp.status, json.loads(raw), time.perf_counter() - start, len(raw)
+
+
+async def _hostile_graphs(http: aiohttp.ClientSession) -> list[Row]:
+    """Shapes that made validation quadratic: one long dependency cycle, and an erroring
+    chain feeding many outputs (each node's error has every output as a dependent)."""
+    n = 30000
+    cycle = {str(i): {"class_type": "AttackConst", "inputs": {"value": [str((i - 1) % n), 0]}}
+             for i in range(n)}
+    cycle["out"] = {"class_type": "AttackPass", "inputs": {"value": ["0", 0]}}
+    status, body, seconds, size = await _timed_post(http, cycle)
+    cycled = sum(e["errors"][0]["type"] == "dependency_cycle"
+                 for e in body.get("node_errors", {}).values())
+    rows = [Row(f"cycle of {n:,} nodes", "400, every member named, linear size",
+                f"{status}, {cycled:,} members, {size >> 20} MB in {seconds:.1f} s",
+                status == 400 and cycled == n and size < 64 << 20)]
+    k = 3000
+    chain = {"0": {"class_type": "AttackPair", "inputs": {"a": -1, "b": -1}}}
+    for i in range(1, k):
+        chain[str(i)] = {"class_type": "AttackPair", "inputs": {"a": [str(i - 1), 0], "b": -1}}
+    for j in range(k):
+        chain[f"o{j}"] = {"class_type": "AttackPass", "inputs": {"value": [str(k - 1), 0]}}
+    status, body, seconds, size = await _timed_post(http, chain)
+    cut = body.get("error", {}).get("extra_info", {}).get("dependent_outputs_truncated")
+    rows.append(Row(f"{k:,} erroring nodes x {k:,} outputs", "400, lists cut short, bounded",
+                    f"{status}, {len(body.get('node_errors', {})):,} nodes, cut={cut}, "
+                    f"{size >> 20} MB in {seconds:.1f} s",
+                    status == 400 and cut is True and len(body["node_errors"]) == k
+                    and size < 64 << 20))
     return rows
 
 

@@ -1,10 +1,12 @@
-"""Fault and compatibility cases of bench/attack.py: SIGKILL, a damaged database, two
-servers on one folder, a full disk, linked model files, the default preview method."""
+"""Fault and compatibility cases of bench/attack.py: SIGKILL during a job and during a
+save, a damaged database, two servers on one folder, a full disk, a server on another
+loopback address, linked model files, the default preview method."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 from attack import TOKEN, Row, Target, answer, wait_history
-from e2e_server import ROOT, free_port
+from e2e_server import ROOT, free_port, prepare_base
 
 
 def _slow(steps: int) -> dict:
@@ -66,7 +68,9 @@ async def faults(root: Path, args) -> list[Row]:
                     f"{status.get('status_str')} {kinds[-1:]}, {finished}/3 queued ran",
                     kinds[-1:] == ["ServerStopped"] and finished == 3))
     rows += await _damaged(t)
+    rows.append(await _kill_during_save(root))
     rows.append(await _full_disk(root))
+    rows.append(await asyncio.to_thread(_other_loopback, root))
     return rows
 
 
@@ -88,6 +92,13 @@ async def _damaged(t: Target) -> list[Row]:
                 code == 2 and str(t.database) in line)]
     for path in t.database.parent.glob("jobs.sqlite3-*"):
         path.unlink()
+    whole = t.database.read_bytes()
+    t.database.write_bytes(whole[: len(whole) // 2 + 100])
+    code, line = _server_exit(t.base)
+    rows.append(Row("start on a database file cut short", "exit 2 naming the file",
+                    f"exit {code}: {line[line.find('damaged'):][:40]}...",
+                    code == 2 and str(t.database) in line))
+    t.database.write_bytes(whole)
     data = bytearray(t.database.read_bytes())
     data[:100] = bytes(range(100))
     t.database.write_bytes(bytes(data))
@@ -119,7 +130,9 @@ async def _full_disk(root: Path) -> Row:
 async def _fill_and_free(t: Target, disk: Path) -> Row:
     filler = disk / "filler"
     async with t.session() as http:
-        first = await _queue(http, _slow(40))
+        ws = await http.ws_connect("/ws?clientId=disk")
+        await ws.receive()
+        first = await _queue(http, _slow(40), client_id="disk")
         await _wait_running(http, first)
         with open(filler, "wb", buffering=0) as f:
             try:
@@ -129,14 +142,106 @@ async def _fill_and_free(t: Target, disk: Path) -> Row:
                 pass
         full = await answer(http, "POST", "/prompt",
                             json={"prompt": _slow(1), "extra_data": {"pad": "x" * 200000}})
-        await asyncio.sleep(3)  # the running job finishes while the disk is full
+        while json.loads((await ws.receive(timeout=120)).data)["type"] != "execution_success":
+            pass  # the running job finishes while the disk is full
+        unrecorded = first not in await (await http.get(f"/history/{first}")).json()
+        await ws.close()
         filler.unlink()
         history = await wait_history(http, [first], timeout=60)
         after = await answer(http, "POST", "/prompt", json={"prompt": _slow(1)})
     recorded = history.get(first, {}).get("status", {}).get("status_str")
     return Row("full disk under the job database", "503, job kept, 200 once freed",
-               f"{full[0]} {full[1]}; running job {recorded}; then {after[0]}",
-               full[0] == 503 and recorded == "success" and after[0] == 200)
+               f"{full[0]} {full[1]}; job ended {'unrecorded' if unrecorded else 'recorded'}"
+               f", then {recorded}; then {after[0]}",
+               full[0] == 503 and unrecorded and recorded == "success" and after[0] == 200)
+
+
+async def _kill_during_save(root: Path) -> Row:
+    """SIGKILL while SaveImage writes a large PNG: nothing truncated under a real name,
+    the hidden partial file is not served after a restart."""
+    t = Target(root, "save")
+    out = t.base / "output"
+    save = {"1": {"class_type": "AttackNoise", "inputs": {"size": 4000, "seed": 1}},
+            "2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0],
+                                                        "filename_prefix": "killed"}}}
+    async with t.session() as http:
+        await _queue(http, save)
+        partial = await asyncio.to_thread(_first_partial, out, 120.0)
+    t.kill()
+    whole = [p.name for p in out.iterdir() if not p.name.startswith(".") and _loads(p)]
+    broken = [p.name for p in out.iterdir() if not p.name.startswith(".") and not _loads(p)]
+    t.restart()
+    try:
+        async with t.session() as http:
+            served = (await answer(http, "GET", f"/view?filename={partial}"))[0] \
+                if partial else None
+    finally:
+        t.stop()
+    return Row("SIGKILL during a save (48 MB PNG)", "no truncated file; partial not served",
+               f"partial seen={partial is not None}, complete {len(whole)}, truncated "
+               f"{len(broken)}, /view partial {served}",
+               partial is not None and not broken and served is not None and served >= 400)
+
+
+def _first_partial(folder: Path, timeout: float) -> str | None:
+    """The name of the first hidden partial file to appear in `folder` (polled)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if folder.is_dir():
+            for name in os.listdir(folder):
+                if name.startswith(".") and name.endswith(".partial"):
+                    return name
+        time.sleep(0.001)
+    return None
+
+
+def _loads(path: Path) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+        return True
+    except OSError:
+        return False
+
+
+def _other_loopback(root: Path) -> Row:
+    """--listen 127.0.0.2 without a token: loopback with the Host check on, so no token is
+    required; its own address is served and a rebound Host is still refused."""
+    base = prepare_base(root / "loopback2")
+    port = free_port()
+    url = f"http://127.0.0.2:{port}"
+    with open(base / "server.log", "wb") as log_file:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "server.py"), "--base-directory",
+                                 str(base), "--port", str(port), "--listen", "127.0.0.2"],
+                                cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        own = _status(url + "/queue", {}, until=time.monotonic() + 60)
+        rebound = _status(url + "/queue", {"Host": f"evil.example:{port}"})
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return Row("--listen 127.0.0.2, no token", "started; 200 own address; 403 rebound Host",
+               f"{own} own address; {rebound} rebound", own == 200 and rebound == 403)
+
+
+def _status(url: str, headers: dict, until: float = 0.0) -> int | str:
+    """HTTP status of GET `url`, retrying connection errors until `until`."""
+    import urllib.error
+    import urllib.request
+
+    while True:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                        timeout=5) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError as exc:
+            if time.monotonic() > until:
+                return f"no answer ({exc})"
+            time.sleep(0.2)
 
 
 # -- compatibility -----------------------------------------------------------------------

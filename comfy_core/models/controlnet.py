@@ -154,6 +154,11 @@ class ControlNetModel(nn.Module):
             self.spatial_ch_projs = nn.Linear(width, width)
             self.control_add_embedding = ControlTypeEmbedding(config.union_types, ted)
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """Storage dtype of the weights (plugins cast hint and inputs to it)."""
+        return next(self.parameters()).dtype
+
     @staticmethod
     def _zero_conv(channels: int) -> nn.Sequential:
         return nn.Sequential(nn.Conv2d(channels, channels, 1))

@@ -11,6 +11,7 @@ with `lora_mid`), LyCORIS `lycoris_*`, diffusers / PEFT module paths (optionally
 from __future__ import annotations
 
 import logging
+import math
 import re
 from dataclasses import dataclass
 from typing import Mapping
@@ -185,7 +186,7 @@ def _patches_for(
         if key not in params:
             missing.extend(m.keys)
             continue
-        if m.delta.numel() != params[key].numel():
+        if m.delta.numel() != math.prod(params[key].shape):  # shape: the logical one of quantized tensors
             raise ValueError(f"LoRA weights {', '.join(m.keys)} make {m.delta.numel()} values, "
                              f"but {key} has shape {tuple(params[key].shape)}")
         deltas[key] = m.delta

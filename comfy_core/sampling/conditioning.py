@@ -50,6 +50,23 @@ class CondEntry:
     uuid: Any = field(default_factory=uuid.uuid4)
     options: dict = field(default_factory=dict, compare=False)  # the entry's dict as given
 
+    # Plugins treat converted conds (`comfy.sampler_helpers.convert_cond`) as ComfyUI's
+    # dicts: the entry's options plus `cross_attn` and `uuid`, copied before use.
+    def copy(self) -> "CondEntry":
+        return replace(self, options=dict(self.options))
+
+    def __getitem__(self, key: str) -> Any:
+        return getattr(self, key) if key in ENTRY_KEYS else self.options[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in ENTRY_KEYS or key in self.options
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else default
+
+
+ENTRY_KEYS = frozenset({"cross_attn", "uuid"})
+
 
 @dataclass(frozen=True)
 class ResolvedCond:

@@ -167,6 +167,11 @@ def intermediate_device() -> torch.device:
     return manager().device if manager().options.gpu_only else devices.CPU
 
 
+def intermediate_dtype() -> torch.dtype:
+    """The dtype of tensors between nodes (newer ComfyUI; packs probe it): float32."""
+    return torch.float32
+
+
 def unet_offload_device() -> torch.device:
     return manager().offload_device
 

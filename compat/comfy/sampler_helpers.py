@@ -8,7 +8,8 @@ from typing import Any, Iterable
 
 import torch
 
-from comfy_core.sampling.guider import convert_cond  # noqa: F401 (cond lists -> typed entries)
+from comfy_core.sampling.conditioning import CondEntry
+from comfy_core.sampling.guider import convert_cond  # noqa: F401 (cond lists -> typed entries, dict-like)
 from comfy_core.sampling.ksampler import reshape_mask
 
 
@@ -19,12 +20,14 @@ def prepare_mask(noise_mask: torch.Tensor, shape: tuple, device: Any) -> torch.T
 
 def _cond_options(conds: Any) -> Iterable[dict]:
     """The option dicts of conditionings given as {name: list} or lists, each entry a
-    `[tensor, options]` pair or an options dict."""
+    `[tensor, options]` pair, an options dict or a converted entry."""
     groups = conds.values() if isinstance(conds, dict) else [conds]
     for group in groups:
         for entry in group or []:
             if isinstance(entry, dict):
                 yield entry
+            elif isinstance(entry, CondEntry):  # from convert_cond
+                yield entry.options
             elif isinstance(entry, (list, tuple)) and len(entry) > 1 and isinstance(entry[1], dict):
                 yield entry[1]
 

@@ -264,3 +264,26 @@ def test_encode_token_weights_of_the_stage_and_its_encoders_equal_clip_encoding(
     got, pooled = xl_stage.encode_token_weights(xl_tokens)
     assert got.shape[-1] == want.shape[-1] and torch.allclose(got, want, atol=1e-6)
     assert torch.allclose(pooled, want_pooled, atol=1e-6)
+
+
+def test_converted_conds_read_and_copy_like_comfyuis_dicts(host, sd15, tmp_path):
+    """What samplers in packs do before sampling by hand (an unsampler, say): convert the
+    conditioning, copy each entry, ask for the extra models it brings."""
+    import comfy.controlnet
+    import comfy.model_management
+    import comfy.sampler_helpers
+    from comfy_core.tools.make_controlnet import write_controlnet
+
+    model, _, _, pos, neg = sd15
+    control = comfy.controlnet.load_controlnet(str(write_controlnet("ldm", "sd15", tmp_path / "cn.safetensors")))
+    assert control.control_model.dtype == torch.float32  # packs cast hints and inputs to it
+    hint = torch.rand(1, 64, 64, 3)
+    controlled = nodes.ControlNetApplyAdvanced().apply_controlnet(pos, neg, control, hint, 0.8, 0.0, 1.0)
+    conds = {name: [entry.copy() for entry in comfy.sampler_helpers.convert_cond(cond)]
+             for name, cond in zip(("positive", "negative"), controlled)}
+    first = conds["positive"][0]
+    assert torch.equal(first["cross_attn"], pos[0][0]) and "control" in first and "uuid" in first
+    assert first.get("pooled_output") is pos[0][1]["pooled_output"] and first.get("absent", 3) == 3
+    models, memory = comfy.sampler_helpers.get_additional_models(conds, model.model_dtype())
+    assert len(models) == 1 and memory >= 0  # one ControlNet chain, shared by both
+    assert comfy.model_management.intermediate_dtype() == torch.float32

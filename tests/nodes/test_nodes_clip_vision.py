@@ -186,3 +186,15 @@ def test_unclip_checkpoint_saved_with_its_vision_tower_reloads(vision_app, tmp_p
     assert ckpt.family.name == "sd21_unclip"
     image = _image()
     torch.testing.assert_close(vision2.encode_image(image).image_embeds, vision.encode_image(image).image_embeds)
+
+
+def test_packs_see_the_unclip_model_class(vision_app, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "compat"))
+    import comfy.model_base
+
+    model = run("unCLIPCheckpointLoader", ckpt_name=UNCLIP)[0]
+    assert isinstance(model.model, comfy.model_base.SD21UNCLIP)
+    assert not isinstance(run("CheckpointLoaderSimple", ckpt_name="sd21v_tiny.safetensors")[0].model,
+                          comfy.model_base.SD21UNCLIP)

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from comfy_core.files.atomic import is_partial_name
 from comfy_core.files.extra_paths import ExtraPathEntry
 from comfy_core.files.safe import UnsafePathError, contained_join
 from comfy_core.files.save_path import save_image_path
@@ -212,8 +213,11 @@ class FolderPaths:
         return save_image_path(self.directory_of(kind), prefix, width, height)
 
     def annotated_path(self, name: str, default: str = "input") -> Path:
-        """Resolve "x.png [output]" style names (no annotation = `default` dir) safely."""
+        """Resolve "x.png [output]" style names (no annotation = `default` dir) safely; the
+        hidden file of an unfinished (or killed) write is never a valid name."""
         clean, kind = split_annotation(name)
+        if is_partial_name(os.path.basename(clean)):
+            raise ValueError(f"{clean!r} is the temporary file of an unfinished write")
         return contained_join(self.directory_of(kind or default), clean)
 
     def annotated_exists(self, name: str) -> bool:

@@ -19,6 +19,7 @@ import torch
 from PIL import Image, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
 from comfy_core.files.atomic import is_partial_name
+from comfy_core.files.safe import is_within
 from comfy_core.files.image_limits import ImageLimits, check_opened
 from comfy_core.images.convert import channel_to_tensor, pil_to_tensor
 
@@ -40,10 +41,13 @@ def is_image_name(name: str) -> bool:
 
 
 def list_input_files(input_dir: Path, images_only: bool = True) -> list[str]:
-    """Sorted names of the plain files directly inside `input_dir` (LoadImage's combo)."""
+    """Sorted names of the plain files directly inside `input_dir` (LoadImage's combo);
+    partial writes and links leading out of the folder (which LoadImage refuses) are left
+    out."""
     if not input_dir.is_dir():
         return []
-    names = [p.name for p in input_dir.iterdir() if p.is_file() and not is_partial_name(p.name)]
+    names = [p.name for p in input_dir.iterdir()
+             if p.is_file() and not is_partial_name(p.name) and is_within(input_dir, p)]
     if images_only:
         names = [n for n in names if is_image_name(n)]
     return sorted(names)

@@ -103,3 +103,17 @@ async def test_preview_of_large_image_is_downscaled(client, services):
     small = Image.open(io.BytesIO(await (await client.get(
         "/view?filename=small.png&preview=webp")).read()))
     assert small.size == (300, 200)  # normal sizes keep ComfyUI's full-size preview
+
+
+# -- links leading out and partial writes are not listed --------------------------------
+async def test_links_leading_out_are_not_listed(client, services, outside):
+    (services.folders.input_dir / "away.png").symlink_to(outside)
+    (services.folders.output_dir / "away.png").symlink_to(outside)
+    (services.folders.input_dir / "real.png").write_bytes(png_bytes())
+    (services.folders.input_dir / "alias.png").symlink_to(services.folders.input_dir / "real.png")
+    (services.folders.output_dir / "kept.png").write_bytes(png_bytes())
+    listed = await (await client.get("/internal/files/input")).json()
+    assert sorted(listed) == ["alias.png [input]", "real.png [input]"]
+    assert await (await client.get("/internal/files/output")).json() == ["kept.png [output]"]
+    # what is not listed is not served either
+    assert (await client.get("/view?filename=away.png")).status == 400

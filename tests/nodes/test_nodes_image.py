@@ -138,3 +138,22 @@ def test_load_image_output_reads_the_names_the_output_route_lists(app):
     image, mask = LoadImageOutput().load_image(value)
     assert image.shape == (1, 4, 5, 3) and torch.allclose(image[0, 0, 0], torch.tensor([0.0, 1.0, 0.0]))
     assert LoadImageOutput.IS_CHANGED(value) == LoadImage.IS_CHANGED(value)
+
+
+def test_load_image_lists_and_loads_only_what_stays_in_input(app, tmp_path):
+    """Links leading out of input/ and the hidden file of an unfinished write are neither
+    offered by LoadImage nor accepted by name (a killed upload's partial file is cut)."""
+    outside = tmp_path / "elsewhere.png"
+    Image.new("RGB", (4, 4)).save(outside)
+    folder = app.folders.input_dir
+    Image.new("RGB", (4, 4)).save(folder / "real.png")
+    (folder / "away.png").symlink_to(outside)
+    (folder / "alias.png").symlink_to(folder / "real.png")
+    partial = folder / ".pic.png.0a1b2c3d.partial"
+    partial.write_bytes((folder / "real.png").read_bytes()[:40])
+    assert LoadImage.INPUT_TYPES()["required"]["image"][0] == ["alias.png", "real.png"]
+    assert LoadImage.VALIDATE_INPUTS("alias.png") is True
+    for name in ("away.png", partial.name):
+        assert LoadImage.VALIDATE_INPUTS(name) == f"Invalid image file: {name}"
+    with pytest.raises(ValueError, match="unfinished write"):
+        LoadImage().load_image(partial.name)

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from comfy_core.api.errors import bad_request, json_error, read_json
 from comfy_core.api.state import services_of
-from comfy_core.files.atomic import is_partial_name
+from comfy_core.files.safe import is_within
 
 LOG_SUBSCRIBERS = web.AppKey("log_subscribers", set)
 TERMINAL_SIZE = {"cols": 80, "rows": 24}
@@ -53,8 +53,10 @@ async def files(request: web.Request) -> web.Response:
     if kind not in ("output", "input", "temp"):
         return json_error(400, "invalid_type", "directory type must be output, input or temp")
     base = services_of(request).folders.directory_of(kind)
-    found = ([p for p in base.iterdir() if p.is_file() and not p.name.startswith(".")]
-             if base.is_dir() else [])  # dotfiles (partial writes among them) hidden
+    # dotfiles (partial writes among them) and links leading out (never served) hidden
+    found = ([p for p in base.iterdir()
+              if p.is_file() and not p.name.startswith(".") and is_within(base, p)]
+             if base.is_dir() else [])
     found.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     # Annotated ("name [output]") so a remote combo's value names its folder: LoadImage's
     # loader and validation then look there (LoadImageOutput), as in ComfyUI.

@@ -11,6 +11,7 @@ It measures
     scaling efficiency = jobs/s with N workers / (N x jobs/s with one worker).
 
     .venv/bin/python bench/cluster_bench.py [--workers 1,2,4] [--jobs 24] [--latency 30]
+        [--latency-only]
 """
 
 from __future__ import annotations
@@ -147,9 +148,10 @@ async def measure(url: str, jobs: int, offset: int) -> dict:
 async def paired_latency(single_url: str, cluster_url: str, count: int) -> dict:
     """Model-free jobs alternately on the in-process server and the one-worker cluster,
     so that both see the same machine load; the overhead is the median difference."""
+    for url, offset in ((single_url, 50_000), (cluster_url, 60_000)):
+        async with Client(url) as client:  # one at a time: an idle websocket that does
+            await warm_up(client, offset)  # not answer the server's pings gets closed
     async with Client(single_url) as single, Client(cluster_url) as cluster:
-        await warm_up(single, 50_000)
-        await warm_up(cluster, 60_000)
         pairs = []
         for i in range(count):
             a = await single.run([free_job(70_000 + i)]) * 1000
@@ -165,6 +167,8 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--jobs", type=int, default=24)
     parser.add_argument("--latency", type=int, default=30)
+    parser.add_argument("--latency-only", action="store_true",
+                        help="measure the dispatch overhead only (no throughput runs)")
     args = parser.parse_args()
     configs: list[int | None] = [None] + [int(n) for n in args.workers.split(",")]
     results: dict[str, dict] = {}
@@ -182,7 +186,7 @@ def main() -> None:
             single.stop()
             one.stop()
         print(f"latency: {latency}", file=sys.stderr, flush=True)
-        for n, workers in enumerate(configs):
+        for n, workers in enumerate([] if args.latency_only else configs):
             server = Server(bases[1], workers)
             try:
                 name = "in-process" if workers is None else f"ray x{workers}"
@@ -204,6 +208,8 @@ def report(latency: dict, results: dict[str, dict], args: argparse.Namespace) ->
     print("|---|---|---|")
     print(f"| {latency['single_ms']:.1f} ms | {latency['cluster_ms']:.1f} ms "
           f"| {latency['overhead_ms']:+.1f} ms |")
+    if not results:
+        return
     print(f"\nThroughput, {args.jobs} jobs queued at once:\n")
     print("| Setup | Model-free jobs/s | Tiny-model jobs/s | Scaling efficiency (tiny) |")
     print("|---|---|---|---|")

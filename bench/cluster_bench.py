@@ -4,8 +4,9 @@ process (no --ray) and with --ray local and 1, 2, 4 worker actors, on a free por
 It measures
   * dispatch overhead: end-to-end latency of a model-free job submitted alone (POST
     /prompt until the websocket's final `executing`), alternately on an in-process server
-    and a one-worker cluster running side by side (both see the same machine load); the
-    overhead is the median of the paired differences;
+    and a one-worker cluster running side by side (both see the same machine load, and
+    both run torch with one thread, as Ray gives the worker); the overhead is the median
+    of the paired differences;
   * throughput: N jobs queued at once until the last finishes, for model-free jobs
     (EmptyImage -> SaveImage) and tiny-model jobs (the demo checkpoint, 64x64, 4 steps);
     scaling efficiency = jobs/s with N workers / (N x jobs/s with one worker).
@@ -65,7 +66,7 @@ def tiny_job(i: int) -> dict:
 
 
 class Server:
-    def __init__(self, base: Path, workers: int | None) -> None:
+    def __init__(self, base: Path, workers: int | None, env: dict | None = None) -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -77,7 +78,8 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "server.py"),
                                       "--base-directory", str(base), "--port", str(port),
                                       "--preview-method", "none", *flags],
-                                     cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+                                     cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})})
         deadline = time.monotonic() + 600
         while True:  # /queue answers once the nodes and workers are ready
             if self.proc.poll() is not None:
@@ -179,7 +181,11 @@ def main() -> None:
             (base / "models" / "checkpoints" / "demo").mkdir(parents=True)
             shutil.copyfile(DEMO, base / "models" / "checkpoints" / CKPT)
             bases.append(base)
-        single, one = Server(bases[0], None), Server(bases[1], 1)
+        # Ray starts a worker with OMP_NUM_THREADS set to its CPU share (1 here); the
+        # in-process server gets the same, or its torch threads spin against the load
+        # and the difference would not be the dispatch overhead alone
+        threads = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        single, one = Server(bases[0], None, threads), Server(bases[1], 1)
         try:
             latency = asyncio.run(paired_latency(single.url, one.url, args.latency))
         finally:

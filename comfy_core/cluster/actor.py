@@ -1,14 +1,15 @@
 """The worker: one Ray actor per device, with its own registry, executor, node cache and
 memory manager. Plain Python here; `comfy_core.cluster.pool` wraps it with `ray.remote`.
 
-`run` is a streaming generator: the job runs on a thread of the actor while `run` yields
-batches of stream items to the server as they come, and a `("beat",)` item every
-`BEAT_S` seconds of silence, so the server can tell a long node from a hung process.
-Control calls (`interrupt`, `free`, `stats`) run on the actor's other threads.
+`run` runs one job inline on the actor's calling thread and returns the job's stream
+items (a quick job's whole stream) with its reply; `events` is the worker's long-lived
+channel that sends a longer job's items while it runs, and beats (see
+comfy_core.cluster.outbox). Control calls (`interrupt`, `free`, `stats`) run on the actor's
+other threads; the clean-up after a job runs on the worker's settle thread, after the
+reply left, and a next `run` waits for it.
 
 Stream items: ("event", type, data, binary[, client_id]) | ("file", kind, subfolder,
-filename, bytes) |
-("result", outputs, status, meta) | ("beat",).
+filename, bytes) | ("result", outputs, status, meta).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import queue
 import socket
 import threading
-import time
-from dataclasses import dataclass, field, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from comfy_core.cluster.outbox import ChannelBatch, Outbox
 from comfy_core.cluster.scratch import Scratch
 from comfy_core.jobs.host_memory import heap_trimmer
 from comfy_core.jobs.worker import crash_status
@@ -32,8 +33,6 @@ from comfy_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BEAT_S = 1.0
-BATCH_S = 0.05
 BUSY_WAIT_S = 30.0
 BASE_ENV = "COMFY_WORKER_BASE_DIRECTORY"
 EXTRA_PATHS_ENV = "COMFY_WORKER_EXTRA_MODEL_PATHS"
@@ -50,13 +49,6 @@ def node_settings(settings: Settings, environ: Mapping[str, str], scratch: Path)
     return replace(settings, base_directory=base, extra_model_paths_config=extra,
                    input_directory=scratch / "input", output_directory=scratch / "output",
                    temp_directory=scratch, user_directory=scratch / "user")
-
-
-@dataclass
-class _Running:
-    prompt_id: str
-    interrupt: threading.Event = field(default_factory=threading.Event)
-    items: queue.Queue = field(default_factory=queue.Queue)
 
 
 class WorkerActor:
@@ -84,8 +76,10 @@ class WorkerActor:
         self._release_heap = heap_trimmer()
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
-        self._running: _Running | None = None
+        self._running: Outbox | None = None
+        self._settler = ThreadPoolExecutor(1, thread_name_prefix=f"{worker_id}-settle")
         self._free_after: tuple[bool, bool] | None = None
+        self._held = False  # a job (from its start until it settled) or a free holds it
         self._early_interrupts: collections.deque[str] = collections.deque(maxlen=64)
         log.info("worker %s ready on %s (%s)", worker_id, socket.gethostname(), self.device())
 
@@ -140,53 +134,86 @@ class WorkerActor:
             return True
 
     def free(self, unload_models: bool, free_memory: bool) -> None:
-        """POST /free: at once when idle, else after the running job."""
-        with self._lock:
-            if self._running is not None:
-                old = self._free_after or (False, False)
-                self._free_after = (old[0] or unload_models, old[1] or free_memory)
+        """POST /free: at once when idle, else once the running job settled."""
+        with self._idle:
+            old = self._free_after or (False, False)
+            self._free_after = (old[0] or unload_models, old[1] or free_memory)
+            if self._held:  # a job (or another free) holds the worker and applies it
                 return
-        self._apply_free(unload_models, free_memory)
+            self._held = True
+        self._release()
 
     def request_free(self, request: Any) -> None:
         """A pack's PromptServer.instance asking for /free (a FreeRequest)."""
         self.free(request.unload_models, request.free_memory)
 
     def _apply_free(self, unload_models: bool, free_memory: bool) -> None:
-        if free_memory:
-            self._executor.reset_cache()
-        if (unload_models or free_memory) and self._memory is not None:
-            self._memory.unload_all()
+        try:
+            if free_memory:
+                self._executor.reset_cache()
+            if (unload_models or free_memory) and self._memory is not None:
+                self._memory.unload_all()
+        except Exception:
+            log.exception("worker %s could not free memory", self.worker_id)
+            return
         log.info("worker %s freed memory (unload_models=%s, free_memory=%s)", self.worker_id,
                  unload_models, free_memory)
 
-    # -- jobs -------------------------------------------------------------------------------
-    def run(self, job: dict) -> Iterator[list]:
-        """Run one job, yielding lists of stream items until its ("result", ...)."""
-        running = _Running(job["prompt_id"])
-        with self._idle:  # the previous job may still be settling (it sent its result)
-            if not self._idle.wait_for(lambda: self._running is None, timeout=BUSY_WAIT_S):
-                raise RuntimeError(f"worker {self.worker_id} is still running "
-                                   f"{self._running.prompt_id}")
-            self._running = running
-            if running.prompt_id in self._early_interrupts:
-                running.interrupt.set()
-        thread = threading.Thread(target=self._execute, args=(job, running), daemon=True,
-                                  name=f"job-{job['prompt_id']}")
-        thread.start()
+    def _release(self) -> None:
+        """Apply the /free requests that came meanwhile, then let the next job in. The
+        check and the release are one step: a request after it applies itself."""
         while True:
-            batch = _take(running.items, BEAT_S)
-            yield batch or [("beat",)]
-            if batch and batch[-1][0] == "result":
-                break
-        thread.join()
+            with self._idle:
+                request, self._free_after = self._free_after, None
+                if request is None:
+                    self._running, self._held = None, False
+                    self._idle.notify_all()
+                    return
+            self._apply_free(*request)
 
-    def _execute(self, job: dict, running: _Running) -> None:
-        put = running.items.put
+    # -- jobs -------------------------------------------------------------------------------
+    def run(self, job: dict) -> tuple[int, list]:
+        """Run one job here and now: (how many of its items went by the event channel,
+        the rest, ending with its ("result", ...))."""
+        outbox = self._begin(job)
+        flushed, tail = outbox.close(self._execute(job, outbox))
+        self._settler.submit(self._settle)  # after the reply; a next run() waits for it
+        return flushed, tail
+
+    def events(self) -> Iterator[ChannelBatch]:
+        """The worker's event channel, called once by the server and never ending: the
+        running job's items once it has run a while, and beats while it runs."""
+        seen: Outbox | None = None
+        while True:
+            with self._idle:
+                self._idle.wait_for(lambda: self._running is not None
+                                    and self._running is not seen)
+                seen = self._running
+            while (batch := seen.next_batch()) is not None:
+                yield batch
+
+    def _begin(self, job: dict) -> Outbox:
+        """Make the job the running one once the worker is free; a /free the server sent
+        before this job (carried with it) applies first."""
+        outbox = Outbox(job["prompt_id"])
+        with self._idle:
+            if not self._idle.wait_for(lambda: not self._held, timeout=BUSY_WAIT_S):
+                raise RuntimeError(f"worker {self.worker_id} is still busy with "
+                                   f"{self._running.prompt_id if self._running else 'a free'}")
+            self._running, self._held = outbox, True
+            if outbox.prompt_id in self._early_interrupts:
+                outbox.interrupt.set()
+            self._idle.notify_all()  # the event channel follows this job
+        if job.get("free"):
+            self._apply_free(*job["free"])
+        return outbox
+
+    def _execute(self, job: dict, outbox: Outbox) -> tuple:
+        """The job's ("result", ...) item; its events and files go into `outbox`."""
+        put = outbox.put
         prompt_id = job["prompt_id"]
         try:
             self._scratch.receive(job.get("files") or {})
-
             client_id = job["extra_data"].get("client_id")
 
             def emit(event: Any) -> None:
@@ -199,40 +226,29 @@ class WorkerActor:
                                  memory=self._memory)
             with use_app(context):
                 result = self._executor.run(job["prompt"], prompt_id, job["extra_data"],
-                                            job["outputs"], emit, running.interrupt)
-            self._after_job()
+                                            job["outputs"], emit, outbox.interrupt)
             for ui in result.outputs.values():
                 self._scratch.ship_ui(ui, put)
             self._scratch.ship_rest(put)
             status = {"status_str": result.status_str, "completed": result.completed,
                       "messages": result.messages}
-            outcome = ("result", result.outputs, status, result.meta)
+            return ("result", result.outputs, status, result.meta)
         except BaseException as exc:  # never leave the server without a result
             log.exception("worker %s failed around job %s", self.worker_id, prompt_id)
-            outcome = ("result", {}, crash_status(prompt_id, exc), {})
-        put(outcome)  # the server records it while this worker clears up
-        self._finish_job()  # a next run() waits for this (see run)
+            return ("result", {}, crash_status(prompt_id, exc), {})
 
-    def _after_job(self) -> None:
+    def _settle(self) -> None:
+        """After a job's reply: memory and scratch clean-up, then the /free requests that
+        waited, then the next job may start (whatever of this failed)."""
         try:
             if self._memory is not None:
                 self._memory.on_prompt_end()
             self._release_heap()
-        except Exception:
-            log.exception("memory clean-up after a job failed")
-
-    def _finish_job(self) -> None:
-        try:
             self._scratch.end_job()
-        except OSError:
-            log.exception("worker %s could not clear its scratch folders", self.worker_id)
-        with self._lock:
-            request, self._free_after = self._free_after, None
-        if request is not None:
-            self._apply_free(*request)
-        with self._idle:
-            self._running = None
-            self._idle.notify_all()
+        except Exception:
+            log.exception("worker %s: clean-up after a job failed", self.worker_id)
+        finally:
+            self._release()
 
 
 class _JobChannel:
@@ -248,7 +264,7 @@ class _JobChannel:
         if running is None:
             log.debug("plugin event %r dropped: no job is running", kind)
             return
-        running.items.put(("event", kind, data, binary, client_id))
+        running.put(("event", kind, data, binary, client_id))
 
 
 def _plugin_server(settings: Settings, actor: WorkerActor) -> Any:
@@ -261,26 +277,6 @@ def _plugin_server(settings: Settings, actor: WorkerActor) -> Any:
     server = PromptServer(None, settings)
     server.attach(web.Application(), _JobChannel(actor), actor)
     return server
-
-
-def _take(items: queue.Queue, timeout: float) -> list:
-    """The next batch: waits up to `timeout` for a first item, then takes what follows for
-    up to BATCH_S (or until the result). A quick job crosses to the server as one object;
-    a long node's progress still arrives at least every BATCH_S."""
-    try:
-        batch = [items.get(timeout=timeout)]
-    except queue.Empty:
-        return []
-    deadline = time.monotonic() + BATCH_S
-    while batch[-1][0] != "result":
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        try:
-            batch.append(items.get(timeout=left))
-        except queue.Empty:
-            break
-    return batch
 
 
 def _node_id() -> str | None:

@@ -95,10 +95,15 @@ class Cluster:
         unless that was their last attempt."""
         return store.recover(requeue=self.settings.requeue_running, max_attempts=MAX_ATTEMPTS)
 
+    def runnable(self, prompt: dict) -> bool:
+        """Whether a ready worker can run `prompt` by what it last reported (quick: no
+        call to the workers, so the submit path asks this first, on its own thread)."""
+        needs = self.requirements(prompt)
+        return any(h.caps.can_run(needs) for h in self.pool.ready())
+
     def refusal(self, prompt: dict) -> dict | None:
         """The 400 body for a prompt no worker can run (files refreshed once first)."""
-        needs = self.requirements(prompt)
-        if any(h.caps.can_run(needs) for h in self.pool.ready()):
+        if self.runnable(prompt):
             return None
         self.refresh_files()
         needs = self.requirements(prompt)

@@ -2,10 +2,10 @@
 jobs of workers that were lost. It stands where the in-process `Worker` stands (start,
 stop, interrupt, request_free), so the API does not know which one runs the jobs.
 
-One thread chooses (comfy_core.cluster.policy) and claims; each running job has its own
-stream thread (comfy_core.cluster.stream). A job whose worker dies or hangs is re-queued
-at its place and runs on another worker; after MAX_ATTEMPTS losses it is recorded failed
-with the reason.
+One thread chooses (comfy_core.cluster.policy), claims and sends each job to its worker;
+each worker has one link thread that follows its jobs (comfy_core.cluster.stream). A job
+whose worker dies or hangs is re-queued at its place and runs on another worker; after
+MAX_ATTEMPTS losses it is recorded failed with the reason.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from comfy_core.cluster.policy import PendingJob, WorkerView, assign
 from comfy_core.cluster.pool import WorkerHandle
-from comfy_core.cluster.stream import JobStream, Lost
+from comfy_core.cluster.stream import Lost, WorkerLink
 from comfy_core.jobs import Job
 from comfy_core.jobs.records import now_ms
 from comfy_core.jobs.worker import LEASE_SECONDS, FreeRequest, Publish
@@ -54,7 +54,8 @@ class Dispatcher:
         self._stop = threading.Event()
         self._kick = threading.Event()
         self._lock = threading.Lock()
-        self._streams: dict[str, JobStream] = {}  # prompt id -> stream
+        self._links: dict[str, WorkerLink] = {}  # worker id -> its link
+        self._frees: dict[str, tuple[bool, bool]] = {}  # worker id -> /free for its next job
         self._first_seen: dict[str, float] = {}
         self._thread: threading.Thread | None = None
 
@@ -70,39 +71,50 @@ class Dispatcher:
         self.interrupt()
         if self._thread is not None:
             self._thread.join(timeout)
-        for stream in self._running_streams():
-            stream.thread.join(timeout)
+        with self._lock:
+            links = list(self._links.values())
+        for link in links:  # each ends once its job (if any) is recorded
+            link.close()
+        for link in links:
+            link.join(timeout)
 
     def interrupt(self, prompt_id: str | None = None) -> bool:
         """Interrupt `prompt_id` on its worker, or every running job when None."""
-        streams = [s for s in self._running_streams()
-                   if prompt_id is None or s.job.prompt_id == prompt_id]
-        for stream in streams:
-            stream.handle.actor.interrupt.remote(stream.job.prompt_id)
-        return bool(streams)
+        running = [(link, job) for link, job in self._running()
+                   if prompt_id is None or job.prompt_id == prompt_id]
+        for link, job in running:
+            link.handle.actor.interrupt.remote(job.prompt_id)
+        return bool(running)
 
     def request_free(self, request: FreeRequest) -> None:
-        """POST /free on every worker (each applies it between jobs)."""
+        """POST /free on every worker: at once on an idle one, after its job on a busy
+        one, and in any case before the next job sent to it (which carries it)."""
+        wanted = (request.unload_models, request.free_memory)
         for handle in self._cluster.pool.ready():
-            handle.actor.free.remote(request.unload_models, request.free_memory)
+            with self._lock:
+                old = self._frees.get(handle.worker_id, (False, False))
+                self._frees[handle.worker_id] = (old[0] or wanted[0], old[1] or wanted[1])
+            handle.actor.free.remote(*wanted)
             if request.unload_models or request.free_memory:
                 handle.recent.clear()
 
     def current(self) -> Job | None:
-        streams = self._running_streams()
-        return streams[0].job if streams else None
+        running = self._running()
+        return running[0][1] if running else None
 
     def running(self) -> dict[str, str]:
         """prompt id -> worker id of the jobs running now."""
-        return {s.job.prompt_id: s.handle.worker_id for s in self._running_streams()}
+        return {job.prompt_id: link.handle.worker_id for link, job in self._running()}
 
-    def _running_streams(self) -> list[JobStream]:
+    def _running(self) -> list[tuple[WorkerLink, Job]]:
         with self._lock:
-            return list(self._streams.values())
+            links = list(self._links.values())
+        return [(link, job) for link in links if (job := link.job) is not None]
 
     # -- the loop -------------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self._kick.clear()  # a job that ends from here on kicks the wait below
             try:
                 waiting = self._round()
             except Exception:  # e.g. the database went away; retry
@@ -113,12 +125,13 @@ class Dispatcher:
                 self._store.wait_for_work(IDLE_WAIT_S)
             elif waiting:
                 self._kick.wait(BLOCKED_WAIT_S)
-                self._kick.clear()
 
     def _round(self) -> bool | None:
         """One dispatch round: None when nothing is pending, True when jobs wait for a
-        worker, False when something was started (go again at once)."""
+        worker (or every worker is busy now), False when something was started and a
+        worker is still free (go again at once)."""
         self._cluster.pool.poll()
+        self._sync_links()
         pending = self._store.pending_jobs(WINDOW)
         if not pending:
             self._first_seen.clear()
@@ -136,7 +149,7 @@ class Dispatcher:
         pairs = assign(jobs, views, locality_wait=self._cluster.flags.locality_wait)
         by_id = {h.worker_id: h for h in workers}
         started = sum(self._start(by_id[w], p, needs[p].files) for p, w in pairs)
-        return not started
+        return not started or all(h.busy is not None for h in workers)
 
     def _start(self, handle: WorkerHandle, prompt_id: str, files: frozenset[str]) -> bool:
         job = self._store.claim(handle.worker_id, LEASE_SECONDS, prompt_id=prompt_id)
@@ -144,21 +157,44 @@ class Dispatcher:
             return False
         handle.busy, handle.last_used = prompt_id, time.monotonic()
         handle.recent.append(files)
+        with self._lock:
+            free = self._frees.pop(handle.worker_id, None)
         payload = {"prompt_id": job.prompt_id, "prompt": job.prompt,
                    "extra_data": job.run_extra_data(), "outputs": job.outputs,
-                   "files": self._cluster.input_files(job.prompt)}
-        gen = handle.actor.run.options(num_returns="streaming").remote(payload)
-        stream = JobStream(self._cluster.ray, handle, job, gen, store=self._store,
-                           sink=self._cluster.sink, publish=self._publish,
-                           heartbeat_timeout=self._cluster.flags.heartbeat_timeout,
-                           on_end=self._on_end, stopping=self._stop)
-        with self._lock:
-            self._streams[job.prompt_id] = stream
+                   "files": self._cluster.input_files(job.prompt), "free": free}
+        reply = handle.actor.run.remote(payload)  # the worker starts at once
+        self._link(handle).follow(job, reply)
         self._first_seen.pop(prompt_id, None)
         log.info("job %s -> %s (%s)", prompt_id, handle.worker_id, handle.device)
-        stream.start()
         self._status_changed()
         return True
+
+    def _link(self, handle: WorkerHandle) -> WorkerLink:
+        """The worker's link (made here if it has none yet: its event channel opens)."""
+        with self._lock:
+            link = self._links.get(handle.worker_id)
+            if link is None or not link.usable:
+                link = WorkerLink(self._cluster.ray, handle, store=self._store,
+                                  sink=self._cluster.sink, publish=self._publish,
+                                  heartbeat_timeout=self._cluster.flags.heartbeat_timeout,
+                                  on_end=self._on_end, stopping=self._stop)
+                self._links[handle.worker_id] = link
+            return link
+
+    def _sync_links(self) -> None:
+        """A link for every ready worker before its first job (not on that job's path);
+        close the links (and forget the /free) of workers that were replaced."""
+        pool = self._cluster.pool
+        for handle in pool.ready():
+            if handle.worker_id not in self._links:
+                self._link(handle)
+        with self._lock:
+            gone = [w for w, link in self._links.items() if not link.handle.alive]
+            links = [self._links.pop(w) for w in gone]
+            for worker_id in [w for w in self._frees if pool.get(w) is None]:
+                del self._frees[worker_id]
+        for link in links:
+            link.close()
 
     def _fail_unrunnable(self, pending: list[Job], needs: dict, workers: list[WorkerHandle]
                          ) -> None:
@@ -175,8 +211,6 @@ class Dispatcher:
 
     # -- ends ------------------------------------------------------------------------------
     def _on_end(self, handle: WorkerHandle, job: Job, lost: Lost | None) -> None:
-        with self._lock:
-            self._streams.pop(job.prompt_id, None)
         if lost is None:
             handle.busy = None
         else:

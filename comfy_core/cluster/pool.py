@@ -23,7 +23,7 @@ from comfy_core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ACTOR_THREADS = 8  # run + interrupt, free, stats, ping, files at the same time
+ACTOR_THREADS = 10  # run, the event channel, interrupt, free, stats, files at the same time
 READY_TIMEOUT_S = 300.0
 
 

@@ -1,9 +1,11 @@
-"""One running job on one worker, seen from the server: its event stream in, its files
-and events out, its history record written, and the verdict when the worker is lost.
+"""One worker seen from the server: the job it runs, that job's items in (events
+published, files written, history record stored), and the verdict when it is lost.
 
-Runs on its own thread. Liveness is the stream itself: the worker yields at least every
-`actor.BEAT_S` seconds, so `heartbeat_timeout` seconds of silence means the process is
-hung (or its node is unreachable); a dead actor surfaces as an error on the stream.
+One long-lived thread per worker follows two things: the reply of the job's `run` call
+(a quick job's whole stream) and the worker's event channel (a longer job's items while
+it runs, and beats; see comfy_core.cluster.outbox). `heartbeat_timeout` seconds with
+neither means the process is hung (or its node unreachable); a dead actor surfaces as an
+error on either.
 """
 
 from __future__ import annotations
@@ -33,98 +35,166 @@ class Lost:
     hung: bool = False
 
 
-class JobStream:
-    """Consumes `gen`, the stream of `handle.actor.run` for `job` (submitted by the caller,
-    so the worker starts while this thread starts); calls `on_end(handle, job, lost)`
-    once."""
+class WorkerLink:
+    """Follows the jobs of one worker, one at a time, on its own thread; calls
+    `on_end(handle, job, lost)` once per job. After a lost job the link is done (the
+    worker is replaced, with a link of its own)."""
 
-    def __init__(self, ray: Any, handle: WorkerHandle, job: Job, gen: Any, *,
-                 store: JobStore, sink: FileSink, publish: Publish, heartbeat_timeout: float,
+    def __init__(self, ray: Any, handle: WorkerHandle, *, store: JobStore, sink: FileSink,
+                 publish: Publish, heartbeat_timeout: float,
                  on_end: Callable[[WorkerHandle, Job, Lost | None], None],
                  stopping: threading.Event) -> None:
-        self._ray = ray
-        self.handle, self.job, self._gen = handle, job, gen  # the worker's run() stream
-        self._store, self._sink, self._publish = store, sink, publish
-        self._timeout = heartbeat_timeout
+        self.ray, self.handle = ray, handle
+        self.store, self.sink, self.publish = store, sink, publish
+        self.timeout = heartbeat_timeout
+        self.stopping = stopping
         self._on_end = on_end
-        self._stopping = stopping
-        self._client = job.extra_data.get("client_id")
-        self.thread = threading.Thread(target=self._run, daemon=True,
-                                       name=f"cluster-job-{job.prompt_id}")
+        self._cond = threading.Condition()
+        self._next: tuple[Job, Any] | None = None  # (job, its run() reply)
+        self.job: Job | None = None  # the job being followed
+        self._closed = False
+        self.channel = handle.actor.events.options(num_returns="streaming").remote()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name=f"cluster-{handle.worker_id}")
+        self._thread.start()
 
-    def start(self) -> None:
-        self.thread.start()
+    @property
+    def usable(self) -> bool:
+        """Whether it can take a next job (open, its thread alive)."""
+        with self._cond:
+            return not self._closed and self._thread.is_alive()
 
-    def _run(self) -> None:
-        lost: Lost | None
-        try:
-            lost = self._consume(self._gen)
-        except Exception as exc:  # never leave the job without a verdict
-            log.exception("stream of job %s on %s failed", self.job.prompt_id,
-                          self.handle.worker_id)
-            lost = Lost(f"{type(exc).__name__}: {exc}")
-        self._on_end(self.handle, self.job, lost)
+    def follow(self, job: Job, reply: Any) -> None:
+        """Follow `job`, already sent to the worker (`reply`: its run() reference)."""
+        with self._cond:
+            self._next = (job, reply)
+            self.job = job
+            self._cond.notify_all()
 
-    def _consume(self, gen: Any) -> Lost | None:
-        ray = self._ray
-        renewed = time.monotonic()
+    def close(self) -> None:
+        """End the thread once the job it follows (if any) ended."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    # -- the thread ---------------------------------------------------------------------
+    def _loop(self) -> None:
         while True:
-            ready, _ = ray.wait([gen], timeout=self._timeout)
+            with self._cond:
+                self._cond.wait_for(lambda: self._next is not None or self._closed)
+                if self._next is None:
+                    return
+                job, reply = self._next
+                self._next = None
+            lost = self._settle(job, reply)
+            with self._cond:
+                self.job = None
+                if lost is not None:
+                    self._closed = True
+            self._on_end(self.handle, job, lost)
+            if lost is not None:
+                return
+
+    def _settle(self, job: Job, reply: Any) -> Lost | None:
+        try:
+            return _JobFollower(self, job, reply).run()
+        except Exception as exc:  # never leave the job without a verdict
+            log.exception("following job %s on %s failed", job.prompt_id,
+                          self.handle.worker_id)
+            return Lost(f"{type(exc).__name__}: {exc}")
+
+
+class _JobFollower:
+    """One job's items, from the channel and the reply, applied in the worker's order."""
+
+    def __init__(self, link: WorkerLink, job: Job, reply: Any) -> None:
+        self.link, self.job, self.reply = link, job, reply
+        self.wid = link.handle.worker_id
+        self.client = job.extra_data.get("client_id")
+        self.received = 0  # items applied (from the channel, then the reply)
+
+    def run(self) -> Lost | None:
+        ray, link = self.link.ray, self.link
+        renewed = time.monotonic()
+        tail: tuple[int, list] | None = None
+        while True:
+            waiting = [link.channel] if tail is not None else [self.reply, link.channel]
+            ready, _ = ray.wait(waiting, num_returns=1, timeout=link.timeout)
             if not ready:
-                return Lost(f"no sign of life from {self.handle.worker_id} for "
-                            f"{self._timeout:g} s (hung)", hung=True)
+                return Lost(f"no sign of life from {self.wid} for {link.timeout:g} s "
+                            f"(hung)", hung=True)
             try:
-                batch = ray.get(next(gen))
+                if tail is None and self.reply in ready:
+                    tail = ray.get(self.reply)
+                else:
+                    self._channel_batch(ray.get(next(link.channel)))
             except StopIteration:
-                return Lost(f"{self.handle.worker_id} ended the job without a result")
+                return Lost(f"{self.wid} ended its event channel")
             except ray.exceptions.RayActorError as exc:
-                return Lost(f"{self.handle.worker_id} died: {_first_line(exc)}")
+                return Lost(f"{self.wid} died: {_first_line(exc)}")
             except ray.exceptions.RayError as exc:
-                return Lost(f"{self.handle.worker_id} failed: {_first_line(exc)}")
-            for item in batch:
-                if self._handle(item):
-                    return None
+                return Lost(f"{self.wid} failed: {_first_line(exc)}")
+            if tail is not None and self.received >= tail[0]:
+                return self._apply_tail(tail[1])
             if time.monotonic() - renewed > LEASE_SECONDS / 3:
                 renewed = time.monotonic()
                 self._renew()
 
-    def _handle(self, item: tuple) -> bool:
+    def _channel_batch(self, batch: tuple[str, int, list]) -> None:
+        prompt_id, start, items = batch
+        if prompt_id != self.job.prompt_id:  # a beat of the job before: nothing to apply
+            return
+        for item in items[max(0, self.received - start):]:
+            self._apply(item)
+        self.received = max(self.received, start + len(items))
+
+    def _apply_tail(self, items: list) -> Lost | None:
+        for item in items:
+            if self._apply(item):
+                return None
+        return Lost(f"{self.wid} ended the job without a result")
+
+    def _apply(self, item: tuple) -> bool:
         """Apply one stream item; True once the job's result is recorded."""
         kind = item[0]
-        wid = self.handle.worker_id
         if kind == "file":
             _, file_kind, subfolder, filename, data = item
-            self._sink.store(wid, file_kind, subfolder, filename, data)
+            self.link.sink.store(self.wid, file_kind, subfolder, filename, data)
         elif kind == "event":  # a plugin's own event names its client (None: everyone)
             _, event_type, data, binary, *client = item
             if event_type == "executed" and isinstance(data, dict):
-                data = {**data, "output": self._sink.rename_ui(wid, data.get("output"))}
-            self._publish(event_type, data, binary, client[0] if client else self._client)
+                data = {**data, "output": self.link.sink.rename_ui(self.wid,
+                                                                    data.get("output"))}
+            self.link.publish(event_type, data, binary, client[0] if client else self.client)
         elif kind == "result":
             _, outputs, status, meta = item
-            self._record(self._sink.rename_outputs(wid, outputs), status, meta)
-            self._publish("executing", {"node": None, "prompt_id": self.job.prompt_id}, None,
-                          self._client)
+            self._record(self.link.sink.rename_outputs(self.wid, outputs), status, meta)
+            self.link.publish("executing", {"node": None, "prompt_id": self.job.prompt_id},
+                               None, self.client)
             return True
         return False
 
     def _record(self, outputs: dict, status: dict, meta: dict) -> None:
-        status = {**status, "worker": self.handle.worker_id, "device": self.handle.device,
-                  "hostname": self.handle.hostname}
+        handle = self.link.handle
+        status = {**status, "worker": handle.worker_id, "device": handle.device,
+                  "hostname": handle.hostname}
         for attempt in itertools.count():
             try:
-                self._store.complete(self.job.prompt_id, outputs, status, meta)
+                self.link.store.complete(self.job.prompt_id, outputs, status, meta)
                 return
             except StoreUnavailableError as exc:
                 if not attempt:
                     log.error("cannot record the outcome of job %s yet (%s); retrying",
                               self.job.prompt_id, exc)
-                if self._stopping.wait(RECORD_RETRY_S):
+                if self.link.stopping.wait(RECORD_RETRY_S):
                     raise
 
     def _renew(self) -> None:
         try:
-            self._store.heartbeat(self.handle.worker_id, self.job.prompt_id, LEASE_SECONDS)
+            self.link.store.heartbeat(self.wid, self.job.prompt_id, LEASE_SECONDS)
         except Exception as exc:  # a full disk: the job goes on, the record waits
             log.error("cannot renew the lease of job %s: %s", self.job.prompt_id, exc)
 

@@ -1,6 +1,10 @@
 """Dispatch choices and file naming without Ray: affinity, least recently used, delay
-scheduling, file availability; the server's names for workers' files."""
+scheduling, file availability; the server's names for workers' files; a job's items split
+between the event channel and the reply."""
 
+import threading
+
+from comfy_core.cluster.outbox import Outbox
 from comfy_core.cluster.policy import PendingJob, WorkerView, assign
 from comfy_core.cluster.refs import WorkerCaps, folders_by_name, merge_indexes, requirements_of
 from comfy_core.cluster.transfer import FileSink
@@ -114,3 +118,36 @@ def test_scratch_keeps_counters_unique_and_folders_small(tmp_path):
     assert shipped.count(("output", "plugin.txt")) == 3 and ("output", "x_00099_.png") not in shipped
     assert [n for k, n in shipped if n.startswith("img")] == [f"img_{i:05}_.png" for i in range(1, 7)]
     scratch.remove()
+
+
+def test_outbox_quick_job_sends_everything_with_its_reply():
+    box = Outbox("p1")
+    box.put(("event", "execution_start", {}, None))
+    box.put(("file", "output", "", "a_00001_.png", b"png"))
+    taken, tail = box.close(("result", {}, {}, {}))
+    assert taken == 0
+    assert [i[0] for i in tail] == ["event", "file", "result"]
+    assert box.next_batch() is None  # the channel sends nothing for it
+    box.put(("event", "late", {}, None))  # after the result: dropped
+    assert box.close(("result", {}, {}, {}))[1][-2][0] == "result"
+
+
+def test_outbox_long_job_items_leave_once_in_order_by_channel_then_reply():
+    box = Outbox("p2")
+    got: list = []
+    channel = threading.Thread(target=lambda: got.extend(iter(box.next_batch, None)))
+    channel.start()
+    box.put(("event", "one", {}, None))
+    while not got:  # the channel sends what was queued once the job ran a while
+        threading.Event().wait(0.01)
+    box.put(("event", "two", {}, None))
+    taken, tail = box.close(("result", {}, {}, {}))
+    channel.join(10)
+    assert not channel.is_alive()
+    sent: list = []
+    for prompt_id, start, items in got:  # each batch (or beat) says where it starts
+        assert prompt_id == "p2" and start == len(sent)
+        sent += items
+    assert taken == len(sent)
+    assert [i[1] for i in sent + tail[:-1]] == ["one", "two"]
+    assert tail[-1][0] == "result"

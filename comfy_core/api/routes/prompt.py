@@ -111,9 +111,10 @@ async def post_prompt(request: web.Request) -> web.Response:
     if not result.ok:
         return web.json_response({"error": result.error, "node_errors": result.node_errors},
                                  status=400)
-    if services.cluster is not None:  # some worker must have the prompt's files
-        refusal = await asyncio.to_thread(services.cluster.refusal,
-                                          result.prompt or body["prompt"])
+    cluster = services.cluster
+    if cluster is not None and not cluster.runnable(result.prompt or body["prompt"]):
+        # no worker has the prompt's files as far as we know: ask them again (slow)
+        refusal = await asyncio.to_thread(cluster.refusal, result.prompt or body["prompt"])
         if refusal is not None:
             return web.json_response(refusal, status=400)
     extra = {**extra, "create_time": now_ms()}

@@ -287,3 +287,27 @@ def test_converted_conds_read_and_copy_like_comfyuis_dicts(host, sd15, tmp_path)
     models, memory = comfy.sampler_helpers.get_additional_models(conds, model.model_dtype())
     assert len(models) == 1 and memory >= 0  # one ControlNet chain, shared by both
     assert comfy.model_management.intermediate_dtype() == torch.float32
+
+
+def test_clip_vision_loads_files_and_state_dicts_and_encodes_as_packs_call_it(host, tmp_path):
+    import comfy.clip_vision
+    from comfy_core.loading.safetensors_io import load_state_dict
+    from comfy_core.tools.make_clip_vision import write_clip_vision
+
+    path = write_clip_vision("vit-h", tmp_path / "vision.safetensors")
+    vision = comfy.clip_vision.load(str(path))
+    assert isinstance(vision, comfy.clip_vision.ClipVisionModel) and vision.image_size == 224
+    image = torch.rand(2, 80, 96, 3, generator=torch.Generator().manual_seed(3))
+    out = vision.encode_image(image)
+    assert isinstance(out, comfy.clip_vision.Output) and out["image_embeds"].shape[0] == 2
+    prefixed = {f"clip_vision.{k}": v for k, v in load_state_dict(path).items()}  # e.g. inside another file
+    again = comfy.clip_vision.load_clipvision_from_sd(prefixed, prefix="clip_vision.")
+    assert torch.allclose(again.encode_image(image).image_embeds, out.image_embeds, atol=1e-6)
+    pixels = comfy.clip_vision.clip_preprocess(image, size=224)  # what IPAdapter does itself
+    with torch.no_grad():
+        last, penultimate, embeds, _ = vision.model(pixel_values=pixels, intermediate_output=-2)
+    assert torch.allclose(embeds, out.image_embeds, atol=1e-5)
+    assert torch.allclose(penultimate, out.penultimate_hidden_states, atol=1e-5)
+    lora = host.folders.get_full_path_or_raise("loras", "tiny_lora.safetensors")
+    with pytest.raises(Exception, match="CLIP vision"):
+        comfy.clip_vision.load(lora)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from typing import Any
 
@@ -21,14 +22,26 @@ def json_error(status: int, kind: str, message: str, details: str = "", **extra:
 
 
 STORAGE_RETRY_AFTER_S = 10
+# A file write that failed because the disk (or the user's quota) is full, or it is
+# mounted read-only: the server's storage, not the request, is at fault.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def is_storage_full(exc: BaseException) -> bool:
+    """Whether `exc` is a file write refused for lack of space (or a read-only disk)."""
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
 
 
 def storage_unavailable(exc: Exception, **body: Any) -> web.Response:
-    """503 for a job database that cannot be written now (disk full...); `body` adds keys
-    (POST /prompt adds its empty node_errors). Clients may retry after Retry-After."""
-    error = error_body("storage_unavailable", str(exc),
+    """503 for storage that cannot be written now (the job database, an upload, a user
+    file: disk full...); `body` adds keys (POST /prompt adds its empty node_errors).
+    Clients may retry after Retry-After."""
+    message = str(exc)
+    if isinstance(exc, OSError) and exc.filename:
+        message = f"cannot write {exc.filename}: {exc.strerror}"
+    error = error_body("storage_unavailable", message,
                        "free disk space (or fix the I/O error); the server keeps running and "
-                       "accepts jobs again once the database can be written")
+                       "accepts writes again once there is room")
     return web.json_response({"error": error, **body}, status=503,
                              headers={"Retry-After": str(STORAGE_RETRY_AFTER_S)})
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from comfy_core.api.errors import error_body, storage_unavailable
+from comfy_core.api.errors import error_body, is_storage_full, storage_unavailable
 from comfy_core.api.hosts import allowed_hosts, host_name, is_allowed
 from comfy_core.jobs import StoreUnavailableError
 from comfy_core.settings import Settings
@@ -47,11 +47,20 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except StoreUnavailableError as exc:
         log.error("%s %s: %s", request.method, request.path, exc)
         return storage_unavailable(exc)
+    except OSError as exc:
+        if not is_storage_full(exc):
+            return _internal_error(request, exc)
+        log.error("%s %s: %s", request.method, request.path, exc)
+        return storage_unavailable(exc)
     except Exception as exc:  # the server keeps running whatever a request does
-        log.exception("unhandled error in %s %s", request.method, request.path)
-        return web.json_response(
-            {"error": error_body("internal_error", "internal server error",
-                                 f"{type(exc).__name__}: {exc}")}, status=500)
+        return _internal_error(request, exc)
+
+
+def _internal_error(request: web.Request, exc: Exception) -> web.Response:
+    log.error("unhandled error in %s %s", request.method, request.path, exc_info=exc)
+    return web.json_response(
+        {"error": error_body("internal_error", "internal server error",
+                             f"{type(exc).__name__}: {exc}")}, status=500)
 
 
 @web.middleware

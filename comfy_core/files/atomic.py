@@ -42,9 +42,12 @@ def atomic_path(dest: Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # a failed write() names no file; say which one (a full disk, a quota...)
+            raise OSError(exc.errno, exc.strerror, str(dest)) from exc
         raise
 
 

@@ -127,3 +127,29 @@ async def test_submit_is_503_when_sqlite_reports_full(client, services):
     assert (await resp.json())["error"]["type"] == "storage_unavailable"
     services.store._db.execute("PRAGMA max_page_count=1073741823")
     assert (await client.post("/prompt", json={"prompt": show_prompt()})).status == 200
+
+
+async def test_full_disk_under_user_files_and_uploads_is_503(aiohttp_client, tmp_path, small_disk):
+    """Uploads, user files and settings on a full disk: 503 storage_unavailable naming
+    the file (not a 500 or a 400 blaming the request); they work again once space returns."""
+    from test_api_files import form, png_bytes
+
+    services = make_services(tmp_path, ["--user-directory", str(small_disk.path / "user"),
+                                        "--input-directory", str(small_disk.path / "input")])
+    client = await aiohttp_client(create_app(services))
+    (small_disk.path / "input").mkdir(exist_ok=True)
+    small_disk.fill()
+    writes = [("POST", "/userdata/workflows%2Fa.json", {"data": b"{\"x\": 1}" * 4096}),
+              ("POST", "/settings", {"json": {"Comfy.X": "y" * 20000}}),
+              ("POST", "/upload/image", {"data": lambda: form("big.png", png_bytes((300, 300)))})]
+    for method, path, kw in writes:
+        kw = {k: v() if callable(v) else v for k, v in kw.items()}
+        resp = await client.request(method, path, **kw)
+        assert resp.status == 503, (path, await resp.text())
+        error = (await resp.json())["error"]
+        assert error["type"] == "storage_unavailable" and str(small_disk.path) in error["message"]
+        assert resp.headers["Retry-After"]
+    small_disk.free()
+    for method, path, kw in writes:
+        kw = {k: v() if callable(v) else v for k, v in kw.items()}
+        assert (await client.request(method, path, **kw)).status == 200, path

@@ -11,7 +11,14 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from comfy_core.api import images
-from comfy_core.api.errors import JsonBodyError, bad_request, json_error, parse_json
+from comfy_core.api.errors import (
+    JsonBodyError,
+    bad_request,
+    is_storage_full,
+    json_error,
+    parse_json,
+    storage_unavailable,
+)
 from comfy_core.api.state import services_of
 from comfy_core.files import (
     UnsafePathError,
@@ -186,7 +193,11 @@ async def _upload(request: web.Request, *, mask: bool) -> web.Response:
             await asyncio.to_thread(write_atomic, dest, data)
     except ImageTooLargeError as exc:
         return json_error(413, "image_too_large", str(exc))
-    except (ValueError, OSError) as exc:
+    except OSError as exc:
+        if is_storage_full(exc):
+            return storage_unavailable(exc)
+        return json_error(400, "invalid_upload", f"cannot store {name!r}", str(exc))
+    except ValueError as exc:
         return json_error(400, "invalid_upload", f"cannot store {name!r}", str(exc))
     return web.json_response({"name": name, "subfolder": subfolder, "type": kind})
 

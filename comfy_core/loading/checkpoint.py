@@ -77,7 +77,8 @@ def model_patcher(unet: UNetModel, family: ModelFamily, load_device: torch.devic
                   compute_dtype: torch.dtype | None = None) -> ModelPatcher:
     """The MODEL value of a loaded UNet: a BaseModel with the family's model sampling;
     `compute_dtype` is the model's own manual-cast dtype (fp8 storage computed wider)."""
-    sampling = ModelSampling(SamplingConfig(prediction=family.prediction, zsnr=family.zsnr))
+    sampling = ModelSampling(SamplingConfig(prediction=family.prediction, zsnr=family.zsnr,
+                                            linear_start=family.linear_start, linear_end=family.linear_end))
     base = base_model_for(family, unet, sampling, offload_device, manual_cast_dtype=compute_dtype)
     return ModelPatcher(base, load_device, offload_device)
 

@@ -1,10 +1,11 @@
 """Which family a checkpoint is, from key names and tensor shapes only (COMPAT 10.1).
 
 Every size is read from the weights, so a tiny random test checkpoint and a real one take
-the same path. Family rules use structure, not absolute widths: an ADM input means SD 2.1
-unCLIP when the first level has attention, else SDXL (refiner when its deepest level has no
-attention), linear transformer projections mean SD2
-(v-prediction by the norm-bias heuristic), otherwise SD1.
+the same path. Family rules use structure, not absolute widths: a class-label embedding
+(`label_emb.weight`) means the SD 2.x x4 upscaler (whose UNet also takes 3 image channels
+after the latent), an ADM input means SD 2.1 unCLIP when the first level has attention,
+else SDXL (refiner when its deepest level has no attention), linear transformer
+projections mean SD2 (v-prediction by the norm-bias heuristic), otherwise SD1.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import re
 
 import torch
 
-from comfy_core.models.family import (SD2_EPS, SD2_V, SD15, SD21_UNCLIP, SDXL, SDXL_REFINER, ModelFamily,
-                                     UNetConfig)
+from comfy_core.models.family import (SD2_EPS, SD2_V, SD15, SD21_UNCLIP, SD_X4_UPSCALER, SDXL, SDXL_REFINER,
+                                     ModelFamily, UNetConfig)
 from comfy_core.models.vae import VAEConfig
 
 V_PRED_STD = 0.09
@@ -51,6 +52,7 @@ def unet_config(state: dict[str, torch.Tensor], heads: UNetConfig) -> UNetConfig
     ctx_keys = [k for k in state if k.endswith("transformer_blocks.0.attn2.to_k.weight")]
     proj = [k for k in state if k.endswith(".proj_in.weight")]
     adm = state.get("label_emb.0.0.weight")
+    labels = state.get("label_emb.weight")  # nn.Embedding(num_classes, time_embed_dim)
     return dataclasses.replace(
         heads,
         in_channels=int(in_ch),
@@ -67,6 +69,7 @@ def unet_config(state: dict[str, torch.Tensor], heads: UNetConfig) -> UNetConfig
         context_dim=int(state[ctx_keys[0]].shape[1]) if ctx_keys else heads.context_dim,
         use_linear_in_transformer=bool(proj) and state[proj[0]].ndim == 2,
         adm_in_channels=None if adm is None else int(adm.shape[1]),
+        num_classes=None if labels is None else int(labels.shape[0]),
     )
 
 
@@ -82,7 +85,9 @@ def detect_family(unet_state: dict[str, torch.Tensor], all_keys: set[str] | None
     lets SDXL `v_pred` / `ztsnr` marker keys switch the prediction type."""
     probe = unet_config(unet_state, SD15.unet)
     all_keys = all_keys or set()
-    if probe.adm_in_channels is not None and probe.transformer_depth[0] > 0:
+    if probe.num_classes is not None:
+        family = _x4_upscaler(probe)
+    elif probe.adm_in_channels is not None and probe.transformer_depth[0] > 0:
         family = SD21_UNCLIP  # SD2's UNet (attention from the first level on) with an ADM input
     elif probe.adm_in_channels is not None:
         deepest = probe.transformer_depth[-probe.num_res_blocks[-1] :]
@@ -98,6 +103,17 @@ def detect_family(unet_state: dict[str, torch.Tensor], all_keys: set[str] | None
     elif family is SD21_UNCLIP:
         family = dataclasses.replace(family, prediction="v" if _is_v_prediction(unet_state, cfg) else "eps")
     return dataclasses.replace(family, unet=cfg)
+
+
+def _x4_upscaler(probe: UNetConfig) -> ModelFamily:
+    """The only UNet with a class-label embedding we know: the x4 upscaler's (latent + RGB in)."""
+    want = SD_X4_UPSCALER.latent.latent_channels + 3
+    if probe.in_channels != want or probe.out_channels != SD_X4_UPSCALER.latent.latent_channels:
+        raise DetectionError(
+            f"a UNet with a class-label embedding ('label_emb.weight') and {probe.in_channels} input / "
+            f"{probe.out_channels} output channels; the only such model supported is the SD 2.x x4 upscaler "
+            f"({want} inputs: 4 latent + 3 image channels, 4 outputs)")
+    return SD_X4_UPSCALER
 
 
 def vae_config(state: dict[str, torch.Tensor]) -> VAEConfig:

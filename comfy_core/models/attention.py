@@ -169,13 +169,16 @@ def _replacement(table: dict, block: Any, block_index: int) -> Any:
 
 class BasicTransformerBlock(nn.Module):
     """Pre-norm self-attention, cross-attention and GEGLU feed-forward, each residual, with
-    the attn1/attn2 patches, replacements and output patches and the middle patch."""
+    the attn1/attn2 patches, replacements and output patches and the middle patch. With
+    `disable_self_attn` the first attention attends to the context too (the x4 upscaler)."""
 
-    def __init__(self, dim: int, heads: int, dim_head: int, context_dim: int) -> None:
+    def __init__(self, dim: int, heads: int, dim_head: int, context_dim: int,
+                 disable_self_attn: bool = False) -> None:
         super().__init__()
         self.n_heads, self.d_head = heads, dim_head
         self.attn_precision: torch.dtype | None = None
-        self.attn1 = CrossAttention(dim, dim, heads, dim_head)
+        self.disable_self_attn = disable_self_attn
+        self.attn1 = CrossAttention(dim, context_dim if disable_self_attn else dim, heads, dim_head)
         self.ff = FeedForward(dim)
         self.attn2 = CrossAttention(dim, context_dim, heads, dim_head)
         self.norm1 = nn.LayerNorm(dim)
@@ -186,7 +189,8 @@ class BasicTransformerBlock(nn.Module):
                 transformer_options: dict | None = None) -> torch.Tensor:
         options = transformer_options or {}
         if not options.get("patches") and not options.get("patches_replace"):
-            x = self.attn1(self.norm1(x), transformer_options=options) + x
+            ctx1 = context if self.disable_self_attn else None
+            x = self.attn1(self.norm1(x), ctx1, transformer_options=options) + x
             x = self.attn2(self.norm2(x), context, transformer_options=options) + x
             return self.ff(self.norm3(x)) + x
         return self._patched(x, context, options)
@@ -205,9 +209,11 @@ class BasicTransformerBlock(nn.Module):
     def _patched(self, x: torch.Tensor, context: torch.Tensor | None, options: dict) -> torch.Tensor:
         patches, extra = transformer_patches(options), _patch_options(options, self)
         block, index = options.get("block"), options.get("block_index", 0)
-        n, ctx1, value1 = self.norm1(x), None, None
+        n, value1 = self.norm1(x), None
+        ctx1 = context if self.disable_self_attn else None
         if "attn1_patch" in patches:
-            ctx1 = value1 = n
+            ctx1 = n if ctx1 is None else ctx1
+            value1 = ctx1
             for p in patches["attn1_patch"]:
                 n, ctx1, value1 = p(n, ctx1, value1, extra)
         n = self._attention(self.attn1, n, ctx1, value1, _replacement(replace_patches(options, "attn1"), block, index),
@@ -236,7 +242,8 @@ class SpatialTransformer(nn.Module):
     block, `block_index` in the transformer options the blocks see."""
 
     def __init__(
-        self, channels: int, heads: int, dim_head: int, depth: int, context_dim: int, linear: bool
+        self, channels: int, heads: int, dim_head: int, depth: int, context_dim: int, linear: bool,
+        disable_self_attn: bool = False,
     ) -> None:
         super().__init__()
         inner = heads * dim_head
@@ -250,7 +257,7 @@ class SpatialTransformer(nn.Module):
             self.proj_in = nn.Conv2d(channels, inner, 1)
             self.proj_out = nn.Conv2d(inner, channels, 1)
         self.transformer_blocks = nn.ModuleList(
-            BasicTransformerBlock(inner, heads, dim_head, context_dim) for _ in range(depth)
+            BasicTransformerBlock(inner, heads, dim_head, context_dim, disable_self_attn) for _ in range(depth)
         )
 
     def forward(self, x: torch.Tensor, context: torch.Tensor | list | None = None,

@@ -21,6 +21,7 @@ from torch import nn
 from comfy_core.models.family import ModelFamily, UNetConfig
 from comfy_core.models.unet import UNetModel
 from comfy_core.patching.extension import WrapperExecutor, WrappersMP, get_all_wrappers
+from comfy_core.sampling.low_res import LowResNoiseAugmentor, low_res_inputs
 
 # Working memory of one UNet call per latent cell and dtype byte (ComfyUI's SD estimate).
 BYTES_PER_CELL_BYTE = 0.01 * 1024 * 1024
@@ -54,6 +55,9 @@ def unet_config_dict(cfg: UNetConfig) -> dict[str, Any]:
         "num_heads": cfg.num_heads, "num_head_channels": cfg.num_head_channels,
         "use_linear_in_transformer": cfg.use_linear_in_transformer, "adm_in_channels": cfg.adm_in_channels,
         "use_spatial_transformer": True, "legacy": False,
+        **({} if cfg.num_classes is None else {"num_classes": cfg.num_classes}),
+        **({} if cfg.disable_self_attentions is None
+           else {"disable_self_attentions": list(cfg.disable_self_attentions)}),
     }
 
 
@@ -74,8 +78,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         self.unet_config = unet_config_dict(self.family.unet)
         self.latent_format = type(self.family.latent)
-        self.sampling_settings = {"beta_schedule": "linear", "linear_start": 0.00085, "linear_end": 0.012,
-                                  "timesteps": 1000, "zsnr": self.family.zsnr}
+        self.sampling_settings = {"beta_schedule": "linear", "linear_start": self.family.linear_start,
+                                  "linear_end": self.family.linear_end, "timesteps": 1000, "zsnr": self.family.zsnr}
 
 
 class BaseModel(nn.Module):
@@ -150,6 +154,7 @@ class BaseModel(nn.Module):
         if c_concat is not None:
             xc = torch.cat([xc, c_concat.to(xc)], dim=1)  # [B, C + 1 + C, h, w]
         self._check_channels(xc)
+        self._check_context(c_crossattn)
         device, dtype = self.device, self.compute_dtype()
         context = None if c_crossattn is None else c_crossattn.to(device, dtype)
         extra = {k: v.to(device, dtype) if torch.is_tensor(v) and v.is_floating_point() else v
@@ -165,6 +170,15 @@ class BaseModel(nn.Module):
             hint = " (inpainting models need the mask + masked-latent concat)" if self.inpaint_model else ""
             raise ValueError(f"{self.family.name} UNet takes {want} input channels, got {xc.shape[1]}{hint}")
 
+    def _check_context(self, context: torch.Tensor | None) -> None:
+        """Our UNet's cross-attention width against the tokens (other networks check their own)."""
+        if context is None or not isinstance(self.diffusion_model, UNetModel):
+            return
+        want = self.diffusion_model.config.context_dim
+        if context.shape[-1] != want:
+            raise ValueError(f"{self.family.name} UNet takes text features {want} wide, got {context.shape[-1]} "
+                             f"(conditioning encoded by another model family's text encoder?)")
+
 
 class SDXL(BaseModel):
     """SDXL base: `y` [B, 2816] (pooled CLIP-G + size embeddings) is required."""
@@ -179,6 +193,26 @@ class SD21UNCLIP(BaseModel):
     level's embedding (`sampling.unclip`); without unCLIP conditioning it is zeros."""
 
 
+class SD_X4Upscaler(BaseModel):  # noqa: N801 - ComfyUI's class name
+    """Stability's SD 2.x x4 upscaler (v-prediction): the low-resolution image after x and
+    its noise level as the class label `y` (`sampling.low_res`)."""
+
+    def __init__(self, model_config: ModelConfig, model_type: ModelType = ModelType.V_PREDICTION,
+                 device: torch.device | str | None = None, diffusion_model: nn.Module | None = None,
+                 model_sampling: Any = None) -> None:
+        super().__init__(model_config, model_type, device, diffusion_model, model_sampling)
+        self.noise_augmentor = LowResNoiseAugmentor()
+
+    def extra_conds(self, **kwargs: Any) -> dict[str, Any]:
+        """Besides the cross-attention tokens: `c_concat` (the entry's `concat_image`, noise
+        augmented) and `y` (its noise level) for the latent shape of `noise`."""
+        out = super().extra_conds(**kwargs)
+        seed = kwargs.get("seed")
+        out["c_concat"], out["y"] = low_res_inputs(kwargs, kwargs["noise"].shape, self.noise_augmentor,
+                                                   None if seed is None else int(seed), kwargs.get("device"))
+        return out
+
+
 MODEL_CLASSES: dict[str | None, type[BaseModel]] = {None: BaseModel, "sdxl": SDXL, "sdxl_refiner": SDXLRefiner,
                                                     "unclip": SD21UNCLIP}
 
@@ -187,6 +221,6 @@ def base_model_for(family: ModelFamily, diffusion_model: nn.Module, model_sampli
                    device: torch.device | str | None = None,
                    manual_cast_dtype: torch.dtype | None = None) -> BaseModel:
     """The BaseModel (class by family) around a loaded UNet."""
-    cls = MODEL_CLASSES[family.adm]
+    cls = SD_X4Upscaler if family.low_res_concat else MODEL_CLASSES[family.adm]
     config = ModelConfig(family, manual_cast_dtype=manual_cast_dtype)
     return cls(config, PREDICTION_TYPES[family.prediction], device, diffusion_model, model_sampling)

@@ -27,6 +27,9 @@ class UNetConfig:
     resolution level's res blocks (levels x num_res_blocks), `transformer_depth_output` one
     per output block (levels x (num_res_blocks + 1)). `num_heads` or `num_head_channels`
     fixes the attention heads (the other is -1); neither can be read from weight shapes.
+    `num_classes` sizes a class-label embedding (the x4 upscaler's noise level, an int label
+    per sample); `disable_self_attentions` has one flag per level: its transformers' first
+    attention attends to the context instead of the pixels (LDM's `disable_self_attn`).
     """
 
     in_channels: int = 4
@@ -42,6 +45,13 @@ class UNetConfig:
     num_head_channels: int = -1
     use_linear_in_transformer: bool = False
     adm_in_channels: int | None = None
+    num_classes: int | None = None
+    disable_self_attentions: tuple[bool, ...] | None = None
+
+    def self_attention_disabled(self, level: int) -> bool:
+        """Whether the transformers of resolution level `level` have no self-attention."""
+        flags = self.disable_self_attentions or ()
+        return level < len(flags) and bool(flags[level])
 
     def heads_for(self, channels: int) -> tuple[int, int]:
         """(heads, head_dim) of a transformer with `channels` features."""
@@ -84,6 +94,8 @@ class ModelFamily:
     text_encoders: tuple[TextEncoderSpec, ...]
     adm: AdmKind = None
     zsnr: bool = False
+    linear_start: float = 0.00085  # the discrete schedule's β range ("linear": sqrt-spaced)
+    linear_end: float = 0.012
 
     @property
     def adm_size(self) -> int | None:
@@ -101,6 +113,12 @@ class ModelFamily:
         """InstructPix2Pix UNets (Brooks et al. 2023) take the input image's latent after x:
         C extra input channels."""
         return self.unet.in_channels == 2 * self.latent.latent_channels
+
+    @property
+    def low_res_concat(self) -> bool:
+        """The SD 2.x x4 upscaler: the low-resolution RGB image (3 channels) follows x on the
+        channel axis and its noise-augmentation level is the UNet's class label."""
+        return self.unet.num_classes is not None and self.unet.in_channels == self.latent.latent_channels + 3
 
     def encoder(self, name: str) -> TextEncoderSpec:
         for spec in self.text_encoders:
@@ -185,6 +203,25 @@ SD21_UNCLIP = ModelFamily(
     prediction="v", text_encoders=(CLIP_H,), adm="unclip",
 )
 
+# Stability's SD 2.x x4 latent upscaler (x4-upscaler-ema): an SD2-style UNet at 256 channels
+# whose input is the noisy latent and the low-resolution image (7 channels), whose class
+# label is the image's noise level (1000 labels), without self-attention in its first three
+# levels; a VAE that downsamples 4x; v-prediction on the β 1e-4..2e-2 schedule.
+SD_X4_UPSCALER = ModelFamily(
+    name="sd_x4_upscaler",
+    unet=UNetConfig(
+        in_channels=7, model_channels=256, channel_mult=(1, 2, 2, 4), num_res_blocks=(2, 2, 2, 2),
+        transformer_depth=(0, 0, 1, 1, 1, 1, 1, 1), transformer_depth_output=(1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0),
+        transformer_depth_middle=1, context_dim=1024, num_heads=8, num_head_channels=-1,
+        use_linear_in_transformer=True, num_classes=1000, disable_self_attentions=(True, True, True, False),
+    ),
+    latent=latent_formats.SD_X4(),
+    prediction="v",
+    text_encoders=(CLIP_H,),
+    linear_start=0.0001,
+    linear_end=0.02,
+)
+
 FAMILIES: MappingProxyType[str, ModelFamily] = MappingProxyType(
-    {f.name: f for f in (SD15, SD2_EPS, SD2_V, SDXL, SDXL_REFINER, SD21_UNCLIP)}
+    {f.name: f for f in (SD15, SD2_EPS, SD2_V, SDXL, SDXL_REFINER, SD21_UNCLIP, SD_X4_UPSCALER)}
 )

@@ -63,6 +63,18 @@ class SDXL(LatentFormat):
     taesd_decoder_name = "taesdxl_decoder"
 
 
+class SD_X4(LatentFormat):  # noqa: N801 - ComfyUI's class name
+    """The SD 2.x x4 upscaler's own VAE (4x downsampling)."""
+
+    scale_factor = 0.08333
+    latent_rgb_factors = (
+        (-0.2340, -0.3863, -0.3257),
+        (0.0994, 0.0885, -0.0908),
+        (-0.2833, -0.2349, -0.3741),
+        (0.2523, -0.0055, -0.1651),
+    )
+
+
 class SDXL_Playground_2_5(LatentFormat):  # noqa: N801 - ComfyUI's class name
     """Playground v2.5 (SDXL architecture): per-channel mean/std normalisation before the
     scale, as its VAE config's latents_mean / latents_std say."""

@@ -170,9 +170,11 @@ class UNetModel(nn.Module):
         ted = mc * 4
         self.time_embed = nn.Sequential(nn.Linear(mc, ted), nn.SiLU(), nn.Linear(ted, ted))
         if config.adm_in_channels is not None:
-            self.label_emb = nn.Sequential(
+            self.label_emb: nn.Module = nn.Sequential(
                 nn.Sequential(nn.Linear(config.adm_in_channels, ted), nn.SiLU(), nn.Linear(ted, ted))
             )
+        elif config.num_classes is not None:
+            self.label_emb = nn.Embedding(config.num_classes, ted)
         self.input_blocks = nn.ModuleList(
             [TimestepEmbedSequential(nn.Conv2d(config.in_channels, mc, 3, padding=1))]
         )
@@ -187,10 +189,14 @@ class UNetModel(nn.Module):
         self._build_output(ted, skip_channels)
         self.out = nn.Sequential(nn.GroupNorm(32, mc), nn.SiLU(), nn.Conv2d(mc, config.out_channels, 3, padding=1))
 
-    def _transformer(self, channels: int, depth: int) -> SpatialTransformer:
+    def _transformer(self, channels: int, depth: int, level: int | None = None) -> SpatialTransformer:
+        """A transformer at resolution level `level` (None: the middle block, which keeps its
+        self-attention)."""
         c = self.config
         heads, dim_head = c.heads_for(channels)
-        return SpatialTransformer(channels, heads, dim_head, depth, c.context_dim, c.use_linear_in_transformer)
+        no_self = level is not None and c.self_attention_disabled(level)
+        return SpatialTransformer(channels, heads, dim_head, depth, c.context_dim, c.use_linear_in_transformer,
+                                  no_self)
 
     def _build_input(self, ted: int) -> list[int]:
         """Levels of res (+ transformer) blocks with a downsample between levels; returns the
@@ -203,7 +209,7 @@ class UNetModel(nn.Module):
                 ch = mult * c.model_channels
                 depth = next(depths)
                 if depth > 0:
-                    layers.append(self._transformer(ch, depth))
+                    layers.append(self._transformer(ch, depth, level))
                 self.input_blocks.append(TimestepEmbedSequential(*layers))
                 skips.append(ch)
             if level != len(c.channel_mult) - 1:
@@ -221,7 +227,7 @@ class UNetModel(nn.Module):
                 ch = out_ch
                 depth = next(depths)
                 if depth > 0:
-                    layers.append(self._transformer(ch, depth))
+                    layers.append(self._transformer(ch, depth, level))
                 if level and i == c.num_res_blocks[level]:
                     layers.append(Upsample(ch))
                 self.output_blocks.append(TimestepEmbedSequential(*layers))
@@ -237,7 +243,8 @@ class UNetModel(nn.Module):
         **kwargs: Any,
     ) -> torch.Tensor:
         """x [B, C, h, w] at integer timesteps [B] with cross-attention context [B, T, D]
-        (and SDXL's ADM vector y [B, adm]) -> eps or v [B, out_C, h, w]."""
+        (and SDXL's ADM vector y [B, adm], or the class labels y [B] of a `num_classes` UNet)
+        -> eps or v [B, out_C, h, w]."""
         options = {} if transformer_options is None else transformer_options
         wrappers = get_all_wrappers(WrappersMP.DIFFUSION_MODEL, options)
         if not wrappers:
@@ -260,6 +267,10 @@ class UNetModel(nn.Module):
             if y is None:
                 raise ValueError("this UNet needs the ADM vector y (SDXL size/pooled conditioning)")
             emb = emb + self.label_emb(y.to(x.dtype))
+        elif self.config.num_classes is not None:
+            if y is None:
+                raise ValueError("this UNet needs the class label y (the x4 upscaler's noise level)")
+            emb = emb + self.label_emb(y.to(emb.device).long()).to(emb.dtype)
         context = None if context is None else context.to(x.dtype)
         hs, h = [], x
         for i, block in enumerate(self.input_blocks):

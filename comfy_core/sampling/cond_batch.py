@@ -27,7 +27,7 @@ class Job:
     mult: torch.Tensor  # [B, C, ah, aw]
     area: tuple[int, int, int, int] | None
     cross_attn: torch.Tensor  # [B, T, D]
-    y: torch.Tensor | None  # [B, adm]
+    y: torch.Tensor | None  # [B, adm], or int64 class labels [B]
     side: int  # index of the cond list (0 = positive, 1 = negative, ...)
     concat: torch.Tensor | None = None  # [B, 1 + C, ah, aw]
     control: Any = None
@@ -97,7 +97,7 @@ def make_job(c: ResolvedCond, x: torch.Tensor, sigma: torch.Tensor, side: int) -
         mult = torch.ones_like(crop) * c.strength
         if area is not None:
             _feather(mult, area, hw)
-    y = None if c.y is None else _to_batch(c.y, batch).to(x)
+    y = None if c.y is None else _to_batch(c.y, batch).to(x.device, x.dtype if c.y.is_floating_point() else c.y.dtype)
     concat = None
     if c.concat is not None:
         concat = _to_batch(c.concat, batch).to(x)

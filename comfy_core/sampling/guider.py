@@ -4,9 +4,10 @@ custom-sampling nodes and plugins build, subclass and call guiders. KSampler use
 
 `sample(noise, latent_image, sampler, sigmas, ...)` loads the model (and the models its
 patches and ControlNets need), resolves the conditioning for this latent (areas, masks,
-σ ranges, SDXL's ADM vector, the concat channels of inpainting UNets, controls shared with
-the negative), scales the latent in, runs the SAMPLER (`sampler_value.SamplerValue` or any
-object with its `sample` protocol) against this guider, and scales the result out. The
+σ ranges, SDXL's ADM vector, the concat channels of inpainting UNets, the x4 upscaler's
+low-resolution image and noise level, controls shared with the negative), scales the
+latent in, runs the SAMPLER (`sampler_value.SamplerValue` or any object with its `sample`
+protocol) against this guider, and scales the result out. The
 guider is then ComfyUI's `model_wrap`: `guider(x, σ, model_options=..., seed=...)` is the
 denoised estimate and `guider.inner_model` the base model. The OUTER_SAMPLE, SAMPLER_SAMPLE
 and PREDICT_NOISE wrappers of the model run around the matching steps.
@@ -27,6 +28,7 @@ from comfy_core.patching.hooks import register_control_hooks
 from comfy_core.patching.extension import WrapperExecutor, WrappersMP, get_all_wrappers, merge_nested_dicts
 from comfy_core.sampling.concat import ConcatSource
 from comfy_core.sampling.conditioning import CondEntry, ResolvedCond, from_comfy, mirror_areas, resolve, share_controls
+from comfy_core.sampling.low_res import with_low_res_image
 from comfy_core.sampling.model_call import sampling_function
 
 def convert_cond(cond: Sequence[Sequence[Any]]) -> list[CondEntry]:
@@ -193,6 +195,8 @@ class CFGGuider:
         conds = {name: resolve(entries, latent_image.shape, ms, family.adm, negative=name != "positive",
                                concat=concat, device=device, adm_size=family.adm_size, seed=seed)
                  for name, entries in self.original_conds.items()}
+        conds = with_low_res_image(family, getattr(model, "noise_augmentor", None), conds, latent_image.shape, seed,
+                                   device)
         for name in list(conds):
             for other in conds:
                 if other != name:

@@ -3,6 +3,7 @@
     python -m comfy_core.tools.make_checkpoint --family sd15 --size tiny --out tiny.safetensors
     python -m comfy_core.tools.make_checkpoint --family sdxl --size full --out sdxl_random.safetensors
     python -m comfy_core.tools.make_checkpoint --family sd15_inpaint --out tiny_inpaint.safetensors
+    python -m comfy_core.tools.make_checkpoint --family sd_x4_upscaler --out x4_tiny.safetensors
     python -m comfy_core.tools.make_checkpoint --lora lora.safetensors --family sd15 --checkpoint tiny.safetensors
     python -m comfy_core.tools.make_checkpoint --family sdxl --taesd models/vae_approx/taesdxl_decoder.safetensors
     python -m comfy_core.tools.make_checkpoint --upscale esrgan --out models/upscale_models/tiny_x4.safetensors
@@ -17,7 +18,8 @@ Tiny checkpoints keep every real key name, layout and structural trait that dete
 (ADM input, linear projections, attention-free deepest level of the refiner, the full
 49408-token vocabulary) at model_channels 32 and 2 CLIP layers: a few MB, seconds on CPU.
 `sd15_inpaint` is SD1.5 with the 9-input-channel UNet of inpainting checkpoints (x, mask,
-masked-image latent); `sd15_ip2p` the 8-channel UNet of InstructPix2Pix (x, image latent).
+masked-image latent); `sd15_ip2p` the 8-channel UNet of InstructPix2Pix (x, image latent);
+`sd_x4_upscaler` Stability's SD 2.x x4 upscaler (`make_x4_upscaler`).
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ ADM_SDXL, ADM_REFINER = 6 * 256, 5 * 256  # size/crop/target embeddings besides 
 INPAINT_IN_CHANNELS = 9  # latent (4) + mask (1) + masked-image latent (4)
 IP2P_IN_CHANNELS = 8  # latent (4) + input-image latent (4)
 EXTRA_INPUT_CHANNELS = {"sd15_inpaint": INPAINT_IN_CHANNELS, "sd15_ip2p": IP2P_IN_CHANNELS}
-FAMILY_CHOICES = ("sd15", "sd15_inpaint", "sd15_ip2p", "sd21", "sd21v", "sdxl", "sdxl_refiner", "sd21_unclip")
+FAMILY_CHOICES = ("sd15", "sd15_inpaint", "sd15_ip2p", "sd21", "sd21v", "sdxl", "sdxl_refiner", "sd21_unclip",
+                  "sd_x4_upscaler")
 
 
 def _tiny_unet(family: str, context: int) -> UNetConfig:
@@ -154,6 +157,10 @@ def write_checkpoint(family: str, size: str, out: str | Path, seed: int = 0, dty
         from comfy_core.tools.make_unclip import write_unclip_checkpoint
 
         return write_unclip_checkpoint(out, size, seed, dtype)
+    if family == "sd_x4_upscaler":
+        from comfy_core.tools.make_x4_upscaler import write_x4_upscaler
+
+        return write_x4_upscaler(out, size, seed, dtype)
     dtype = dtype or (torch.float32 if size == "tiny" else torch.float16)
     state = build_checkpoint(layout(family, size), seed, dtype)
     save_state_dict(state, out, metadata={"comfy_core.random_family": family, "comfy_core.size": size})

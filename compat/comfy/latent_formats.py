@@ -5,10 +5,10 @@ checks can name them (no model here is one); building one raises an error saying
 family is not supported."""
 
 from comfy._unsupported import unsupported_class
-from comfy_core.models.latent_formats import SD15, SDXL, SDXL_Playground_2_5, LatentFormat  # noqa: F401
+from comfy_core.models.latent_formats import SD15, SD_X4, SDXL, SDXL_Playground_2_5, LatentFormat  # noqa: F401
 
 _OTHER_FAMILIES = {
-    "SD_X4": "the SD x4 upscaler's latent", "SC_Prior": "Stable Cascade stage C's latent",
+    "SC_Prior": "Stable Cascade stage C's latent",
     "SC_B": "Stable Cascade stage B's latent", "SD3": "the SD3 latent", "StableAudio1": "the Stable Audio latent",
     "Flux": "the Flux latent", "Flux2": "the Flux 2 latent", "Mochi": "the Mochi video latent",
     "LTXV": "the LTX-Video latent", "LTXAV": "the LTX audio-video latent",

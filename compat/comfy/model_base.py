@@ -1,5 +1,5 @@
 """`comfy.model_base`: the model a MODEL patches (COMPAT-PLUGINS 3.11), our BaseModel and
-its SDXL and SD 2.1 unCLIP subclasses under ComfyUI's names.
+its SDXL, SD 2.1 unCLIP and SD x4 upscaler subclasses under ComfyUI's names.
 
 Packs test a model's kind with `isinstance(model.model, (SDXL, SDXLRefiner,
 SDXL_instructpix2pix, ...))`. The classes of the families this server does not load (video,
@@ -13,12 +13,13 @@ from typing import Any
 
 import torch
 
-from comfy_core.models.base_model import SD21UNCLIP, BaseModel, ModelConfig, ModelType, SDXL, SDXLRefiner
+from comfy_core.models.base_model import (SD21UNCLIP, BaseModel, ModelConfig, ModelType, SD_X4Upscaler, SDXL,
+                                          SDXLRefiner)
 from comfy_core.sampling import model_sampling as ms
 from comfy_core.sampling import predictions as pr
 
-__all__ = ["BaseModel", "ModelConfig", "ModelType", "SD21UNCLIP", "SDXL", "SDXLRefiner", "convert_tensor",
-           "model_sampling"]
+__all__ = ["BaseModel", "ModelConfig", "ModelType", "SD21UNCLIP", "SD_X4Upscaler", "SDXL", "SDXLRefiner",
+           "convert_tensor", "model_sampling"]
 
 # ModelType -> (schedule, prediction mix-in), as ComfyUI pairs them.
 _SAMPLING = {
@@ -60,7 +61,7 @@ def _family(name: str, base: type = BaseModel) -> type:
 
 # Families ComfyUI 0.8.0 defines that packs name in isinstance checks.
 for _name in ("SD15_instructpix2pix", "SVD_img2vid", "SV3D_u", "SV3D_p", "Stable_Zero123",
-              "SD_X4Upscaler", "StableCascade_C", "StableCascade_B", "SD3", "AuraFlow", "StableAudio1",
+              "StableCascade_C", "StableCascade_B", "SD3", "AuraFlow", "StableAudio1",
               "HunyuanDiT", "PixArt", "Flux", "GenmoMochi", "LTXV", "HunyuanVideo", "CosmosVideo",
               "Lumina2", "WAN21", "HiDream", "Chroma", "ACEStep", "Omnigen2", "QwenImage"):
     globals()[_name] = _family(_name)

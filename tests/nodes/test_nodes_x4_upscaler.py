@@ -85,3 +85,18 @@ def test_text_features_of_another_width_are_named(app):
     with pytest.raises(ValueError, match=r"text features 32 wide, got 768"):
         base.apply_model(x, torch.tensor([1.0]), c_concat=torch.zeros(1, 3, 4, 4),
                          c_crossattn=torch.zeros(1, 77, 768), y=torch.tensor([0]))
+
+
+def test_packs_see_comfyuis_class_and_latent_format(app):
+    from comfy_core.registry.plugin_env import put_facades_on_path
+
+    put_facades_on_path()
+    import comfy.latent_formats
+    import comfy.model_base
+
+    model = nodes.NODE_CLASS_MAPPINGS["CheckpointLoaderSimple"]().load_checkpoint("x4_tiny.safetensors")[0]
+    assert isinstance(model.model, comfy.model_base.SD_X4Upscaler)
+    assert isinstance(model.model.latent_format, comfy.latent_formats.SD_X4)
+    assert comfy.latent_formats.SD_X4().scale_factor == 0.08333
+    sd15 = nodes.NODE_CLASS_MAPPINGS["CheckpointLoaderSimple"]().load_checkpoint("sd15_tiny.safetensors")[0]
+    assert not isinstance(sd15.model, comfy.model_base.SD_X4Upscaler)

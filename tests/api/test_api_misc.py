@@ -4,6 +4,8 @@ import importlib.metadata
 import json
 import struct
 
+import pytest
+
 
 async def test_system_stats_and_features(client):
     stats = await (await client.get("/system_stats")).json()
@@ -77,6 +79,20 @@ async def test_settings_users_i18n(client):
     assert uid.startswith("ann_")
     assert (await client.post("/users", json={"username": "ann"})).status == 400
     assert await (await client.get("/i18n")).json() == {}
+
+
+@pytest.mark.parametrize("damaged", [b'{"Comfy.A": 1, "Comfy.B"', b"[1, 2]", b"[" * 5000],
+                         ids=["cut", "not-object", "deep"])
+async def test_damaged_settings_file_is_kept_not_overwritten(client, services, damaged):
+    """A settings file that cannot be read gives the defaults (logged), and the next save
+    keeps it beside the new one instead of dropping it silently."""
+    path = services.folders.user_dir / "default" / "comfy.settings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(damaged)
+    assert await (await client.get("/settings")).json() == {}
+    assert (await client.post("/settings/Comfy.C", json=3)).status == 200
+    assert await (await client.get("/settings")).json() == {"Comfy.C": 3}
+    assert path.with_name("comfy.settings.json.damaged").read_bytes() == damaged
 
 
 async def test_internal_and_index(client, services):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import uuid
@@ -23,6 +24,7 @@ from comfy_core.files.atomic import is_partial_name, write_atomic
 
 routes = web.RouteTableDef()
 _USER = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+log = logging.getLogger(__name__)
 SETTINGS_FILE = "comfy.settings.json"
 
 
@@ -168,17 +170,34 @@ async def move_userdata(request: web.Request) -> web.Response:
     return web.json_response(dest.relative_to(root).as_posix())
 
 
-def _load_settings(request: web.Request) -> dict:
-    path = user_root(request) / SETTINGS_FILE
+def _read_settings(path: Path) -> dict | None:
+    """The settings object in `path`; {} when there is none; None when the file is
+    unreadable (not JSON, not an object), which is logged naming it."""
+    if not path.is_file():
+        return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except json.JSONDecodeError:
-        data = {}
-    return data if isinstance(data, dict) else {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:  # JSON, UTF-8, digit-limit errors
+        log.error("the user settings file %s is damaged (%s); using defaults", path, exc)
+        return None
+    if not isinstance(data, dict):
+        log.error("the user settings file %s does not hold an object; using defaults", path)
+        return None
+    return data
+
+
+def _load_settings(request: web.Request) -> dict:
+    return _read_settings(user_root(request) / SETTINGS_FILE) or {}
 
 
 def _save_settings(request: web.Request, data: dict) -> None:
-    write_atomic(user_root(request) / SETTINGS_FILE, json.dumps(data, indent=4).encode())
+    """Write the settings; a damaged file is kept as `<name>.damaged`, never overwritten."""
+    path = user_root(request) / SETTINGS_FILE
+    if _read_settings(path) is None:
+        aside = path.with_name(path.name + ".damaged")
+        os.replace(path, aside)
+        log.error("kept the damaged settings file as %s", aside)
+    write_atomic(path, json.dumps(data, indent=4).encode())
 
 
 @routes.get("/settings")

@@ -95,6 +95,17 @@ async def test_damaged_settings_file_is_kept_not_overwritten(client, services, d
     assert path.with_name("comfy.settings.json.damaged").read_bytes() == damaged
 
 
+async def test_damaged_users_file_is_named_not_replaced(client, services):
+    path = services.folders.user_dir / "users.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b'{"ann_1": "ann", ')
+    for resp in (await client.get("/users"), await client.post("/users", json={"username": "b"})):
+        assert resp.status == 500
+        error = (await resp.json())["error"]
+        assert error["type"] == "damaged_users_file" and str(path) in error["message"]
+    assert path.read_bytes() == b'{"ann_1": "ann", '
+
+
 async def test_internal_and_index(client, services):
     (services.folders.output_dir / "o.png").write_bytes(b"x")
     assert await (await client.get("/internal/files/output")).json() == ["o.png [output]"]

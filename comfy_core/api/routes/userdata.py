@@ -57,10 +57,30 @@ def _info(root: Path, path: Path) -> dict:
             "modified": st.st_mtime}
 
 
+def _read_users(request: web.Request) -> tuple[Path, dict]:
+    """users.json (user id -> name) and its path; a damaged file is a 500 naming it (its
+    ids name the users' folders, so it is never replaced by an empty list)."""
+    users_file = services_of(request).folders.user_dir / "users.json"
+    if not users_file.is_file():
+        return users_file, {}
+    try:
+        users = json.loads(users_file.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as exc:
+        users = exc
+    if not isinstance(users, dict) or not all(isinstance(v, str) for v in users.values()):
+        log.error("the users file %s is damaged", users_file)
+        raise web.HTTPInternalServerError(
+            text=json.dumps({"error": {
+                "type": "damaged_users_file", "message": f"{users_file} is damaged",
+                "details": "it must be a JSON object of user id -> name; repair it or move "
+                           "it aside (the users' folders stay where they are)",
+                "extra_info": {}}}), content_type="application/json")
+    return users_file, users
+
+
 @routes.get("/users")
 async def get_users(request: web.Request) -> web.Response:
-    users_file = services_of(request).folders.user_dir / "users.json"
-    users = json.loads(users_file.read_text()) if users_file.is_file() else {}
+    _, users = _read_users(request)
     if users:
         return web.json_response({"storage": "server", "users": users})
     return web.json_response({"storage": "server", "migrated": user_root(request).is_dir()})
@@ -72,8 +92,7 @@ async def post_users(request: web.Request) -> web.Response:
     name = body.get("username") if isinstance(body, dict) else None
     if not isinstance(name, str) or not name.strip():
         raise bad_request("invalid_username", "username must be a non-empty string")
-    users_file = services_of(request).folders.user_dir / "users.json"
-    users = json.loads(users_file.read_text()) if users_file.is_file() else {}
+    users_file, users = _read_users(request)
     if name in users.values():
         return web.json_response({"error": "Duplicate username."}, status=400)
     user_id = f"{re.sub(r'[^a-zA-Z0-9_-]+', '-', name)[:80]}_{uuid.uuid4()}"

@@ -40,7 +40,7 @@ MODEL_FACADES = (
     "comfy.ldm.util", "comfy.ldm.modules.attention", "comfy.ldm.modules.diffusionmodules.openaimodel",
     "comfy.ldm.modules.diffusionmodules.util", "comfy.ldm.modules.distributions.distributions",
     "comfy.ldm.flux.math", "comfy.ldm.lumina.model", "comfy_extras.chainner_models.model_loading",
-    "comfy.sd1_clip", "comfy.sdxl_clip", "comfy.clip_vision",
+    "comfy.sd1_clip", "comfy.sdxl_clip", "comfy.clip_vision", "comfy.conds",
     "node_helpers", "latent_preview",
     "execution", "comfy_api.latest._ui",
 ) + tuple(f"comfy_extras.{p.stem}" for p in sorted((COMPAT_DIR / "comfy_extras").glob("nodes_*.py")))

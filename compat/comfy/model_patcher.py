@@ -3,6 +3,7 @@
 subclass ModelPatcher (GGUF's clone goes through `self.__class__`) and call the setters."""
 
 from comfy_core.models.patcher import ModelPatcher
+from comfy_core.patching.extension import CallbacksMP, PatcherInjection, WrappersMP
 from comfy_core.patching.model_options import (
     create_model_options_clone,
     set_model_options_patch_replace,
@@ -10,6 +11,7 @@ from comfy_core.patching.model_options import (
     set_model_options_pre_cfg_function,
 )
 
-__all__ = ["ModelPatcher", "create_model_options_clone", "set_model_options_patch_replace",
-           "set_model_options_post_cfg_function", "set_model_options_pre_cfg_function"]
+__all__ = ["CallbacksMP", "ModelPatcher", "PatcherInjection", "WrappersMP", "create_model_options_clone",
+           "set_model_options_patch_replace", "set_model_options_post_cfg_function",
+           "set_model_options_pre_cfg_function"]
 

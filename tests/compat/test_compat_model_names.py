@@ -115,3 +115,27 @@ def test_chainner_model_loading_gives_spandrels_descriptor(tmp_path):
         assert torch.equal(model(image), reference(image))
     with pytest.raises(Exception, match="not an upscale model"):
         model_loading.load_state_dict({"weight": torch.zeros(2, 2)})
+
+
+def test_scheduled_hook_and_model_cond_names_import_and_raise_when_used():
+    import comfy.conds
+    import comfy.hooks
+    from comfy.ldm.modules.attention import default
+    from comfy.ldm.modules.diffusionmodules.openaimodel import SpatialTransformer
+    from comfy.model_patcher import CallbacksMP, PatcherInjection, WrappersMP
+    from comfy_extras import nodes_hooks
+
+    class PackLoader(nodes_hooks.CreateHookModelAsLora):  # packs subclass it at import
+        pass
+
+    assert default(None, lambda: 3) == 3 and SpatialTransformer.__module__.startswith("comfy_core")
+    assert PatcherInjection and WrappersMP.OUTER_SAMPLE and CallbacksMP.ON_CLONE
+    with pytest.raises(NotImplementedError, match="HookKeyframeGroup"):
+        comfy.hooks.HookKeyframeGroup()
+    with pytest.raises(NotImplementedError, match="set_hooks_for_conditioning"):
+        comfy.hooks.set_hooks_for_conditioning([], None)
+    with pytest.raises(NotImplementedError, match="CONDNoiseShape"):
+        comfy.conds.CONDNoiseShape(torch.zeros(1))
+    with pytest.raises(NotImplementedError, match="CreateHookModelAsLora"):
+        PackLoader()
+    assert isinstance(comfy.hooks.HookGroup(), comfy.hooks.HookGroup)  # the supported part stays

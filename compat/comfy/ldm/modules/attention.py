@@ -9,6 +9,7 @@ split and sub-quadratic variants are the same fused kernel, which already works 
 memory-bounded chunks)."""
 
 from comfy.ldm.modules._unsupported_blocks import SpatialVideoTransformer  # noqa: F401
+from comfy.ldm.util import default, exists  # noqa: F401 (LDM code imports them from here)
 from comfy_core.models.attention import (  # noqa: F401
     BasicTransformerBlock,
     CrossAttention,

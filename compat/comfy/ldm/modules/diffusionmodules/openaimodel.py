@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from comfy.ldm.modules._unsupported_blocks import VideoResBlock  # noqa: F401
+from comfy_core.models.attention import SpatialTransformer  # noqa: F401
 from comfy_core.models.unet import (  # noqa: F401
     Downsample,
     ResBlock,

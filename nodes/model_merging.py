@@ -46,7 +46,11 @@ class ModelMergeBlocks(_Merge):
                              "middle": ("FLOAT", _RATIO), "out": ("FLOAT", _RATIO)}}
 
     def merge(self, model1, model2, **ratios):
-        return (merging.merge_models(model1, model2, merging.block_ratios(ratios)),)
+        # Keys no prefix matches take the first ratio of the schema (ComfyUI's rule),
+        # whatever order the inputs arrive in; subclasses bring their own INPUT_TYPES.
+        schema = [k for k in type(self).INPUT_TYPES()["required"] if k in ratios]
+        ordered = {k: ratios[k] for k in schema} | ratios
+        return (merging.merge_models(model1, model2, merging.block_ratios(ordered)),)
 
 
 class ModelMergeSubtract(_Merge):

@@ -4,7 +4,7 @@ the longest matching prefix winning (`comfy_core.models.merging.block_ratios`)."
 
 from __future__ import annotations
 
-from comfy_core.models import merging
+from nodes.model_merging import ModelMergeBlocks
 
 _RATIO = ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.01})
 
@@ -18,11 +18,11 @@ def _prefixes(blocks: int, dot: str) -> list[str]:
     return names + ["out."]
 
 
-class _FamilyMerge:
+class _FamilyMerge(ModelMergeBlocks):
+    """ModelMergeBlocks with a ratio per block of the family (ComfyUI subclasses it too)."""
+
     RELATIVE_PYTHON_MODULE = "comfy_extras.nodes_model_merging_model_specific"
     CATEGORY = "advanced/model_merging/model_specific"
-    RETURN_TYPES = ("MODEL",)
-    FUNCTION = "merge"
     PREFIXES: list[str] = []
 
     @classmethod
@@ -30,9 +30,6 @@ class _FamilyMerge:
         required = {"model1": ("MODEL",), "model2": ("MODEL",)}
         required.update({name: _RATIO for name in cls.PREFIXES})
         return {"required": required}
-
-    def merge(self, model1, model2, **ratios):
-        return (merging.merge_models(model1, model2, merging.block_ratios(ratios)),)
 
 
 class ModelMergeSD1(_FamilyMerge):

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (
 SD_FAMILIES = {"SD1.5", "SD1.x", "SD2", "SD2.1", "SD2.x", "SDXL"}
 # Templates that run here today; nodes landing only add to them.
 RUN_AT_LEAST = {"default", "gsl_starter_1_1", "sdxl_simple_example", "sdxl_refiner_prompt_example",
-                "sdxlturbo_example"}
+                "sdxlturbo_example", "sdxl_revision_text_prompts"}
 # The model files the templates name -> (models folder, stand-in file name, how to make it).
 STAND_INS = {
     "v1-5-pruned-emaonly-fp16.safetensors": ("checkpoints", "sd15_tiny.safetensors", "sd15"),

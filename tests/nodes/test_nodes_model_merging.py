@@ -67,8 +67,8 @@ def test_simple_blocks_subtract_add_follow_their_formulas(merge_app):
     simple = weights(run("ModelMergeSimple", model1=m1, model2=m2, ratio=0.3)[0])
     for n in KEYS:
         _close(simple[n], 0.3 * w1[n] + 0.7 * w2[n])
-    blocks = weights(run("ModelMergeBlocks", model1=m1, model2=m2, input=0.2, middle=0.5, out=0.9)[0])
-    ratios = {"time": 0.2, "in": 0.2, "in1": 0.2, "mid": 0.5, "outb": 0.9, "out": 0.9}  # time: the first ratio
+    blocks = weights(run("ModelMergeBlocks", model1=m1, model2=m2, out=0.9, middle=0.5, input=0.2)[0])
+    ratios = {"time": 0.2, "in": 0.2, "in1": 0.2, "mid": 0.5, "outb": 0.9, "out": 0.9}  # time: the schema's first
     for n, r in ratios.items():
         _close(blocks[n], r * w1[n] + (1 - r) * w2[n])
     sd1 = run("ModelMergeSD1", model1=m1, model2=m2, **{**{k: 1.0 for k in _sd1_inputs()}, "input_blocks.1.": 0.4,

@@ -4,6 +4,7 @@
     python -m comfy_core.tools.make_checkpoint --family sdxl --size full --out sdxl_random.safetensors
     python -m comfy_core.tools.make_checkpoint --family sd15_inpaint --out tiny_inpaint.safetensors
     python -m comfy_core.tools.make_checkpoint --family sd_x4_upscaler --out x4_tiny.safetensors
+    python -m comfy_core.tools.make_checkpoint --family sd21_unclip --out tiny_unclip.safetensors
     python -m comfy_core.tools.make_checkpoint --lora lora.safetensors --family sd15 --checkpoint tiny.safetensors
     python -m comfy_core.tools.make_checkpoint --family sdxl --taesd models/vae_approx/taesdxl_decoder.safetensors
     python -m comfy_core.tools.make_checkpoint --upscale esrgan --out models/upscale_models/tiny_x4.safetensors
@@ -19,7 +20,8 @@ Tiny checkpoints keep every real key name, layout and structural trait that dete
 49408-token vocabulary) at model_channels 32 and 2 CLIP layers: a few MB, seconds on CPU.
 `sd15_inpaint` is SD1.5 with the 9-input-channel UNet of inpainting checkpoints (x, mask,
 masked-image latent); `sd15_ip2p` the 8-channel UNet of InstructPix2Pix (x, image latent);
-`sd_x4_upscaler` Stability's SD 2.x x4 upscaler (`make_x4_upscaler`).
+`sd_x4_upscaler` Stability's SD 2.x x4 upscaler (`make_x4_upscaler`); `sd21_unclip` SD 2.1 unCLIP with
+its CLIP vision tower (`make_unclip`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Websocket hub: the connected clients and ordered, thread-safe delivery of events.
 
-The worker thread calls `publish` (never awaits). One router task on the event loop takes
+The worker thread calls `publish` (never awaits). Messages published from threads gather
+in an inbox that the event loop empties in one go: a burst (a quick job's events) wakes
+the loop once, not once per message. One router task on the event loop takes
 messages in publish order, applies the routing rules of COMPAT 2.2 and puts each payload
 on the target clients' own bounded queues; one sender task per client writes its queue to
 its socket. A client that stops reading can only fill its own queue: when the queue passes
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass, field
+from typing import Awaitable
 
 from aiohttp import WSCloseCode, web
 
@@ -20,6 +24,7 @@ from comfy_core.api import protocol
 
 log = logging.getLogger(__name__)
 
+_TIMEOUT = getattr(asyncio, "timeout", None)  # Python 3.11+
 SEND_TIMEOUT_S = 30.0
 MAX_QUEUE_MESSAGES = 4096
 MAX_QUEUE_BYTES = 32 * 1024 * 1024
@@ -57,6 +62,9 @@ class WebSocketHub:
         self._queue: asyncio.Queue[_Outgoing | asyncio.Future] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._router: asyncio.Task | None = None
+        self._inbox: list[_Outgoing] = []  # published, not yet in the router's queue
+        self._inbox_lock = threading.Lock()
+        self._inbox_wake = False  # the loop was asked to empty the inbox
         # client id -> the node now running for it (several jobs run at once on a cluster)
         self._running: dict[str | None, str] = {}
         self.send_timeout = SEND_TIMEOUT_S
@@ -125,16 +133,30 @@ class WebSocketHub:
         if self._loop is None or self._queue is None or self._loop.is_closed():
             return
         item = _Outgoing(kind, data, binary, client_id, routed)
+        with self._inbox_lock:
+            self._inbox.append(item)
+            if self._inbox_wake:  # already asked: the loop takes this one too
+                return
+            self._inbox_wake = True
         try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+            self._loop.call_soon_threadsafe(self._take_inbox)
         except RuntimeError:  # loop closed during shutdown
             pass
+
+    def _take_inbox(self) -> None:
+        """On the loop: what was published so far into the router's queue, in order."""
+        with self._inbox_lock:
+            items, self._inbox = self._inbox, []
+            self._inbox_wake = False
+        for item in items:
+            self._queue.put_nowait(item)
 
     async def drain(self) -> None:
         """Wait until everything published so far was sent to the clients still connected
         (tests, shutdown)."""
         if self._queue is None:
             return
+        self._take_inbox()
         routed = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(routed)
         await routed
@@ -200,9 +222,9 @@ class WebSocketHub:
                 if client.ws.closed:
                     self.disconnect(client)
                 elif isinstance(payload, bytes):
-                    await asyncio.wait_for(client.ws.send_bytes(payload), self.send_timeout)
+                    await _within(client.ws.send_bytes(payload), self.send_timeout)
                 else:
-                    await asyncio.wait_for(client.ws.send_str(payload), self.send_timeout)
+                    await _within(client.ws.send_str(payload), self.send_timeout)
             except asyncio.TimeoutError:
                 self._drop(client, f"one send took longer than {self.send_timeout:g} s")
             except (ConnectionError, RuntimeError) as exc:
@@ -236,3 +258,14 @@ class WebSocketHub:
             payload = client.queue.get_nowait()
             client.queued_bytes -= len(payload)
             client.queue.task_done()
+
+
+async def _within(send: Awaitable[None], seconds: float) -> None:
+    """Await one send with a time limit, inline where asyncio.timeout exists: wait_for
+    runs each send as a task of its own, a round of the loop per message, and a burst of
+    messages (a quick job's events) would queue behind those rounds."""
+    if _TIMEOUT is None:
+        await asyncio.wait_for(send, seconds)
+        return
+    async with _TIMEOUT(seconds):
+        await send

@@ -5,8 +5,10 @@ memory manager. Plain Python here; `comfy_core.cluster.pool` wraps it with `ray.
 items (a quick job's whole stream) with its reply; `events` is the worker's long-lived
 channel that sends a longer job's items while it runs, and beats (see
 comfy_core.cluster.outbox). Control calls (`interrupt`, `free`, `stats`) run on the actor's
-other threads; the clean-up after a job runs on the worker's settle thread, after the
-reply left, and a next `run` waits for it.
+other threads. The clean-up after a job waits until the reply left: the event channel's
+thread does it when it next wakes for that job (at the latest BATCH_S after the start),
+or the next `run` first, whichever comes first; nothing is woken for it on the reply's
+path.
 
 Stream items: ("event", type, data, binary[, client_id]) | ("file", kind, subfolder,
 filename, bytes) | ("result", outputs, status, meta).
@@ -19,7 +21,6 @@ import logging
 import os
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -77,9 +78,9 @@ class WorkerActor:
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         self._running: Outbox | None = None
-        self._settler = ThreadPoolExecutor(1, thread_name_prefix=f"{worker_id}-settle")
         self._free_after: tuple[bool, bool] | None = None
         self._held = False  # a job (from its start until it settled) or a free holds it
+        self._owed = False  # the last job's clean-up is still to be done
         self._early_interrupts: collections.deque[str] = collections.deque(maxlen=64)
         log.info("worker %s ready on %s (%s)", worker_id, socket.gethostname(), self.device())
 
@@ -166,7 +167,7 @@ class WorkerActor:
             with self._idle:
                 request, self._free_after = self._free_after, None
                 if request is None:
-                    self._running, self._held = None, False
+                    self._held = False
                     self._idle.notify_all()
                     return
             self._apply_free(*request)
@@ -176,30 +177,38 @@ class WorkerActor:
         """Run one job here and now: (how many of its items went by the event channel,
         the rest, ending with its ("result", ...))."""
         outbox = self._begin(job)
-        flushed, tail = outbox.close(self._execute(job, outbox))
-        self._settler.submit(self._settle)  # after the reply; a next run() waits for it
-        return flushed, tail
+        result = self._execute(job, outbox)
+        with self._idle:  # still held: the clean-up is owed (see the module's doc)
+            self._running, self._owed = None, True
+            self._idle.notify_all()  # wakes the channel only if it missed this job
+        return outbox.close(result)
 
     def events(self) -> Iterator[ChannelBatch]:
         """The worker's event channel, called once by the server and never ending: the
-        running job's items once it has run a while, and beats while it runs."""
+        running job's items once it has run a while, and beats while it runs; then that
+        job's clean-up, and old files deleted while no job runs."""
         seen: Outbox | None = None
         while True:
             with self._idle:
-                self._idle.wait_for(lambda: self._running is not None
-                                    and self._running is not seen)
-                seen = self._running
-            while (batch := seen.next_batch()) is not None:
-                yield batch
+                self._idle.wait_for(lambda: self._owed or (self._running is not None
+                                                           and self._running is not seen))
+                outbox = self._running if self._running is not seen else None
+            if outbox is not None:
+                seen = outbox
+                while (batch := outbox.next_batch()) is not None:
+                    yield batch
+            self._settle_owed()
+            self._scratch.empty_trash(lambda: self._running is not None)
 
     def _begin(self, job: dict) -> Outbox:
-        """Make the job the running one once the worker is free; a /free the server sent
-        before this job (carried with it) applies first."""
+        """Make the job the running one once the worker is free (the last job's clean-up
+        done here if still owed); a /free the server sent before this job (carried with
+        it) applies first."""
+        self._settle_owed()
         outbox = Outbox(job["prompt_id"])
         with self._idle:
             if not self._idle.wait_for(lambda: not self._held, timeout=BUSY_WAIT_S):
-                raise RuntimeError(f"worker {self.worker_id} is still busy with "
-                                   f"{self._running.prompt_id if self._running else 'a free'}")
+                raise RuntimeError(f"worker {self.worker_id} is still busy (a /free)")
             self._running, self._held = outbox, True
             if outbox.prompt_id in self._early_interrupts:
                 outbox.interrupt.set()
@@ -236,6 +245,14 @@ class WorkerActor:
         except BaseException as exc:  # never leave the server without a result
             log.exception("worker %s failed around job %s", self.worker_id, prompt_id)
             return ("result", {}, crash_status(prompt_id, exc), {})
+
+    def _settle_owed(self) -> None:
+        """The last job's clean-up, unless done (or being done) already."""
+        with self._idle:
+            if not self._owed:
+                return
+            self._owed = False
+        self._settle()
 
     def _settle(self) -> None:
         """After a job's reply: memory and scratch clean-up, then the /free requests that

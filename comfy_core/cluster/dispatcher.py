@@ -127,9 +127,10 @@ class Dispatcher:
                 self._kick.wait(BLOCKED_WAIT_S)
 
     def _round(self) -> bool | None:
-        """One dispatch round: None when nothing is pending, True when jobs wait for a
-        worker (or every worker is busy now), False when something was started and a
-        worker is still free (go again at once)."""
+        """One dispatch round: None when nothing is (left) pending, so the loop sleeps
+        until a submit; True when jobs wait for a worker, so it sleeps until a job ends
+        (or BLOCKED_WAIT_S); False when something started and a worker is still free (go
+        again at once). A job that ends wakes the loop only when jobs wait for it."""
         self._cluster.pool.poll()
         self._sync_links()
         pending = self._store.pending_jobs(WINDOW)
@@ -149,6 +150,8 @@ class Dispatcher:
         pairs = assign(jobs, views, locality_wait=self._cluster.flags.locality_wait)
         by_id = {h.worker_id: h for h in workers}
         started = sum(self._start(by_id[w], p, needs[p].files) for p, w in pairs)
+        if started == len(pending):
+            return None
         return not started or all(h.busy is not None for h in workers)
 
     def _start(self, handle: WorkerHandle, prompt_id: str, files: frozenset[str]) -> bool:

@@ -26,7 +26,12 @@ ChannelBatch = tuple[str, int, list]
 
 
 class Outbox:
-    """The stream items of one running job. Thread-safe."""
+    """The stream items of one running job. Thread-safe.
+
+    The job's thread never waits for the channel and wakes it only when that changes
+    something: while the channel waits out the job's first BATCH_S it is not woken at all
+    (a quick job ends meanwhile and costs the channel nothing); later, only the first item
+    after a quiet spell wakes it, and the end of the job during such a spell."""
 
     def __init__(self, prompt_id: str) -> None:
         self.prompt_id = prompt_id
@@ -35,7 +40,9 @@ class Outbox:
         self._items: list[tuple] = []
         self._taken = 0  # items the channel took
         self._closed = False
-        self._last = time.monotonic()  # when the job started or the channel last sent
+        self._started = time.monotonic()
+        self._last = self._started  # when the channel last sent (the start before)
+        self._watching = False  # the channel waits for a first item (or a beat's time)
 
     def put(self, item: tuple) -> None:
         """Queue one item (an event or a file). Items after the result are dropped."""
@@ -45,7 +52,7 @@ class Outbox:
                           self.prompt_id)
                 return
             self._items.append(item)
-            self._cond.notify_all()
+            self._wake_watcher()
 
     def close(self, result: tuple) -> tuple[int, list]:
         """Append the job's result and end the job: (how many items the channel took,
@@ -53,14 +60,13 @@ class Outbox:
         with self._cond:
             self._items.append(result)
             self._closed = True
-            tail = self._items[self._taken:]
-            self._cond.notify_all()
-            return self._taken, tail
+            self._wake_watcher()
+            return self._taken, self._items[self._taken:]
 
-    @property
-    def closed(self) -> bool:
-        with self._cond:
-            return self._closed
+    def _wake_watcher(self) -> None:
+        if self._watching:
+            self._watching = False
+            self._cond.notify_all()
 
     def next_batch(self) -> ChannelBatch | None:
         """Block until the channel has something to send for this job: the items queued
@@ -69,6 +75,9 @@ class Outbox:
         with self._cond:
             while not self._closed:
                 now = time.monotonic()
+                if now < self._started + BATCH_S:
+                    self._cond.wait(self._started + BATCH_S - now)
+                    continue
                 pending = len(self._items) > self._taken
                 if pending and now >= self._last + BATCH_S:
                     start, batch = self._taken, self._items[self._taken:]
@@ -77,7 +86,7 @@ class Outbox:
                 if now >= self._last + BEAT_S:
                     self._last = now
                     return self.prompt_id, self._taken, []
-                due = self._last + (BATCH_S if pending else BEAT_S)
-                self._cond.wait(due - now)
+                self._watching = not pending
+                self._cond.wait(self._last + (BATCH_S if pending else BEAT_S) - now)
+                self._watching = False
             return None
-

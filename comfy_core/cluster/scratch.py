@@ -6,14 +6,20 @@ a cached output node reports an old name again), so after a job its files are re
 except, emptied, the highest counter name of each prefix: `ComfyUI_00041_.png` left as an
 empty file makes the next save `ComfyUI_00042_.png`, and the folders stay small. Input
 files a job reads arrive with the job and are removed after it.
+
+Removing a file that has data can take milliseconds (the file system frees and may
+discard its blocks), so after a job such files are only renamed into `trash/` (cheap)
+and `empty_trash` deletes them later, while the worker is idle.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -22,6 +28,7 @@ from comfy_core.files.safe import UnsafePathError, contained_join
 
 log = logging.getLogger(__name__)
 
+MAX_TRASHED = 256  # files put aside before end_job deletes them itself
 # ("file", kind, subfolder, filename, bytes)
 FileItem = tuple[str, str, str, str, bytes]
 
@@ -31,10 +38,14 @@ class Scratch:
 
     def __init__(self, prefix: str) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=prefix))
-        for kind in ("input", "output", "temp"):
+        for kind in ("input", "output", "temp", "trash"):
             (self.root / kind).mkdir()
         self._received: set[Path] = set()
         self._sent: set[Path] = set()
+        self._trash_names = itertools.count()  # also how many files went to the trash
+        self._trashed = 0
+        self._deleted = 0  # of those (only empty_trash changes it)
+        self._trash_lock = threading.Lock()  # empty_trash on two threads at once
 
     def dir(self, kind: str) -> Path:
         return self.root / kind
@@ -84,28 +95,56 @@ class Scratch:
         self._sent.add(path)
 
     def end_job(self) -> None:
-        """Remove what this job wrote and read, keeping each prefix's counter."""
+        """Clear away what this job wrote and read, keeping each prefix's counter."""
         for path in self._received:
-            path.unlink(missing_ok=True)
+            self._discard(path)
         for kind in SHIPPED_KINDS:
             newest: dict[tuple[Path, str], tuple[int, Path]] = {}
             for path in list(_files(self.dir(kind))):
                 match = COUNTER_NAME.match(path.name)
                 if match is None:
-                    path.unlink(missing_ok=True)
+                    self._discard(path)
                     continue
                 key, number = (path.parent, match["stem"]), int(match["counter"])
                 kept = newest.get(key)
                 if kept is not None and kept[0] > number:
-                    path.unlink(missing_ok=True)
+                    self._discard(path)
                     continue
                 if kept is not None:
-                    kept[1].unlink(missing_ok=True)
+                    self._discard(kept[1])
                 newest[key] = (number, path)
             for _, path in newest.values():
-                os.truncate(path, 0)
+                if path.stat().st_size:
+                    self._discard(path)
+                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         self._sent.clear()
         self._received.clear()
+        if self._trashed - self._deleted >= MAX_TRASHED:  # nobody empties it: do it now
+            self.empty_trash(lambda: False)
+
+    def _discard(self, path: Path) -> None:
+        """Out of the way at once: an empty file is removed, one with data renamed into
+        the trash."""
+        try:
+            if path.stat().st_size == 0:
+                path.unlink()
+            else:
+                self._trashed = next(self._trash_names) + 1
+                os.rename(path, self.dir("trash") / str(self._trashed))
+        except FileNotFoundError:
+            pass
+
+    def empty_trash(self, stop: Callable[[], bool]) -> None:
+        """Delete what end_job put aside, until `stop()` says the worker is needed."""
+        with self._trash_lock:
+            for entry in os.scandir(self.dir("trash")):
+                if stop():
+                    return
+                try:
+                    os.unlink(entry.path)
+                    self._deleted += 1
+                except FileNotFoundError:
+                    pass
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 SHIPPED_KINDS = ("output", "temp")
 COUNTER_NAME = re.compile(r"^(?P<stem>.+)_(?P<counter>\d{5,})_(?P<ext>\.[^./\\]*)$")
 MAX_REMEMBERED_RENAMES = 200_000
+MAX_REMEMBERED_FOLDERS = 1_000
 
 
 def ui_file_items(ui: Any) -> Iterator[dict]:
@@ -52,6 +53,7 @@ class FileSink:
         self._folders = folders  # comfy_core.files.FolderPaths of the server
         self._lock = threading.Lock()
         self._names: OrderedDict[tuple[str, str, str, str], str] = OrderedDict()
+        self._counters = _Counters()
 
     def store(self, worker_id: str, kind: str, subfolder: str, filename: str,
               data: bytes) -> str | None:
@@ -68,8 +70,9 @@ class FileSink:
             return None
         with self._lock:
             folder.mkdir(parents=True, exist_ok=True)
-            final = _free_name(folder, filename)
+            final = self._free_name(folder, filename)
             write_atomic(folder / final, data)
+            self._counters.wrote(folder, final)
             key = (worker_id, kind, subfolder, filename)
             self._names[key] = final
             self._names.move_to_end(key)
@@ -98,22 +101,52 @@ class FileSink:
         return {**item, "filename": final} if final is not None else item
 
 
-def _free_name(folder: Path, filename: str) -> str:
-    """The name a save on the server would take: a counter name (`<stem>_00007_.png`)
-    gets the folder's next free counter; another name is kept when free, else becomes
-    `<stem>_<n><ext>`."""
-    match = COUNTER_NAME.match(filename)
-    if match is not None:
-        stem, ext = match["stem"], match["ext"]
-        counter = next_counter(folder, stem)
-        while (folder / f"{stem}_{counter:05}_{ext}").exists():
-            counter += 1
-        return f"{stem}_{counter:05}_{ext}"
-    if not (folder / filename).exists():
-        return filename
-    stem, dot, ext = filename.rpartition(".")
-    stem, ext = (stem, dot + ext) if dot else (filename, "")
-    n = 1
-    while (folder / f"{stem}_{n}{ext}").exists():
-        n += 1
-    return f"{stem}_{n}{ext}"
+    def _free_name(self, folder: Path, filename: str) -> str:
+        """The name a save on the server would take: a counter name (`<stem>_00007_.png`)
+        gets the folder's next free counter; another name is kept when free, else becomes
+        `<stem>_<n><ext>`."""
+        match = COUNTER_NAME.match(filename)
+        if match is not None:
+            stem, ext = match["stem"], match["ext"]
+            counter = self._counters.next(folder, stem)
+            while (folder / f"{stem}_{counter:05}_{ext}").exists():
+                counter += 1
+            return f"{stem}_{counter:05}_{ext}"
+        if not (folder / filename).exists():
+            return filename
+        stem, dot, ext = filename.rpartition(".")
+        stem, ext = (stem, dot + ext) if dot else (filename, "")
+        n = 1
+        while (folder / f"{stem}_{n}{ext}").exists():
+            n += 1
+        return f"{stem}_{n}{ext}"
+
+
+class _Counters:
+    """The next counter of a name prefix in a folder, without listing the folder for every
+    file: what the sink last wrote there holds while the folder's modification time is
+    the one it had after that write (anything else adding or removing a file changes it,
+    and the folder is listed again). Every worker's files go through one sink, so a large
+    output folder would otherwise be listed once per image under its lock. A change the
+    clock cannot tell apart costs order, never a file: a taken name is still skipped."""
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[Path, tuple[int, dict[str, int]]] = OrderedDict()
+
+    def next(self, folder: Path, stem: str) -> int:
+        known = self._known.get(folder)
+        if known is not None and stem in known[1] and known[0] == _mtime(folder):
+            return known[1][stem]
+        return next_counter(folder, stem)
+
+    def wrote(self, folder: Path, name: str) -> None:
+        match = COUNTER_NAME.match(name)
+        stems = {match["stem"]: int(match["counter"]) + 1} if match is not None else {}
+        self._known[folder] = (_mtime(folder), stems)
+        self._known.move_to_end(folder)
+        while len(self._known) > MAX_REMEMBERED_FOLDERS:
+            self._known.popitem(last=False)
+
+
+def _mtime(folder: Path) -> int:
+    return folder.stat().st_mtime_ns

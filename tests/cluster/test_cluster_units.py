@@ -90,6 +90,24 @@ def test_file_sink_gives_each_worker_file_the_next_free_name(tmp_path):
         {"filename": "else.png", "subfolder": "", "type": "input"}]
 
 
+def test_file_sink_counter_follows_files_added_by_others(tmp_path):
+    import os
+
+    folders = FolderPaths.build(tmp_path)
+    sink = FileSink(folders)
+    assert sink.store("w1", "output", "", "img_00001_.png", b"1") == "img_00001_.png"
+    assert sink.store("w1", "output", "", "img_00001_.png", b"2") == "img_00002_.png"
+    out = folders.output_dir
+    (out / "img_00010_.png").write_bytes(b"someone else's")
+    mtime = out.stat().st_mtime_ns  # a clock tick later, as a real change would be
+    os.utime(out, ns=(mtime, mtime + 1_000_000_000))
+    assert sink.store("w2", "output", "", "img_00001_.png", b"3") == "img_00011_.png"
+    (out / "img_00012_.png").write_bytes(b"same tick?")  # seen or not: never overwritten
+    names = {sink.store("w2", "output", "", "img_00001_.png", b"4") for _ in range(2)}
+    assert "img_00012_.png" not in names and len(names) == 2
+    assert (out / "img_00012_.png").read_bytes() == b"same tick?"
+
+
 def test_scratch_keeps_counters_unique_and_folders_small(tmp_path):
     from comfy_core.cluster.scratch import Scratch
     from comfy_core.files.save_path import save_image_path
@@ -117,6 +135,12 @@ def test_scratch_keeps_counters_unique_and_folders_small(tmp_path):
     shipped = [(kind, name) for _, kind, _, name, _ in sent]
     assert shipped.count(("output", "plugin.txt")) == 3 and ("output", "x_00099_.png") not in shipped
     assert [n for k, n in shipped if n.startswith("img")] == [f"img_{i:05}_.png" for i in range(1, 7)]
+    trash = scratch.root / "trash"  # what had data waits there until the worker is idle
+    assert len(list(trash.iterdir())) >= 6
+    scratch.empty_trash(lambda: True)
+    assert list(trash.iterdir())
+    scratch.empty_trash(lambda: False)
+    assert not list(trash.iterdir())
     scratch.remove()
 
 

@@ -178,6 +178,10 @@ class BasicTransformerBlock(nn.Module):
         self.n_heads, self.d_head = heads, dim_head
         self.attn_precision: torch.dtype | None = None
         self.disable_self_attn = disable_self_attn
+        # ComfyUI's video-block options, always off in image UNets; plugins that re-implement
+        # this forward read them (no input feed-forward, residuals keep the width, the
+        # cross-attention attends to the context).
+        self.ff_in, self.is_res, self.switch_temporal_ca_to_sa = False, True, False
         self.attn1 = CrossAttention(dim, context_dim if disable_self_attn else dim, heads, dim_head)
         self.ff = FeedForward(dim)
         self.attn2 = CrossAttention(dim, context_dim, heads, dim_head)

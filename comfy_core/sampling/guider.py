@@ -76,7 +76,7 @@ class CFGGuider:
         self.model_patcher = model_patcher
         self.model_options: dict = model_patcher.model_options
         self.original_conds: dict[str, list[CondEntry]] = {}
-        self.conds: dict[str, list[ResolvedCond]] = {}  # resolved for the running latent
+        self.conds: dict[str, list] = {}  # a run's entry copies, then resolved for its latent
         self.cfg = 1.0
         self.oom_splitter: Callable[[Callable | None], Callable] | None = None
 
@@ -116,6 +116,9 @@ class CFGGuider:
             return latent_image
         original = self.model_options
         self.model_options = mo.create_model_options_clone(original)
+        # This run's copies of the entries: outer-sample wrappers may read or replace them
+        # (ControlNet packs swap in their own controls) before they are resolved.
+        self.conds = {name: [entry.copy() for entry in entries] for name, entries in self.original_conds.items()}
         try:
             self._prepare_options()
             wrappers = get_all_wrappers(WrappersMP.OUTER_SAMPLE, self.model_options, is_model_options=True)
@@ -150,9 +153,9 @@ class CFGGuider:
                      denoise_mask: torch.Tensor | None = None, callback: Callable | None = None,
                      disable_pbar: bool = False, seed: int | None = None) -> torch.Tensor:
         """Load, run `inner_sample`, clean up."""
-        patcher, self.conds = self.model_patcher, {}
+        patcher = self.model_patcher
         shape = [noise.shape[0] * 2] + list(noise.shape[1:])
-        load_models([patcher] + self._additional_models(self.original_conds), patcher.memory_required(shape))
+        load_models([patcher] + self._additional_models(self.conds), patcher.memory_required(shape))
         self.inner_model = patcher.model
         device = patcher.load_device
         if denoise_mask is not None:
@@ -186,15 +189,16 @@ class CFGGuider:
 
     def process_conds(self, latent_image: torch.Tensor, denoise_mask: torch.Tensor | None,
                       device: torch.device, seed: int | None = None) -> dict[str, list[ResolvedCond]]:
-        """Every named cond list made concrete for this latent (see conditioning.resolve),
-        areas mirrored across lists, positive controls shared with the others when asked,
-        ControlNets told the run is starting."""
+        """Every named cond list of this run (`self.conds`, the entries `sample` copied)
+        made concrete for this latent (see conditioning.resolve), areas mirrored across
+        lists, positive controls shared with the others when asked, ControlNets told the
+        run is starting."""
         model = self.inner_model
         ms, family = model.model_sampling, model.family
         concat = _concat_source(family, latent_image, denoise_mask, model.latent_format.scale_factor)
         conds = {name: resolve(entries, latent_image.shape, ms, family.adm, negative=name != "positive",
                                concat=concat, device=device, adm_size=family.adm_size, seed=seed)
-                 for name, entries in self.original_conds.items()}
+                 for name, entries in self.conds.items()}
         conds = with_low_res_image(family, getattr(model, "noise_augmentor", None), conds, latent_image.shape, seed,
                                    device)
         for name in list(conds):

@@ -4,6 +4,7 @@ packs on tiny checkpoints (docs/plugins.md):
     python -m comfy_core.tools.make_pack_models --gguf models/unet/tiny_q8.gguf --checkpoint tiny.safetensors
     python -m comfy_core.tools.make_pack_models --ipadapter models/ipadapter/ip-adapter_sd15_tiny.safetensors \
         --checkpoint tiny.safetensors --clip-vision models/clip_vision/tiny_h.safetensors
+    python -m comfy_core.tools.make_pack_models --narrow-sd15 models/checkpoints/sd15_narrow.safetensors
 
 - GGUF (ComfyUI-GGUF): the checkpoint's UNet under its LDM names, architecture "sd1" or
   "sdxl", 2-D weights whose rows are whole 32-value blocks quantized to Q8_0, other
@@ -15,6 +16,9 @@ packs on tiny checkpoints (docs/plugins.md):
   order input blocks 1, 2, 4, 5, 7, 8, output blocks 3-11, middle block. Each layer is as
   wide as the checkpoint's attention at that block (blocks a tiny UNet lacks get its
   narrowest width; nothing patches them).
+- A narrow SD1.5 checkpoint: SD1.5's real UNet (four levels, two ResBlocks each, twelve
+  input blocks) at 32 channels, with the tiny text encoder and VAE, for packs that index
+  SD1.5's blocks by number (Advanced-ControlNet's reference mode).
 """
 
 from __future__ import annotations
@@ -97,9 +101,23 @@ def write_ipadapter(checkpoint: str | Path, clip_vision: str | Path, out: str | 
     return Path(out)
 
 
+def write_narrow_sd15(out: str | Path, seed: int = 0) -> Path:
+    """SD1.5 with its real block structure at 32 channels (see the module docstring)."""
+    import dataclasses
+
+    from comfy_core.models.family import FAMILIES
+    from comfy_core.tools.make_checkpoint import build_checkpoint, layout
+
+    tiny = layout("sd15", "tiny")
+    unet = dataclasses.replace(FAMILIES["sd15"].unet, model_channels=32, context_dim=tiny.unet.context_dim)
+    save_state_dict(build_checkpoint(dataclasses.replace(tiny, unet=unet), seed), out)
+    return Path(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write tiny model files in custom-node packs' layouts.")
-    parser.add_argument("--checkpoint", required=True, help="the tiny checkpoint the file is made for")
+    parser.add_argument("--checkpoint", help="the tiny checkpoint a GGUF or IP-Adapter file is made for")
+    parser.add_argument("--narrow-sd15", help="write a narrow SD1.5 checkpoint of the real depth to this file")
     parser.add_argument("--gguf", help="write its UNet as GGUF to this file")
     parser.add_argument("--arch", default="sd1", choices=["sd1", "sdxl"], help="GGUF architecture name")
     parser.add_argument("--ipadapter", help="write a tiny SD1.5 IP-Adapter to this file (needs --clip-vision)")
@@ -107,8 +125,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if not args.gguf and not args.ipadapter:
-        parser.error("give --gguf and/or --ipadapter")
+    if args.narrow_sd15:
+        write_narrow_sd15(args.narrow_sd15, args.seed)
+    if (args.gguf or args.ipadapter) and not args.checkpoint:
+        parser.error("--gguf and --ipadapter need --checkpoint")
+    if not (args.gguf or args.ipadapter or args.narrow_sd15):
+        parser.error("give --gguf, --ipadapter and/or --narrow-sd15")
     if args.gguf:
         write_gguf_unet(args.checkpoint, args.gguf, args.arch)
     if args.ipadapter:

@@ -311,3 +311,49 @@ def test_clip_vision_loads_files_and_state_dicts_and_encodes_as_packs_call_it(ho
     lora = host.folders.get_full_path_or_raise("loras", "tiny_lora.safetensors")
     with pytest.raises(Exception, match="CLIP vision"):
         comfy.clip_vision.load(lora)
+
+
+def test_a_controlnets_wrapper_hook_sees_the_runs_conds_and_may_replace_them(host, sd15, tmp_path):
+    """Advanced-ControlNet's pattern: a ControlNet carries an outer-sample wrapper in its
+    `extra_hooks`; the wrapper reads `guider.conds` (this run's copies) and may swap them."""
+    import comfy.controlnet
+    import comfy.hooks
+    import comfy.patcher_extension
+    import comfy.sample
+    import comfy.sampler_helpers
+    import comfy.samplers
+    from comfy.ldm.modules.attention import BasicTransformerBlock
+    from comfy_core.tools.make_controlnet import write_controlnet
+
+    model, _, _, pos, neg = sd15
+    seen = []
+
+    def outer_sample(executor, *args, **kwargs):
+        guider = executor.class_obj
+        seen.extend(c["control"] for c in guider.conds["positive"] if "control" in c)
+        guider.conds = {"positive": comfy.sampler_helpers.convert_cond(pos),
+                        "negative": comfy.sampler_helpers.convert_cond(neg)}  # drop the ControlNet
+        return executor(*args, **kwargs)
+
+    wrappers = {}
+    comfy.patcher_extension.add_wrapper_with_key(comfy.patcher_extension.WrappersMP.OUTER_SAMPLE, "pack",
+                                                 outer_sample, transformer_options=wrappers)
+    hooked = comfy.controlnet.load_controlnet(str(write_controlnet("ldm", "sd15", tmp_path / "cn.safetensors")))
+    plain_control = hooked.copy()
+    hooked.extra_hooks = comfy.hooks.HookGroup()
+    hooked.extra_hooks.add(comfy.hooks.WrapperHook(wrappers))
+    hint = torch.rand(1, 64, 64, 3, generator=torch.Generator().manual_seed(4))
+    latent = torch.zeros(1, 4, 8, 8)
+    noise = comfy.sample.prepare_noise(latent, 12)
+    sigmas = comfy.samplers.calculate_sigmas(model.get_model_object("model_sampling"), "karras", 3)
+    euler = comfy.samplers.sampler_object("euler")
+
+    def sample(control):
+        p, n = nodes.ControlNetApplyAdvanced().apply_controlnet(pos, neg, control, hint, 1.0, 0.0, 1.0)
+        return comfy.sample.sample_custom(model, noise, 5.0, euler, sigmas, p, n, latent)
+
+    without = comfy.sample.sample_custom(model, noise, 5.0, euler, sigmas, pos, neg, latent)
+    assert not torch.allclose(sample(plain_control), without, atol=1e-4)
+    assert torch.allclose(sample(hooked), without, atol=1e-6) and len(seen) == 1  # swapped before resolving
+    block = BasicTransformerBlock(32, 2, 16, 32)  # what packs re-implementing its forward read
+    assert block.ff_in is False and block.is_res and not block.switch_temporal_ca_to_sa

@@ -63,6 +63,7 @@ def _run_loop(model: Any, sampler: SamplerValue, sigmas: torch.Tensor, latent: t
     guider.set_cfg(7.0)
     guider.inner_model = model.model
     mask = None if mask is None else prepare_mask(mask, latent.shape, latent.device)
+    guider.conds = {name: list(entries) for name, entries in guider.original_conds.items()}  # as `sample` does
     guider.conds = guider.process_conds(latent, mask, latent.device)
     extra_args = {"model_options": create_model_options_clone(model.model_options), "seed": 0}
     return sampler.sample(guider, sigmas, extra_args, callback, noise, latent, mask)

@@ -49,3 +49,14 @@ def test_ipadapter_layers_are_as_wide_as_the_attention_they_patch(tmp_path):
         if key in unet:  # the blocks the tiny UNet has
             assert weight.shape[0] == unet[key].shape[0], key
     assert torch.equal(state["image_proj.norm.weight"], torch.ones(context))
+
+
+def test_narrow_sd15_has_sd15s_blocks_and_loads_as_sd15(tmp_path):
+    from comfy_core.loading.checkpoint import load_checkpoint
+    from comfy_core.tools.make_pack_models import write_narrow_sd15
+
+    ckpt = load_checkpoint(write_narrow_sd15(tmp_path / "narrow.safetensors"))
+    unet = ckpt.model.model.diffusion_model
+    assert ckpt.model.model.family.name == "sd15"
+    assert len(unet.input_blocks) == 12 and len(unet.output_blocks) == 12
+    assert unet.input_blocks[1][1].transformer_blocks[0].attn2.to_k.weight.shape == (32, 32)

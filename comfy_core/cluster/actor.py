@@ -2,13 +2,13 @@
 memory manager. Plain Python here; `comfy_core.cluster.pool` wraps it with `ray.remote`.
 
 `run` runs one job inline on the actor's calling thread and returns the job's stream
-items (a quick job's whole stream) with its reply; `events` is the worker's long-lived
-channel that sends a longer job's items while it runs, and beats (see
-comfy_core.cluster.outbox). Control calls (`interrupt`, `free`, `stats`) run on the actor's
-other threads. The clean-up after a job waits until the reply left: the event channel's
-thread does it when it next wakes for that job (at the latest BATCH_S after the start),
-or the next `run` first, whichever comes first; nothing is woken for it on the reply's
-path.
+items with its reply: a quick job is one Ray round trip and wakes no other thread. For a
+job that has not answered within BATCH_S the server opens `events`, that job's channel,
+which sends its items while it runs, and beats (see comfy_core.cluster.outbox). Control
+calls (`interrupt`, `free`, `stats`) run on the actor's other threads. The clean-up after
+a job (scratch folders, heap) is left for later so it is not on the reply's path: the
+next `run` does it first, or, on an idle worker, the monitor's next `stats` call or a
+`free`.
 
 Stream items: ("event", type, data, binary[, client_id]) | ("file", kind, subfolder,
 filename, bytes) | ("result", outputs, status, meta).
@@ -25,7 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from comfy_core.cluster.outbox import ChannelBatch, Outbox
+from comfy_core.cluster.outbox import BEAT_S, ChannelBatch, Outbox
 from comfy_core.cluster.scratch import Scratch
 from comfy_core.jobs.host_memory import heap_trimmer
 from comfy_core.jobs.worker import crash_status
@@ -81,6 +81,7 @@ class WorkerActor:
         self._free_after: tuple[bool, bool] | None = None
         self._held = False  # a job (from its start until it settled) or a free holds it
         self._owed = False  # the last job's clean-up is still to be done
+        self._finished: collections.deque[str] = collections.deque(maxlen=64)
         self._early_interrupts: collections.deque[str] = collections.deque(maxlen=64)
         log.info("worker %s ready on %s (%s)", worker_id, socket.gethostname(), self.device())
 
@@ -104,8 +105,11 @@ class WorkerActor:
                 for name in self._folders.folder_names() if name not in NOT_LISTED}
 
     def stats(self) -> dict:
-        """The worker's device, memory and loaded models (for /system_stats)."""
+        """The worker's device, memory and loaded models (for /system_stats). The server
+        asks every few seconds: an idle worker also does its owed clean-up then."""
         import psutil
+
+        self._tidy()
 
         devices = self._memory.stats() if self._memory is not None else []
         loaded = [{"model": type(m).__name__, "loaded_bytes": int(m.loaded_size())}
@@ -139,6 +143,8 @@ class WorkerActor:
         with self._idle:
             old = self._free_after or (False, False)
             self._free_after = (old[0] or unload_models, old[1] or free_memory)
+        self._settle_owed()  # idle with the last job's clean-up owed: that applies it
+        with self._idle:
             if self._held:  # a job (or another free) holds the worker and applies it
                 return
             self._held = True
@@ -174,31 +180,32 @@ class WorkerActor:
 
     # -- jobs -------------------------------------------------------------------------------
     def run(self, job: dict) -> tuple[int, list]:
-        """Run one job here and now: (how many of its items went by the event channel,
+        """Run one job here and now: (how many of its items went by its event channel,
         the rest, ending with its ("result", ...))."""
         outbox = self._begin(job)
         result = self._execute(job, outbox)
-        with self._idle:  # still held: the clean-up is owed (see the module's doc)
+        with self._idle:  # still held: its clean-up is owed (see the module's doc)
             self._running, self._owed = None, True
-            self._idle.notify_all()  # wakes the channel only if it missed this job
+            self._finished.append(outbox.prompt_id)
+            self._idle.notify_all()  # an event channel waiting for it (rare) ends
         return outbox.close(result)
 
-    def events(self) -> Iterator[ChannelBatch]:
-        """The worker's event channel, called once by the server and never ending: the
-        running job's items once it has run a while, and beats while it runs; then that
-        job's clean-up, and old files deleted while no job runs."""
-        seen: Outbox | None = None
+    def events(self, prompt_id: str) -> Iterator[ChannelBatch]:
+        """The event channel of job `prompt_id` (see the module's doc), until it ends;
+        beats meanwhile if it has not started yet."""
         while True:
             with self._idle:
-                self._idle.wait_for(lambda: self._owed or (self._running is not None
-                                                           and self._running is not seen))
-                outbox = self._running if self._running is not seen else None
-            if outbox is not None:
-                seen = outbox
+                self._idle.wait_for(lambda: prompt_id in self._finished or (
+                    self._running is not None and self._running.prompt_id == prompt_id),
+                    timeout=BEAT_S)
+                outbox = self._running
+            if outbox is not None and outbox.prompt_id == prompt_id:
                 while (batch := outbox.next_batch()) is not None:
                     yield batch
-            self._settle_owed()
-            self._scratch.empty_trash(lambda: self._running is not None)
+                return
+            if prompt_id in self._finished:
+                return
+            yield prompt_id, 0, []
 
     def _begin(self, job: dict) -> Outbox:
         """Make the job the running one once the worker is free (the last job's clean-up
@@ -212,7 +219,7 @@ class WorkerActor:
             self._running, self._held = outbox, True
             if outbox.prompt_id in self._early_interrupts:
                 outbox.interrupt.set()
-            self._idle.notify_all()  # the event channel follows this job
+            self._idle.notify_all()  # its event channel, if already open (rare)
         if job.get("free"):
             self._apply_free(*job["free"])
         return outbox
@@ -245,6 +252,12 @@ class WorkerActor:
         except BaseException as exc:  # never leave the server without a result
             log.exception("worker %s failed around job %s", self.worker_id, prompt_id)
             return ("result", {}, crash_status(prompt_id, exc), {})
+
+    def _tidy(self) -> None:
+        """On an idle worker: the owed clean-up, then old files deleted (until a job
+        starts)."""
+        self._settle_owed()
+        self._scratch.empty_trash(lambda: self._running is not None)
 
     def _settle_owed(self) -> None:
         """The last job's clean-up, unless done (or being done) already."""

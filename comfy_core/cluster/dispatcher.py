@@ -173,7 +173,7 @@ class Dispatcher:
         return True
 
     def _link(self, handle: WorkerHandle) -> WorkerLink:
-        """The worker's link (made here if it has none yet: its event channel opens)."""
+        """The worker's link (made here if it has none yet)."""
         with self._lock:
             link = self._links.get(handle.worker_id)
             if link is None or not link.usable:
@@ -185,8 +185,9 @@ class Dispatcher:
             return link
 
     def _sync_links(self) -> None:
-        """A link for every ready worker before its first job (not on that job's path);
-        close the links (and forget the /free) of workers that were replaced."""
+        """A link (and its thread) for every ready worker before its first job, not on
+        that job's path; close the links (and forget the /free) of workers that were
+        replaced."""
         pool = self._cluster.pool
         for handle in pool.ready():
             if handle.worker_id not in self._links:

@@ -2,12 +2,12 @@
 
 A job runs inline in its `run` actor call, and the items it produces (events, files, its
 result) return with that call's reply: a quick job crosses to the server in one Ray round
-trip. A job that is still running after `BATCH_S` also sends its items early through the
-worker's event channel (one long-lived streaming call per worker), at most every
-`BATCH_S`, plus a beat after every `BEAT_S` of silence so the server can tell a long node
-from a hung process. Each item leaves exactly once: the channel takes a prefix of the
-items, the reply carries the rest and says how many the channel took, so the server
-publishes them in order.
+trip. For a job that has not answered within `BATCH_S` the server opens the job's event
+channel (a streaming call), which sends the items so far and then what comes at most
+every `BATCH_S`, plus a beat after every `BEAT_S` of silence so the server can tell a
+long node from a hung process. Each item leaves exactly once: the channel takes a prefix
+of the items, the reply carries the rest and says how many the channel took, so the
+server publishes them in order.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ class Outbox:
     """The stream items of one running job. Thread-safe.
 
     The job's thread never waits for the channel and wakes it only when that changes
-    something: while the channel waits out the job's first BATCH_S it is not woken at all
-    (a quick job ends meanwhile and costs the channel nothing); later, only the first item
-    after a quiet spell wakes it, and the end of the job during such a spell."""
+    something: the first item after a quiet spell, and the end of the job during one."""
 
     def __init__(self, prompt_id: str) -> None:
         self.prompt_id = prompt_id

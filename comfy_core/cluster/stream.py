@@ -1,11 +1,11 @@
 """One worker seen from the server: the job it runs, that job's items in (events
 published, files written, history record stored), and the verdict when it is lost.
 
-One long-lived thread per worker follows two things: the reply of the job's `run` call
-(a quick job's whole stream) and the worker's event channel (a longer job's items while
-it runs, and beats; see comfy_core.cluster.outbox). `heartbeat_timeout` seconds with
-neither means the process is hung (or its node unreachable); a dead actor surfaces as an
-error on either.
+One long-lived thread per worker follows its jobs one at a time. A job's `run` reply
+carries its items; a job that has not answered within BATCH_S gets its event channel
+opened (its items while it runs, and beats; see comfy_core.cluster.outbox), and
+`heartbeat_timeout` seconds with neither a reply nor a channel item means the process is
+hung (or its node unreachable). A dead actor surfaces as an error on either.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from comfy_core.cluster.outbox import BATCH_S
 from comfy_core.cluster.pool import WorkerHandle
 from comfy_core.cluster.transfer import FileSink
 from comfy_core.jobs import Job, JobStore, StoreUnavailableError
@@ -53,7 +54,6 @@ class WorkerLink:
         self._next: tuple[Job, Any] | None = None  # (job, its run() reply)
         self.job: Job | None = None  # the job being followed
         self._closed = False
-        self.channel = handle.actor.events.options(num_returns="streaming").remote()
         self._thread = threading.Thread(target=self._loop, daemon=True,
                                         name=f"cluster-{handle.worker_id}")
         self._thread.start()
@@ -108,45 +108,64 @@ class WorkerLink:
 
 
 class _JobFollower:
-    """One job's items, from the channel and the reply, applied in the worker's order."""
+    """One job's items, from its channel and its reply, applied in the worker's order."""
 
     def __init__(self, link: WorkerLink, job: Job, reply: Any) -> None:
         self.link, self.job, self.reply = link, job, reply
         self.wid = link.handle.worker_id
         self.client = job.extra_data.get("client_id")
-        self.received = 0  # items applied (from the channel, then the reply)
+        self.received = 0  # items applied from the channel
+        self.channel: Any = None
+        self.tail: tuple[int, list] | None = None  # the reply: (items flushed, the rest)
 
     def run(self) -> Lost | None:
         ray, link = self.link.ray, self.link
+        ready = ray.wait([self.reply], timeout=BATCH_S)[0]  # a quick job has answered
+        if not ready:
+            self.channel = link.handle.actor.events.options(
+                num_returns="streaming").remote(self.job.prompt_id)
         renewed = time.monotonic()
-        tail: tuple[int, list] | None = None
-        while True:
-            waiting = [link.channel] if tail is not None else [self.reply, link.channel]
-            ready, _ = ray.wait(waiting, num_returns=1, timeout=link.timeout)
+        while self.tail is None or self.received < self.tail[0]:
             if not ready:
-                return Lost(f"no sign of life from {self.wid} for {link.timeout:g} s "
-                            f"(hung)", hung=True)
+                ready, lost = self._wait()
+                if lost is not None:
+                    return lost
             try:
-                if tail is None and self.reply in ready:
-                    tail = ray.get(self.reply)
-                else:
-                    self._channel_batch(ray.get(next(link.channel)))
-            except StopIteration:
-                return Lost(f"{self.wid} ended its event channel")
+                self._take(ray, ready)
             except ray.exceptions.RayActorError as exc:
                 return Lost(f"{self.wid} died: {_first_line(exc)}")
             except ray.exceptions.RayError as exc:
                 return Lost(f"{self.wid} failed: {_first_line(exc)}")
-            if tail is not None and self.received >= tail[0]:
-                return self._apply_tail(tail[1])
+            ready = []
             if time.monotonic() - renewed > LEASE_SECONDS / 3:
                 renewed = time.monotonic()
                 self._renew()
+        return self._apply_tail(self.tail[1])
+
+    def _wait(self) -> tuple[list, Lost | None]:
+        """Wait for the reply or the channel's next batch."""
+        waiting = ([self.reply] if self.tail is None else []) + (
+            [self.channel] if self.channel is not None else [])
+        if not waiting:
+            return [], Lost(f"{self.wid} sent {self.received} of {self.tail[0]} early items")
+        ready, _ = self.link.ray.wait(waiting, num_returns=1, timeout=self.link.timeout)
+        if not ready:
+            return [], Lost(f"no sign of life from {self.wid} for {self.link.timeout:g} s "
+                            f"(hung)", hung=True)
+        return ready, None
+
+    def _take(self, ray: Any, ready: list) -> None:
+        """The reply, or the channel's next batch, whichever `ready` holds."""
+        if self.tail is None and self.reply in ready:
+            self.tail = ray.get(self.reply)
+            return
+        try:
+            self._channel_batch(ray.get(next(self.channel)))
+        except StopIteration:  # the job ended: the reply has the rest
+            self.channel = None
 
     def _channel_batch(self, batch: tuple[str, int, list]) -> None:
-        prompt_id, start, items = batch
-        if prompt_id != self.job.prompt_id:  # a beat of the job before: nothing to apply
-            return
+        _, start, items = batch  # no items: a beat
         for item in items[max(0, self.received - start):]:
             self._apply(item)
         self.received = max(self.received, start + len(items))

@@ -20,7 +20,7 @@ from comfy_core.loading import keymaps as km
 from comfy_core.loading.detect import DetectionError, detect_family, vae_config
 from comfy_core.loading.safetensors_io import CheckpointError, load_state_dict
 from comfy_core.loading.options import LoadDevices
-from comfy_core.models.base_model import base_model_for
+from comfy_core.models.base_model import base_model_for, family_model_sampling
 from comfy_core.models.clip import ClipConfig, TextEncoder
 from comfy_core.models.clip_value import CLIP
 from comfy_core.models.family import ModelFamily, TextEncoderSpec
@@ -29,7 +29,6 @@ from comfy_core.models.patcher import ModelPatcher
 from comfy_core.models.unet import UNetModel
 from comfy_core.models.vae import AutoencoderKL
 from comfy_core.models.vae_value import VAE
-from comfy_core.sampling.model_sampling import ModelSampling, SamplingConfig
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=nn.Module)
@@ -77,17 +76,15 @@ def model_patcher(unet: UNetModel, family: ModelFamily, load_device: torch.devic
                   compute_dtype: torch.dtype | None = None) -> ModelPatcher:
     """The MODEL value of a loaded UNet: a BaseModel with the family's model sampling;
     `compute_dtype` is the model's own manual-cast dtype (fp8 storage computed wider)."""
-    sampling = ModelSampling(SamplingConfig(prediction=family.prediction, zsnr=family.zsnr,
-                                            linear_start=family.linear_start, linear_end=family.linear_end))
-    base = base_model_for(family, unet, sampling, offload_device, manual_cast_dtype=compute_dtype)
+    base = base_model_for(family, unet, family_model_sampling(family), offload_device, manual_cast_dtype=compute_dtype)
     return ModelPatcher(base, load_device, offload_device)
 
 
-def _unet_handle(state: Tensors, keys: set[str], dtype: torch.dtype | None, device: torch.device,
+def _unet_handle(state: Tensors, markers: Tensors, dtype: torch.dtype | None, device: torch.device,
                  load_device: torch.device, what: str, compute_dtype: torch.dtype | None = None,
                  operations: Any = None) -> ModelPatcher:
     try:
-        family = detect_family(state, keys)
+        family = detect_family(state, markers)
     except DetectionError as exc:
         raise CheckpointError(f"Could not detect model type of: {what} ({exc})") from exc
     unet = materialize(lambda: UNetModel(family.unet), state, dtype, f"{what} (UNet)", operations)
@@ -102,8 +99,10 @@ def unet_from_state(state: Tensors, name: str, *, dtype: torch.dtype | None = No
     layers from a plugin's classes (see `models.ops`)."""
     device = torch.device(device or "cpu")
     prefix = km.unet_prefix(list(state))
+    # As ComfyUI: a checkpoint-layout file keeps only its prefixed UNet keys (its top-level
+    # markers are dropped with the rest); a bare UNet file keeps its markers beside the weights.
     unet_state = km.strip_prefix(state, prefix) if prefix else dict(state)
-    return _unet_handle(unet_state, set(state), dtype, device, torch.device(load_device or device), name,
+    return _unet_handle(unet_state, unet_state, dtype, device, torch.device(load_device or device), name,
                         compute_dtype, operations)
 
 
@@ -210,7 +209,7 @@ def checkpoint_from_state(
     if prefix is None:
         raise CheckpointError(f"Could not detect model type of: {name} (expected UNet keys such as "
                               f"'model.diffusion_model.input_blocks.0.0.weight')")
-    model = _unet_handle(km.strip_prefix(state, prefix), set(state), dtype, device, where.unet, name)
+    model = _unet_handle(km.strip_prefix(state, prefix), state, dtype, device, where.unet, name)
     family = model.model.family
     vae_state = km.strip_prefix(state, km.VAE_PREFIX)
     vae = _vae_handle(vae_state, vae_dtype, device, where.vae, name) if vae_state else None

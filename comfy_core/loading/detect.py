@@ -4,17 +4,20 @@ Every size is read from the weights, so a tiny random test checkpoint and a real
 the same path. Family rules use structure, not absolute widths: a class-label embedding
 (`label_emb.weight`) means the SD 2.x x4 upscaler (whose UNet also takes 3 image channels
 after the latent), an ADM input means SD 2.1 unCLIP when the first level has attention,
-else SDXL (refiner when its deepest level has no attention), linear transformer
-projections mean SD2 (v-prediction by the norm-bias heuristic), otherwise SD1.
+else SDXL (refiner when its deepest level has no attention; an SDXL base samples as its
+file's marker keys say, `loading.markers`), linear transformer projections mean SD2
+(v-prediction by the norm-bias heuristic), otherwise SD1.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Mapping
 
 import torch
 
+from comfy_core.loading.markers import MarkerError, apply_sdxl_markers
 from comfy_core.models.family import (SD2_EPS, SD2_V, SD15, SD21_UNCLIP, SD_X4_UPSCALER, SDXL, SDXL_REFINER,
                                      ModelFamily, UNetConfig)
 from comfy_core.models.vae import VAEConfig
@@ -80,19 +83,21 @@ def _is_v_prediction(state: dict[str, torch.Tensor], cfg: UNetConfig) -> bool:
     return cfg.in_channels == 4 and bias is not None and float(bias.float().std()) > V_PRED_STD
 
 
-def detect_family(unet_state: dict[str, torch.Tensor], all_keys: set[str] | None = None) -> ModelFamily:
-    """Family of a UNet state dict (prefix removed). `all_keys` (the whole file's keys)
-    lets SDXL `v_pred` / `ztsnr` marker keys switch the prediction type."""
+def detect_family(unet_state: dict[str, torch.Tensor],
+                  markers: Mapping[str, torch.Tensor] | None = None) -> ModelFamily:
+    """Family of a UNet state dict (prefix removed). `markers` is the file's own top-level
+    tensors (the whole state dict of a single file): an SDXL base UNet's sampling follows
+    its marker keys (`loading.markers`)."""
     probe = unet_config(unet_state, SD15.unet)
-    all_keys = all_keys or set()
     if probe.num_classes is not None:
         family = _x4_upscaler(probe)
     elif probe.adm_in_channels is not None and probe.transformer_depth[0] > 0:
         family = SD21_UNCLIP  # SD2's UNet (attention from the first level on) with an ADM input
     elif probe.adm_in_channels is not None:
         deepest = probe.transformer_depth[-probe.num_res_blocks[-1] :]
-        base = SDXL_REFINER if not any(deepest) else SDXL
-        family = dataclasses.replace(base, prediction="v" if "v_pred" in all_keys else "eps", zsnr="ztsnr" in all_keys)
+        family = SDXL if any(deepest) else SDXL_REFINER
+        if family is SDXL:
+            family = _with_markers(family, markers or {})
     elif probe.use_linear_in_transformer:
         family = SD2_EPS
     else:
@@ -103,6 +108,13 @@ def detect_family(unet_state: dict[str, torch.Tensor], all_keys: set[str] | None
     elif family is SD21_UNCLIP:
         family = dataclasses.replace(family, prediction="v" if _is_v_prediction(unet_state, cfg) else "eps")
     return dataclasses.replace(family, unet=cfg)
+
+
+def _with_markers(family: ModelFamily, markers: Mapping[str, torch.Tensor]) -> ModelFamily:
+    try:
+        return apply_sdxl_markers(family, markers)
+    except MarkerError as exc:
+        raise DetectionError(str(exc)) from exc
 
 
 def _x4_upscaler(probe: UNetConfig) -> ModelFamily:

@@ -21,6 +21,8 @@ from torch import nn
 from comfy_core.models.family import ModelFamily, UNetConfig
 from comfy_core.models.unet import UNetModel
 from comfy_core.patching.extension import WrapperExecutor, WrappersMP, get_all_wrappers
+from comfy_core.sampling import model_sampling as ms
+from comfy_core.sampling import predictions as pr
 from comfy_core.sampling.low_res import LowResNoiseAugmentor, low_res_inputs
 
 # Working memory of one UNet call per latent cell and dtype byte (ComfyUI's SD estimate).
@@ -42,7 +44,46 @@ class ModelType(enum.Enum):
     FLOW_COSMOS = 10
 
 
-PREDICTION_TYPES = {"eps": ModelType.EPS, "v": ModelType.V_PREDICTION}
+# (prediction, continuous EDM schedule?) of a family -> its ModelType.
+_FAMILY_TYPES = {("eps", False): ModelType.EPS, ("v", False): ModelType.V_PREDICTION,
+                 ("v", True): ModelType.V_PREDICTION_EDM, ("edm", True): ModelType.EDM}
+# ModelType -> (σ schedule, prediction mix-in), as ComfyUI pairs them.
+SAMPLING_KINDS = {
+    ModelType.EPS: (ms.ModelSamplingDiscrete, pr.EPS),
+    ModelType.V_PREDICTION: (ms.ModelSamplingDiscrete, pr.V_PREDICTION),
+    ModelType.IMG_TO_IMG: (ms.ModelSamplingDiscrete, pr.IMG_TO_IMG),
+    ModelType.V_PREDICTION_EDM: (ms.ModelSamplingContinuousEDM, pr.V_PREDICTION),
+    ModelType.EDM: (ms.ModelSamplingContinuousEDM, pr.EDM),
+    ModelType.V_PREDICTION_CONTINUOUS: (ms.ModelSamplingContinuousV, pr.V_PREDICTION),
+    ModelType.FLOW_COSMOS: (ms.ModelSamplingCosmosRFlow, pr.COSMOS_RFLOW),
+}
+
+
+def model_type_of(family: ModelFamily) -> ModelType:
+    """The ModelType ComfyUI gives a model of `family` (what CheckpointSave's markers follow)."""
+    return _FAMILY_TYPES[(family.prediction, family.edm_schedule is not None)]
+
+
+def model_sampling(model_config: Any, model_type: ModelType) -> Any:
+    """The model sampling object of a model kind: its schedule class combined with its
+    prediction mix-in, built from `model_config`'s sampling settings (ComfyUI's
+    `model_base.model_sampling`). Flow-matching kinds belong to families this server does
+    not run."""
+    if model_type not in SAMPLING_KINDS:
+        raise NotImplementedError(f"model sampling for {model_type} belongs to a model family this server "
+                                  "does not run (SD1.x/SD2.x/SDXL sampling only)")
+    schedule, prediction = SAMPLING_KINDS[model_type]
+    return type("ModelSampling", (schedule, prediction), {})(model_config)
+
+
+def family_model_sampling(family: ModelFamily) -> Any:
+    """The model sampling a freshly loaded model of `family` has: the discrete schedule as
+    `ms.ModelSampling` (eps or v, optionally zero-terminal-SNR), or for a continuous EDM
+    family ComfyUI's schedule + mix-in pair over the family's σ range."""
+    if family.edm_schedule is None:
+        return ms.ModelSampling(ms.SamplingConfig(prediction=family.prediction, zsnr=family.zsnr,
+                                                  linear_start=family.linear_start, linear_end=family.linear_end))
+    return model_sampling(ModelConfig(family), model_type_of(family))
 
 
 def unet_config_dict(cfg: UNetConfig) -> dict[str, Any]:
@@ -80,6 +121,9 @@ class ModelConfig:
         self.latent_format = type(self.family.latent)
         self.sampling_settings = {"beta_schedule": "linear", "linear_start": self.family.linear_start,
                                   "linear_end": self.family.linear_end, "timesteps": 1000, "zsnr": self.family.zsnr}
+        edm = self.family.edm_schedule
+        if edm is not None:
+            self.sampling_settings.update(sigma_min=edm.sigma_min, sigma_max=edm.sigma_max, sigma_data=edm.sigma_data)
 
 
 class BaseModel(nn.Module):
@@ -223,4 +267,4 @@ def base_model_for(family: ModelFamily, diffusion_model: nn.Module, model_sampli
     """The BaseModel (class by family) around a loaded UNet."""
     cls = SD_X4Upscaler if family.low_res_concat else MODEL_CLASSES[family.adm]
     config = ModelConfig(family, manual_cast_dtype=manual_cast_dtype)
-    return cls(config, PREDICTION_TYPES[family.prediction], device, diffusion_model, model_sampling)
+    return cls(config, model_type_of(family), device, diffusion_model, model_sampling)

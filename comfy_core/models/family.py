@@ -15,7 +15,7 @@ from typing import Literal
 
 from comfy_core.models import latent_formats
 
-Prediction = Literal["eps", "v"]
+Prediction = Literal["eps", "v", "edm"]
 AdmKind = Literal["sdxl", "sdxl_refiner", "unclip"] | None
 
 
@@ -84,8 +84,23 @@ class TextEncoderSpec:
 
 
 @dataclass(frozen=True)
+class EDMSchedule:
+    """A continuous σ range in EDM's parameterisation (Karras et al. 2022): what ComfyUI's
+    `ModelSamplingContinuousEDM` reads from a model config's sampling settings."""
+
+    sigma_min: float = 0.002
+    sigma_max: float = 120.0
+    sigma_data: float = 1.0
+
+
+@dataclass(frozen=True)
 class ModelFamily:
-    """A checkpoint family: what the sampling, text and VAE code need to treat it right."""
+    """A checkpoint family: what the sampling, text and VAE code need to treat it right.
+
+    `prediction` is what the network outputs: "eps", "v" or "edm" (EDM's F̂, which needs
+    `edm_schedule`). `edm_schedule` None means the discrete DDPM schedule of
+    `linear_start..linear_end` (zero-terminal-SNR when `zsnr`); set, the continuous EDM σ
+    range a marker-carrying SDXL file asks for (`loading.markers`)."""
 
     name: str
     unet: UNetConfig
@@ -96,6 +111,15 @@ class ModelFamily:
     zsnr: bool = False
     linear_start: float = 0.00085  # the discrete schedule's β range ("linear": sqrt-spaced)
     linear_end: float = 0.012
+    edm_schedule: EDMSchedule | None = None
+
+    def __post_init__(self) -> None:
+        continuous = self.edm_schedule is not None
+        if self.prediction == "edm" and not continuous:
+            raise ValueError(f"family {self.name!r}: EDM prediction needs a continuous EDM schedule")
+        if continuous and (self.prediction == "eps" or self.zsnr):
+            raise ValueError(f"family {self.name!r}: a continuous EDM schedule goes with v or EDM "
+                             f"prediction and no zero-SNR rescale")
 
     @property
     def adm_size(self) -> int | None:
@@ -129,6 +153,10 @@ class ModelFamily:
 
 SD15_LATENT = latent_formats.SD15()
 SDXL_LATENT = latent_formats.SDXL()
+# Playground v2.5: the SDXL architecture trained with EDM's preconditioning on σ 0.002..80
+# (σ_data 0.5) in its own latent space (`latent_formats.SDXL_Playground_2_5`).
+PLAYGROUND_LATENT = latent_formats.SDXL_Playground_2_5()
+PLAYGROUND_SCHEDULE = EDMSchedule(sigma_min=0.002, sigma_max=80.0, sigma_data=0.5)
 
 CLIP_L = TextEncoderSpec("clip_l", 49407, -1, True, 768, None, open_clip=False)
 CLIP_H = TextEncoderSpec("clip_h", 0, -2, True, 1024, None, open_clip=True)

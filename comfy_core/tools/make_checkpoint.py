@@ -5,6 +5,7 @@
     python -m comfy_core.tools.make_checkpoint --family sd15_inpaint --out tiny_inpaint.safetensors
     python -m comfy_core.tools.make_checkpoint --family sd_x4_upscaler --out x4_tiny.safetensors
     python -m comfy_core.tools.make_checkpoint --family sd21_unclip --out tiny_unclip.safetensors
+    python -m comfy_core.tools.make_checkpoint --family sdxl --markers playground --out tiny_playground.safetensors
     python -m comfy_core.tools.make_checkpoint --lora lora.safetensors --family sd15 --checkpoint tiny.safetensors
     python -m comfy_core.tools.make_checkpoint --family sdxl --taesd models/vae_approx/taesdxl_decoder.safetensors
     python -m comfy_core.tools.make_checkpoint --upscale esrgan --out models/upscale_models/tiny_x4.safetensors
@@ -21,7 +22,8 @@ Tiny checkpoints keep every real key name, layout and structural trait that dete
 `sd15_inpaint` is SD1.5 with the 9-input-channel UNet of inpainting checkpoints (x, mask,
 masked-image latent); `sd15_ip2p` the 8-channel UNet of InstructPix2Pix (x, image latent);
 `sd_x4_upscaler` Stability's SD 2.x x4 upscaler (`make_x4_upscaler`); `sd21_unclip` SD 2.1 unCLIP with
-its CLIP vision tower (`make_unclip`).
+its CLIP vision tower (`make_unclip`). `--markers KIND` adds the sampling marker tensors of
+v-prediction, CosXL-style and Playground v2.5 files (`make_marked`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from comfy_core.models.clip import ClipConfig, TextEncoder
 from comfy_core.models.family import FAMILIES, UNetConfig
 from comfy_core.models.unet import UNetModel
 from comfy_core.models.vae import AutoencoderKL, VAEConfig
+from comfy_core.tools.make_marked import MARKER_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +236,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--controlnet", help="write a tiny ControlNet / T2I-Adapter of this kind (ldm, bare, "
                         "diffusers, control_lora, diff, union, t2i, t2i_xl, t2i_light, t2i_diffusers) for --family "
                         "to --out; diff needs --checkpoint")
+    parser.add_argument("--markers", choices=list(MARKER_KINDS), help="add these sampling marker tensors "
+                        "to the checkpoint (see comfy_core.tools.make_marked)")
+    parser.add_argument("--sigma-min", type=float, default=0.002, help="edm_vpred.sigma_min of --markers edm_vpred")
+    parser.add_argument("--sigma-max", type=float, default=120.0, help="edm_vpred.sigma_max of --markers edm_vpred*")
     _add_extra_kinds(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -269,7 +276,20 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.out:
         parser.error("--out is required")
-    write_checkpoint(args.family, args.size, args.out, args.seed, DTYPES.get(args.dtype) if args.dtype else None)
+    dtype = DTYPES.get(args.dtype) if args.dtype else None
+    if args.markers:
+        _write_marked(args, parser, dtype)
+        return
+    write_checkpoint(args.family, args.size, args.out, args.seed, dtype)
+
+
+def _write_marked(args: argparse.Namespace, parser: argparse.ArgumentParser, dtype: torch.dtype | None) -> None:
+    from comfy_core.tools.make_marked import write_marked_checkpoint
+
+    if args.family in ("sd21_unclip", "sd_x4_upscaler"):
+        parser.error(f"--markers is not available for --family {args.family}")
+    write_marked_checkpoint(args.family, args.markers, args.out, args.size, args.seed, dtype,
+                            sigma_min=args.sigma_min, sigma_max=args.sigma_max)
 
 
 def _add_extra_kinds(parser: argparse.ArgumentParser) -> None:

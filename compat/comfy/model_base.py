@@ -14,35 +14,10 @@ from typing import Any
 import torch
 
 from comfy_core.models.base_model import (SD21UNCLIP, BaseModel, ModelConfig, ModelType, SD_X4Upscaler, SDXL,
-                                          SDXLRefiner)
-from comfy_core.sampling import model_sampling as ms
-from comfy_core.sampling import predictions as pr
+                                          SDXLRefiner, model_sampling)
 
 __all__ = ["BaseModel", "ModelConfig", "ModelType", "SD21UNCLIP", "SD_X4Upscaler", "SDXL", "SDXLRefiner",
            "convert_tensor", "model_sampling"]
-
-# ModelType -> (schedule, prediction mix-in), as ComfyUI pairs them.
-_SAMPLING = {
-    ModelType.EPS: (ms.ModelSamplingDiscrete, pr.EPS),
-    ModelType.V_PREDICTION: (ms.ModelSamplingDiscrete, pr.V_PREDICTION),
-    ModelType.IMG_TO_IMG: (ms.ModelSamplingDiscrete, pr.IMG_TO_IMG),
-    ModelType.V_PREDICTION_EDM: (ms.ModelSamplingContinuousEDM, pr.V_PREDICTION),
-    ModelType.EDM: (ms.ModelSamplingContinuousEDM, pr.EDM),
-    ModelType.V_PREDICTION_CONTINUOUS: (ms.ModelSamplingContinuousV, pr.V_PREDICTION),
-    ModelType.FLOW_COSMOS: (ms.ModelSamplingCosmosRFlow, pr.COSMOS_RFLOW),
-}
-
-
-def model_sampling(model_config: Any, model_type: ModelType) -> Any:
-    """The model sampling object of a model kind: its schedule class combined with its
-    prediction mix-in, built from `model_config` (what BaseModel does at load; packs
-    rebuild it after changing a config). Flow-matching kinds (FLOW, FLUX, STABLE_CASCADE)
-    belong to model families this server does not run."""
-    if model_type not in _SAMPLING:
-        raise NotImplementedError(f"comfy.model_base.model_sampling: {model_type} belongs to a model family "
-                                  "this server does not run (SD1.x/SD2.x/SDXL sampling only)")
-    schedule, prediction = _SAMPLING[model_type]
-    return type("ModelSampling", (schedule, prediction), {})(model_config)
 
 
 def convert_tensor(extra: Any, dtype: torch.dtype | None, device: Any) -> Any:

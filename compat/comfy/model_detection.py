@@ -34,7 +34,7 @@ def model_config_from_unet(state_dict: Mapping[str, Any], unet_key_prefix: str,
     """The model config (`unet_config`, `latent_format`, ...) of the UNet under the prefix;
     None when it is not an SD1.x/SD2.x/SDXL UNet."""
     try:
-        family = detect_family(_strip(state_dict, unet_key_prefix), set(state_dict))
+        family = detect_family(_strip(state_dict, unet_key_prefix), state_dict)
     except (DetectionError, KeyError):
         return None
     return ModelConfig(family)

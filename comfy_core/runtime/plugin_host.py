@@ -7,7 +7,8 @@ threads of their own, so a contextvar cannot carry them. The facades (the `compa
 `server.py`, the ComfyUI names in `nodes`) therefore read one PluginHost, bound by whoever
 starts the engine (server.py, the command-line runner, test fixtures) before any plugin
 code runs. The engine itself never reads it: it keeps receiving Services and the runtime
-AppContext. The host holds references to the server's own objects, never copies, so there
+AppContext. The one exception is `replaced_step_function`: the sampling step asks it
+whether a pack has replaced one of ComfyUI's per-step functions (late binding). The host holds references to the server's own objects, never copies, so there
 is one source of truth for folders, nodes and settings.
 """
 
@@ -37,6 +38,9 @@ class PluginHost:
     # comfy_api.feature_flags.SERVER_FEATURE_FLAGS while no PromptServer exists (the server's
     # own dict once one does: entry points build PromptServer before prestartup scripts).
     feature_flags: dict | None = None
+    # ComfyUI per-step functions a pack has replaced by assigning the facade's module
+    # attribute (`comfy.samplers.sampling_function = ...`), by name; empty when none is.
+    replaced_steps: dict = field(default_factory=dict)
 
 
 _bound: list[PluginHost] = []  # at most one entry: the host of this process
@@ -66,3 +70,9 @@ def plugin_host() -> PluginHost:
 
 def plugin_host_or_none() -> PluginHost | None:
     return _bound[0] if _bound else None
+
+
+def replaced_step_function(name: str) -> Any:
+    """A pack's replacement of ComfyUI's per-step function `name` (see
+    comfy_core.sampling.model_call.LATE_BOUND), or None: the sampling path's one look-up."""
+    return _bound[0].replaced_steps.get(name) if _bound and _bound[0].replaced_steps else None

@@ -13,9 +13,9 @@ from typing import Any, Sequence
 import torch
 
 from comfy_core.sampling.conditioning import ResolvedCond
+from comfy_core.sampling.model_conds import MAX_CROSS_ATTN_REPEAT, cat_cross_attn, repeat_to_batch
 from comfy_core.sampling.model_sampling import SIGMA_BEFORE_START
 
-MAX_CROSS_ATTN_REPEAT = 4  # longest/shortest token-length ratio that may share a batch
 AREA_FUZZ = 8  # latent pixels of linear feathering at inner area edges
 
 
@@ -34,14 +34,7 @@ class Job:
     patches: dict | None = None  # per-entry transformer patches (GLIGEN)
     uuid: Any = None
     cross_attn_controlnet: torch.Tensor | None = None  # [B, T, D] tokens for the ControlNet only
-
-
-def _to_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
-    if t.shape[0] > batch:
-        return t[:batch]
-    if t.shape[0] < batch:
-        return t.repeat([math.ceil(batch / t.shape[0])] + [1] * (t.ndim - 1))[:batch]
-    return t
+    extra: dict | None = None  # plugin-added model inputs (comfy.conds wrappers), fitted to this crop
 
 
 def _feather(mult: torch.Tensor, area: tuple[int, int, int, int], full_hw: tuple[int, int]) -> None:
@@ -97,16 +90,18 @@ def make_job(c: ResolvedCond, x: torch.Tensor, sigma: torch.Tensor, side: int) -
         mult = torch.ones_like(crop) * c.strength
         if area is not None:
             _feather(mult, area, hw)
-    y = None if c.y is None else _to_batch(c.y, batch).to(x.device, x.dtype if c.y.is_floating_point() else c.y.dtype)
+    y = None if c.y is None else repeat_to_batch(c.y, batch).to(x.device, x.dtype if c.y.is_floating_point() else c.y.dtype)
     concat = None
     if c.concat is not None:
-        concat = _to_batch(c.concat, batch).to(x)
+        concat = repeat_to_batch(c.concat, batch).to(x)
         if area is not None:
             concat = concat[:, :, area[2] : area[2] + area[0], area[3] : area[3] + area[1]]
     cn_tokens = c.options.get("cross_attn_controlnet")  # CLIPTextEncodeControlnet
-    cn_tokens = None if cn_tokens is None else _to_batch(cn_tokens, batch).to(x)
-    return Job(crop, mult, area, _to_batch(c.cross_attn, batch).to(x), y, side, concat, c.control,
-               _gligen_patches(c, crop), c.uuid, cn_tokens)
+    cn_tokens = None if cn_tokens is None else repeat_to_batch(cn_tokens, batch).to(x)
+    extra = None if not c.extra_conds else {
+        k: v.process_cond(batch_size=batch, device=x.device, area=area) for k, v in c.extra_conds.items()}
+    return Job(crop, mult, area, repeat_to_batch(c.cross_attn, batch).to(x), y, side, concat, c.control,
+               _gligen_patches(c, crop), c.uuid, cn_tokens, extra)
 
 
 def _same_tensor_shape(a: torch.Tensor | None, b: torch.Tensor | None) -> bool:
@@ -120,6 +115,8 @@ def concatenable(a: Job, b: Job) -> bool:
         return False
     if (a.cross_attn_controlnet is None) != (b.cross_attn_controlnet is None):
         return False
+    if not _extras_concatenable(a.extra, b.extra):
+        return False
     s1, s2 = a.cross_attn.shape, b.cross_attn.shape
     if s1 != s2:
         if s1[0] != s2[0] or s1[2] != s2[2]:
@@ -129,10 +126,10 @@ def concatenable(a: Job, b: Job) -> bool:
     return True
 
 
-def cat_cross_attn(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Concatenate on the batch axis, repeating shorter token sequences up to the LCM length."""
-    length = math.lcm(*(t.shape[1] for t in tensors))
-    return torch.cat([t.repeat(1, length // t.shape[1], 1) if t.shape[1] < length else t for t in tensors])
+def _extras_concatenable(a: dict | None, b: dict | None) -> bool:
+    if not a or not b:
+        return not a and not b
+    return a.keys() == b.keys() and all(a[k].can_concat(b[k]) for k in a)
 
 
 def pending_jobs(conds: Sequence[Sequence[ResolvedCond] | None], x: torch.Tensor, sigma: torch.Tensor) -> list[Job]:
@@ -158,4 +155,6 @@ def model_inputs(batch: list[Job]) -> dict[str, Any]:
         c["y"] = torch.cat([j.y for j in batch])
     if batch[0].cross_attn_controlnet is not None:
         c["crossattn_controlnet"] = cat_cross_attn([j.cross_attn_controlnet for j in batch])
+    for key, value in (batch[0].extra or {}).items():
+        c[key] = value.concat([j.extra[key] for j in batch[1:]])
     return c

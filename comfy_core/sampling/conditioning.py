@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
+from comfy_core.sampling.cond_view import RESOLVED_KEYS, CondDictView  # noqa: F401 (re-exported)
 from comfy_core.sampling.concat import ConcatSource, inpaint_concat
 from comfy_core.sampling.embedding import timestep_embedding
 from comfy_core.sampling.unclip import DEFAULT_MERGE_AUGMENTATION, unclip_inputs, unclip_model_y, unclip_pooled
@@ -69,7 +70,7 @@ ENTRY_KEYS = frozenset({"cross_attn", "uuid"})
 
 
 @dataclass(frozen=True)
-class ResolvedCond:
+class ResolvedCond(CondDictView):
     """A CondEntry made concrete for one latent: what the guider batches."""
 
     cross_attn: torch.Tensor  # [1|B, T, D]
@@ -86,26 +87,7 @@ class ResolvedCond:
     gligen: Any = None
     uuid: Any = None
     options: dict = field(default_factory=dict, compare=False)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The entry's option `key` as given (plugins read cond entries as dicts)."""
-        return self.options.get(key, default)
-
-    def __getitem__(self, key: str) -> Any:
-        """`cond["control"]` etc. as plugins index ComfyUI's resolved cond dicts: the
-        resolved fields by name, other keys from the entry's options."""
-        if key in RESOLVED_KEYS:
-            return getattr(self, key)
-        return self.options[key]
-
-    def __contains__(self, key: object) -> bool:
-        if key in RESOLVED_KEYS:
-            return getattr(self, str(key)) is not None
-        return key in self.options
-
-
-RESOLVED_KEYS = frozenset({"control", "uuid", "area", "mask", "mask_strength", "strength", "gligen",
-                           "control_apply_to_uncond"})
+    extra_conds: dict | None = None  # model inputs a plugin added, as comfy.conds wrappers
 
 
 def from_comfy(conditioning: Sequence[Sequence[Any]]) -> list[CondEntry]:

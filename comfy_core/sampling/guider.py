@@ -25,6 +25,7 @@ import torch
 from comfy_core.memory.current import load_models
 from comfy_core.patching import model_options as mo
 from comfy_core.patching.hooks import register_control_hooks
+from comfy_core.runtime.plugin_host import replaced_step_function
 from comfy_core.patching.extension import WrapperExecutor, WrappersMP, get_all_wrappers, merge_nested_dicts
 from comfy_core.sampling.concat import ConcatSource
 from comfy_core.sampling.conditioning import CondEntry, ResolvedCond, from_comfy, mirror_areas, resolve, share_controls
@@ -102,8 +103,9 @@ class CFGGuider:
     def predict_noise(self, x: torch.Tensor, timestep: torch.Tensor, model_options: dict | None = None,
                       seed: int | None = None) -> torch.Tensor:
         """The denoised estimate at σ `timestep` (the override point of subclasses)."""
-        return sampling_function(self.inner_model, x, timestep, self.conds.get("negative"),
-                                 self.conds.get("positive"), self.cfg, model_options=model_options or {}, seed=seed)
+        step = replaced_step_function("sampling_function") or sampling_function  # late bound
+        return step(self.inner_model, x, timestep, self.conds.get("negative"), self.conds.get("positive"),
+                    self.cfg, model_options=model_options or {}, seed=seed)
 
     # ---- a sampling run ------------------------------------------------------------------
 

@@ -6,6 +6,13 @@ or `apply_model`, ControlNet residuals, transformer options per call).
 `model` here is the base model (`patcher.model`): anything with `apply_model(x, σ, **c)`
 and `model_sampling`; this package never imports model classes. Conds are lists of
 `conditioning.ResolvedCond` (None for a side that is skipped).
+
+Late binding (COMPAT-PLUGINS 0.3): packs replace `comfy.samplers.sampling_function`,
+`calc_cond_batch` and `cfg_function` by assigning the module attribute and expect the
+core to call the replacement, as ComfyUI's own code looks these names up at each call.
+The names are declared in LATE_BOUND; the facade records an assignment on the plugin host
+and each call site here asks `replaced_step_function` first, so without a pack the path
+is unchanged (one empty-dict check per step).
 """
 
 from __future__ import annotations
@@ -19,12 +26,14 @@ import torch
 from comfy_core.memory.oom import is_oom
 from comfy_core.patching import model_options as mo
 from comfy_core.patching.extension import WrapperExecutor, WrappersMP, copy_nested_dicts, get_all_wrappers
+from comfy_core.runtime.plugin_host import replaced_step_function
 from comfy_core.sampling import cond_batch
 from comfy_core.sampling.conditioning import ResolvedCond
 
 log = logging.getLogger(__name__)
 
 Conds = Sequence["Sequence[ResolvedCond] | None"]
+LATE_BOUND = ("sampling_function", "calc_cond_batch", "cfg_function")
 
 
 def model_sampling_of(model: Any) -> Any:
@@ -123,11 +132,12 @@ def sampling_function(model: Any, x: torch.Tensor, timestep: torch.Tensor, uncon
     if batch_fn is not None:
         out = batch_fn({"conds": conds, "input": x, "sigma": timestep, "model": model, "model_options": model_options})
     else:
-        out = calc_cond_batch(model, conds, x, timestep, model_options)
+        out = (replaced_step_function("calc_cond_batch") or calc_cond_batch)(model, conds, x, timestep,
+                                                                              model_options)
     for fn in mo.pre_cfg_functions(model_options):
         out = fn({"conds": conds, "conds_out": out, "cond_scale": cond_scale, "timestep": timestep, "input": x,
                   "sigma": timestep, "model": model, "model_options": model_options})
-    return cfg_function(model, out[0], out[1], cond_scale, x, timestep, model_options=model_options,
+    return (replaced_step_function("cfg_function") or cfg_function)(model, out[0], out[1], cond_scale, x, timestep, model_options=model_options,
                         cond=cond, uncond=conds[1])
 
 

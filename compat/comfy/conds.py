@@ -1,13 +1,9 @@
-"""`comfy.conds`: ComfyUI's per-input cond wrappers (`CONDRegular`, `CONDNoiseShape`,
-`CONDCrossAttn`, `CONDConstant`, `CONDList`) that its model code batches. This server
-batches conditioning itself (`comfy_core.sampling.cond_batch`) and never builds them; the
-names exist for packs that import the module, and building one raises an error saying so."""
+"""`comfy.conds`: ComfyUI's per-input model-cond wrappers. A resolved conditioning entry
+handed to a pack (the conds of `sampling_function` / `calc_cond_batch`) shows its model
+inputs under `model_conds` as these classes (`c_crossattn`, `y`, `c_concat`); a pack's
+slices of them (`_copy_with`) or its own added inputs are what the next model call batches.
+The classes live in comfy_core.sampling.model_conds."""
 
-from comfy._unsupported import unsupported_class
+from comfy_core.sampling.model_conds import CONDConstant, CONDCrossAttn, CONDList, CONDNoiseShape, CONDRegular
 
-_WHAT = "a ComfyUI model-cond wrapper (this server batches conditioning itself)"
-CONDRegular = unsupported_class("CONDRegular", _WHAT, __name__)
-CONDNoiseShape = unsupported_class("CONDNoiseShape", _WHAT, __name__)
-CONDCrossAttn = unsupported_class("CONDCrossAttn", _WHAT, __name__)
-CONDConstant = unsupported_class("CONDConstant", _WHAT, __name__)
-CONDList = unsupported_class("CONDList", _WHAT, __name__)
+__all__ = ["CONDRegular", "CONDNoiseShape", "CONDCrossAttn", "CONDConstant", "CONDList"]

@@ -6,7 +6,9 @@ objects (packs use them as combo lists and append their own). `calculate_sigmas`
 scheduler up in SCHEDULER_HANDLERS when called, so a pack's added handler is used. The
 SAMPLER value is our SamplerValue (ComfyUI's KSAMPLER protocol), the GUIDER our CFGGuider
 (which loads its models through the memory manager when sampling starts);
-`sampling_function`, `cfg_function` and `calc_cond_batch` are the per-step functions it uses.
+`sampling_function`, `cfg_function` and `calc_cond_batch` are the per-step functions it uses;
+they are late bound: a pack that assigns one of them here has its function called by the
+next sampling step (`comfy._late_bound`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import torch
 from comfy_core.sampling import schedules
 from comfy_core.sampling.guider import CFGGuider
 from comfy_core.sampling.ksampler import truncate_sigmas
-from comfy_core.sampling.model_call import calc_cond_batch, cfg_function, model_sampling_of, sampling_function
+from comfy._late_bound import declare_late_bound
+from comfy_core.sampling.model_call import LATE_BOUND, calc_cond_batch, cfg_function, model_sampling_of, sampling_function
 from comfy_core.sampling.sampler_value import InpaintModel, SamplerValue, kdiffusion_function
 from comfy_core.sampling.samplers import SAMPLER_NAMES as _ALL, get_sampler
 
@@ -154,3 +157,6 @@ def sample(model: Any, noise: torch.Tensor, positive: list, negative: list, cfg:
     guider.set_cfg(cfg)
     return guider.sample(noise, latent_image, sampler, sigmas, denoise_mask=denoise_mask,
                          callback=callback, disable_pbar=disable_pbar, seed=seed)
+
+
+declare_late_bound(__name__, LATE_BOUND)

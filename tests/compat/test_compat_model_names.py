@@ -117,8 +117,7 @@ def test_chainner_model_loading_gives_spandrels_descriptor(tmp_path):
         model_loading.load_state_dict({"weight": torch.zeros(2, 2)})
 
 
-def test_scheduled_hook_and_model_cond_names_import_and_raise_when_used():
-    import comfy.conds
+def test_scheduled_hook_names_import_and_raise_when_used():
     import comfy.hooks
     from comfy.ldm.modules.attention import default
     from comfy.ldm.modules.diffusionmodules.openaimodel import SpatialTransformer
@@ -134,8 +133,6 @@ def test_scheduled_hook_and_model_cond_names_import_and_raise_when_used():
         comfy.hooks.HookKeyframeGroup()
     with pytest.raises(NotImplementedError, match="set_hooks_for_conditioning"):
         comfy.hooks.set_hooks_for_conditioning([], None)
-    with pytest.raises(NotImplementedError, match="CONDNoiseShape"):
-        comfy.conds.CONDNoiseShape(torch.zeros(1))
     with pytest.raises(NotImplementedError, match="CreateHookModelAsLora"):
         PackLoader()
     assert isinstance(comfy.hooks.HookGroup(), comfy.hooks.HookGroup)  # the supported part stays

@@ -166,35 +166,42 @@ class _JobFollower:
 
     def _channel_batch(self, batch: tuple[str, int, list]) -> None:
         _, start, items = batch  # no items: a beat
-        for item in items[max(0, self.received - start):]:
-            self._apply(item)
+        self._apply(items[max(0, self.received - start):])
         self.received = max(self.received, start + len(items))
 
     def _apply_tail(self, items: list) -> Lost | None:
-        for item in items:
-            if self._apply(item):
-                return None
+        if self._apply(items):
+            return None
         return Lost(f"{self.wid} ended the job without a result")
 
-    def _apply(self, item: tuple) -> bool:
-        """Apply one stream item; True once the job's result is recorded."""
-        kind = item[0]
-        if kind == "file":
-            _, file_kind, subfolder, filename, data = item
-            self.link.sink.store(self.wid, file_kind, subfolder, filename, data)
-        elif kind == "event":  # a plugin's own event names its client (None: everyone)
-            _, event_type, data, binary, *client = item
-            if event_type == "executed" and isinstance(data, dict):
-                data = {**data, "output": self.link.sink.rename_ui(self.wid,
-                                                                    data.get("output"))}
-            self.link.publish(event_type, data, binary, client[0] if client else self.client)
-        elif kind == "result":
-            _, outputs, status, meta = item
-            self._record(self.link.sink.rename_outputs(self.wid, outputs), status, meta)
-            self.link.publish("executing", {"node": None, "prompt_id": self.job.prompt_id},
-                               None, self.client)
-            return True
-        return False
+    def _apply(self, items: list) -> bool:
+        """Apply a run of stream items: files written and the result recorded first, then
+        their messages published, in order and in one go (the event loop wakes once, not
+        to contend with this thread for each message). True once the result is
+        recorded."""
+        messages: list[tuple] = []
+        recorded = False
+        for item in items:
+            kind = item[0]
+            if kind == "file":
+                _, file_kind, subfolder, filename, data = item
+                self.link.sink.store(self.wid, file_kind, subfolder, filename, data)
+            elif kind == "event":  # a plugin's own event names its client (None: everyone)
+                _, event_type, data, binary, *client = item
+                if event_type == "executed" and isinstance(data, dict):
+                    data = {**data, "output": self.link.sink.rename_ui(self.wid,
+                                                                        data.get("output"))}
+                messages.append((event_type, data, binary, client[0] if client else self.client))
+            elif kind == "result":
+                _, outputs, status, meta = item
+                self._record(self.link.sink.rename_outputs(self.wid, outputs), status, meta)
+                messages.append(("executing", {"node": None, "prompt_id": self.job.prompt_id},
+                                 None, self.client))
+                recorded = True
+                break
+        for message in messages:
+            self.link.publish(*message)
+        return recorded
 
     def _record(self, outputs: dict, status: dict, meta: dict) -> None:
         handle = self.link.handle

@@ -80,9 +80,26 @@ def model_patcher(unet: UNetModel, family: ModelFamily, load_device: torch.devic
     return ModelPatcher(base, load_device, offload_device)
 
 
+# Keys of ComfyUI's quantized UNet formats: the legacy scaled-fp8 sentinel and per-layer
+# scales, and the per-layer format tensors of its mixed-precision files.
+QUANTIZED_SENTINEL = "scaled_fp8"
+QUANTIZED_SUFFIXES = (".scale_weight", ".weight_scale", ".comfy_quant")
+
+
+def _refuse_quantized(state: Tensors, what: str) -> None:
+    """Quantized weights need their scales applied; loading them as plain weights would
+    sample garbage without a word, so such a file is refused by name."""
+    found = next((k for k in state if k == QUANTIZED_SENTINEL or k.endswith(QUANTIZED_SUFFIXES)), None)
+    if found is not None:
+        raise CheckpointError(f"{what}: quantized UNet weights (scaled fp8 / mixed precision, e.g. {found!r}) "
+                              "are not supported; use an unquantized (fp16/bf16/fp32 or plain fp8) file")
+
+
 def _unet_handle(state: Tensors, markers: Tensors, dtype: torch.dtype | None, device: torch.device,
                  load_device: torch.device, what: str, compute_dtype: torch.dtype | None = None,
                  operations: Any = None) -> ModelPatcher:
+    if operations is None:
+        _refuse_quantized(state, what)
     try:
         family = detect_family(state, markers)
     except DetectionError as exc:

@@ -208,3 +208,14 @@ def test_make_checkpoint_cli_writes_markers(tmp_path: Path) -> None:
     assert load_checkpoint(out).model.model.model_config.sampling_settings["sigma_max"] == 100.0
     with pytest.raises(SystemExit):
         main(["--family", "sd21_unclip", "--markers", "v_pred", "--out", str(tmp_path / "x.safetensors")])
+
+
+@pytest.mark.parametrize("extra", [{"model.diffusion_model.scaled_fp8": torch.tensor([])},
+                                   {"model.diffusion_model.input_blocks.0.0.scale_weight": torch.tensor(2.0)},
+                                   {"model.diffusion_model.out.2.comfy_quant": torch.zeros(8, dtype=torch.uint8)}])
+def test_quantized_unet_files_are_refused_by_name(tmp_path: Path, extra: dict) -> None:
+    """ComfyUI's scaled-fp8 and mixed-precision files keep per-layer scales that plain
+    weights would ignore: refused, never sampled as garbage."""
+    save_file(build_checkpoint(layout("sdxl", "tiny")) | extra, str(tmp_path / "fp8.safetensors"))
+    with pytest.raises(CheckpointError, match=r"fp8\.safetensors: quantized UNet weights"):
+        load_checkpoint(tmp_path / "fp8.safetensors")

@@ -9,7 +9,10 @@ files a job reads arrive with the job and are removed after it.
 
 Removing a file that has data can take milliseconds (the file system frees and may
 discard its blocks), so after a job such files are only renamed into `trash/` (cheap)
-and `empty_trash` deletes them later, while the worker is idle.
+and `empty_trash` deletes them later, while the worker is idle. After a job that sent its
+files normally the folders are not listed again: what it sent and received is known, and
+the prefix's previous empty counter file is renamed onto the newest name (cheaper than
+creating a file).
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ class Scratch:
             (self.root / kind).mkdir()
         self._received: set[Path] = set()
         self._sent: set[Path] = set()
+        self._shipped_all = False  # ship_rest ran: every file the job wrote was sent
+        # (folder, prefix) -> (counter, path) of the empty file that holds the counter
+        self._markers: dict[tuple[Path, str], tuple[int, Path]] = {}
         self._trash_names = itertools.count()  # also how many files went to the trash
         self._trashed = 0
         self._deleted = 0  # of those (only empty_trash changes it)
@@ -84,6 +90,7 @@ class Scratch:
                 rel = path.relative_to(base)
                 subfolder = rel.parent.as_posix() if rel.parent != Path(".") else ""
                 self._send(path, kind, subfolder, rel.name, send)
+        self._shipped_all = True
 
     def _send(self, path: Path, kind: str, subfolder: str, filename: str,
               send: Callable[[FileItem], None]) -> None:
@@ -98,29 +105,38 @@ class Scratch:
         """Clear away what this job wrote and read, keeping each prefix's counter."""
         for path in self._received:
             self._discard(path)
-        for kind in SHIPPED_KINDS:
-            newest: dict[tuple[Path, str], tuple[int, Path]] = {}
-            for path in list(_files(self.dir(kind))):
-                match = COUNTER_NAME.match(path.name)
-                if match is None:
-                    self._discard(path)
-                    continue
-                key, number = (path.parent, match["stem"]), int(match["counter"])
-                kept = newest.get(key)
-                if kept is not None and kept[0] > number:
-                    self._discard(path)
-                    continue
-                if kept is not None:
-                    self._discard(kept[1])
-                newest[key] = (number, path)
-            for _, path in newest.values():
-                if path.stat().st_size:
-                    self._discard(path)
-                    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        if self._shipped_all:
+            newest = _newest(self._sent, self._discard)
+        else:  # it stopped before sending everything: look at what is there
+            newest = {}
+            for kind in SHIPPED_KINDS:
+                newest.update(_newest(_files(self.dir(kind)), self._discard))
+        for key, (number, path) in newest.items():
+            self._hold_counter(key, number, path)
         self._sent.clear()
         self._received.clear()
+        self._shipped_all = False
         if self._trashed - self._deleted >= MAX_TRASHED:  # nobody empties it: do it now
             self.empty_trash(lambda: False)
+
+    def _hold_counter(self, key: tuple[Path, str], number: int, path: Path) -> None:
+        """Leave `path` (a prefix's newest name) as an empty file: its data goes to the
+        trash, and the prefix's previous empty file takes its name."""
+        old = self._markers.get(key)
+        if old is not None and old[1] != path and old[0] > number:
+            self._discard(path)  # older than the counter already held
+            return
+        if path.stat().st_size == 0:
+            self._markers[key] = (number, path)
+            return
+        self._to_trash(path)
+        try:
+            if old is None or old[1] == path:
+                raise FileNotFoundError
+            os.rename(old[1], path)
+        except FileNotFoundError:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        self._markers[key] = (number, path)
 
     def _discard(self, path: Path) -> None:
         """Out of the way at once: an empty file is removed, one with data renamed into
@@ -129,10 +145,13 @@ class Scratch:
             if path.stat().st_size == 0:
                 path.unlink()
             else:
-                self._trashed = next(self._trash_names) + 1
-                os.rename(path, self.dir("trash") / str(self._trashed))
+                self._to_trash(path)
         except FileNotFoundError:
             pass
+
+    def _to_trash(self, path: Path) -> None:
+        self._trashed = next(self._trash_names) + 1
+        os.rename(path, self.dir("trash") / str(self._trashed))
 
     def empty_trash(self, stop: Callable[[], bool]) -> None:
         """Delete what end_job put aside, until `stop()` says the worker is needed."""
@@ -148,6 +167,27 @@ class Scratch:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _newest(paths: Iterable[Path], discard: Callable[[Path], None]
+            ) -> dict[tuple[Path, str], tuple[int, Path]]:
+    """The newest counter name of each (folder, prefix) among `paths`; `discard` gets
+    every other path."""
+    newest: dict[tuple[Path, str], tuple[int, Path]] = {}
+    for path in list(paths):
+        match = COUNTER_NAME.match(path.name)
+        if match is None:
+            discard(path)
+            continue
+        key, number = (path.parent, match["stem"]), int(match["counter"])
+        kept = newest.get(key)
+        if kept is not None and kept[0] > number:
+            discard(path)
+            continue
+        if kept is not None:
+            discard(kept[1])
+        newest[key] = (number, path)
+    return newest
 
 
 def _files(base: Path) -> Iterable[Path]:

@@ -135,6 +135,12 @@ def test_scratch_keeps_counters_unique_and_folders_small(tmp_path):
     shipped = [(kind, name) for _, kind, _, name, _ in sent]
     assert shipped.count(("output", "plugin.txt")) == 3 and ("output", "x_00099_.png") not in shipped
     assert [n for k, n in shipped if n.startswith("img")] == [f"img_{i:05}_.png" for i in range(1, 7)]
+    (out / "img_00007_.png").write_bytes(b"png")  # a job that stopped before sending
+    (out / "stray.txt").write_bytes(b"unsent")
+    scratch.end_job()
+    assert sorted(p.name for p in out.iterdir()) == ["img_00007_.png"]
+    assert (out / "img_00007_.png").stat().st_size == 0
+    assert save_image_path(out, "img")[2] == 8
     trash = scratch.root / "trash"  # what had data waits there until the worker is idle
     assert len(list(trash.iterdir())) >= 6
     scratch.empty_trash(lambda: True)

@@ -15,6 +15,13 @@ SEED_NAMES = ("seed", "noise_seed")
 SKIPPED_TYPES = frozenset({"Note", "MarkdownNote"})
 
 
+def _is_index(value: Any) -> bool:
+    """An int, or a string of one (as the editor's Number() reads it)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and value.strip().lstrip("-").isdigit())
+
+
 @dataclass(frozen=True)
 class _Target:
     """Where one instance input or widget lands: inner node `inner`, its input `name`, and
@@ -55,7 +62,9 @@ class _LayoutBuilder:
             self.links_to.setdefault(int(link[2]), {})[int(link[3])] = link
         self.external: dict[int, dict[int, Any]] = {}
         for ext in data.get("external") or []:
-            if isinstance(ext, list) and len(ext) >= 3:
+            # Early group nodes stored the inner node itself, not its index, in an entry;
+            # the editor's lookup never matches such an entry, so it marks nothing here.
+            if isinstance(ext, list) and len(ext) >= 3 and all(_is_index(v) for v in ext[:2]):
                 self.external.setdefault(int(ext[0]), {})[int(ext[1])] = ext[2]
         self.layout = GroupLayout()
         self.seen: dict[str, int] = {}

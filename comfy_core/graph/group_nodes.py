@@ -70,6 +70,11 @@ class _GroupExpander:
             self.building.add(name)
             try:
                 self.layouts[name] = build_layout(name, self.groups[name], self.info_of)
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+                if isinstance(exc, WorkflowError):
+                    raise
+                raise WorkflowError(f"group node {name!r} has a malformed recipe "
+                                    f"({type(exc).__name__}: {exc})") from exc
             finally:
                 self.building.discard(name)
         return self.layouts[name]

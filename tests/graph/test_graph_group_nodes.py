@@ -137,3 +137,23 @@ def test_reroutes_inside_a_group():
     prompt = workflow_to_prompt(workflow, info)
     assert prompt["31"]["inputs"] == {"filename_prefix": "latents/x", "samples": ["20:1", 0]}
     assert "20:3" not in prompt
+
+
+def test_external_entries_holding_the_inner_node_are_ignored_as_the_editor_does():
+    """Early group nodes saved the inner node object itself as an `external` entry's first
+    item; the editor's index lookup never matches it, so it marks no output (the sampler's
+    LATENT, used inside, stays internal) and the workflow converts as before."""
+    workflow = fixture("group_node_workflow.json")
+    group = workflow["extra"]["groupNodes"]["Sample and decode"]
+    group["external"] = [[dict(group["nodes"][1]), 0, "LATENT"], [dict(group["nodes"][2]), 0, "IMAGE"]]
+    assert build_layout("Sample and decode", group, INFO.get).outputs == [(2, 0)]
+    assert workflow_to_prompt(workflow, INFO) == fixture("group_node_prompt.json")
+    group["external"] = [["1", "0", "LATENT"]]  # indexes as strings count, as Number() reads them
+    assert build_layout("Sample and decode", group, INFO.get).outputs == [(1, 0), (2, 0)]
+
+
+def test_malformed_group_recipe_is_a_workflow_error_naming_the_group():
+    workflow = fixture("group_node_workflow.json")
+    workflow["extra"]["groupNodes"]["Sample and decode"]["links"][0][2] = {"index": 1}
+    with pytest.raises(WorkflowError, match="group node 'Sample and decode' has a malformed recipe"):
+        workflow_to_prompt(workflow, INFO)

@@ -1,0 +1,286 @@
+"""Try shared example workflows as a user would, headless, with tiny stand-in models.
+
+    .venv/bin/python scripts/try_example_workflows.py EXAMPLES_DIR [--work DIR] [--only TEXT]
+
+Every PNG, WebP and JSON file under EXAMPLES_DIR that carries a UI workflow is tried: the
+workflow is converted to an API prompt with the converter `python -m comfy_core run` uses,
+examples whose model files belong to another model family (Flux, SD3, video, ...) are
+listed as out of scope, the rest get tiny random stand-ins for every model file they name
+(comfy_core/tools/stand_ins.py), pictures their LoadImage nodes name (the file of that name
+under EXAMPLES_DIR, shrunk, or a generated one), sizes divided by 8 and at most --steps
+steps; then the prompt is validated and run. A table goes to stdout: per example whether
+it converts, validates and runs, and the first error. Nothing is written outside --work
+(a temporary folder unless given).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PIL import Image  # noqa: E402
+
+from comfy_core.files import FolderPaths  # noqa: E402
+from comfy_core.graph.validate import validate_prompt  # noqa: E402
+from comfy_core.graph.workflow_convert import WorkflowError, workflow_to_prompt  # noqa: E402
+from comfy_core.images.embedded import GRAPH_SUFFIXES, read_graphs  # noqa: E402
+from comfy_core.runtime import AppContext, use_app  # noqa: E402
+from comfy_core.services import build_executor, build_memory, build_registry  # noqa: E402
+from comfy_core.settings import parse_settings  # noqa: E402
+from comfy_core.tools import stand_ins  # noqa: E402
+
+log = logging.getLogger("try_example_workflows")
+
+# Model file names of families this project does not run (first match names the family).
+OTHER_FAMILIES = (
+    ("Flux", r"flux|^ae\.safetensors$"), ("Chroma", r"chroma"), ("SD3", r"sd3"),
+    ("Stable Cascade", r"stable_cascade"), ("AuraFlow", r"aura_flow"), ("HiDream", r"hidream"),
+    ("Hunyuan", r"hunyuan"), ("LTX-Video", r"ltx"), ("Wan", r"wan2|wan_2"), ("Mochi", r"mochi"),
+    ("Cosmos", r"cosmos"), ("Lumina", r"lumina"), ("Qwen-Image", r"qwen"), ("OmniGen", r"omnigen"),
+    ("Stable Video Diffusion", r"^svd"), ("Stable Zero123", r"zero123"), ("Z-Image", r"z_image"),
+    ("ACE-Step", r"ace_step"), ("Stable Audio", r"stable.audio"), ("T5/LLM text encoders", r"t5xxl|umt5|llama"),
+)
+MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|sft)$", re.I)
+SD_LOADERS = {"CheckpointLoaderSimple", "CheckpointLoader", "unCLIPCheckpointLoader"}
+PIXEL_SIZES = {"width", "height", "target_width", "target_height"}
+PIXEL_OFFSETS = {"x", "y", "left", "top", "right", "bottom", "feathering"}
+SHRINK = 8  # sizes and offsets in pixels are divided by this
+PICTURE_SIDE = 96  # longest side of the pictures LoadImage nodes get
+
+
+@dataclass
+class Row:
+    example: str
+    family: str = ""
+    converts: str = "-"
+    validates: str = "-"
+    runs: str = "-"
+    error: str = ""
+
+
+def find_examples(folder: Path) -> list[tuple[Path, dict | None]]:
+    """(file, UI workflow) of every file under `folder` that carries a graph."""
+    found = []
+    for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in GRAPH_SUFFIXES and p.is_file()):
+        prompt, workflow = read_graphs(path)
+        if workflow is not None or prompt is not None:
+            found.append((path, workflow))
+    return found
+
+
+def _all_nodes(workflow: dict) -> list[dict]:
+    graphs = [workflow, *((workflow.get("definitions") or {}).get("subgraphs") or [])]
+    return [n for g in graphs for n in g.get("nodes") or [] if isinstance(n, dict)]
+
+
+def model_names(workflow: dict) -> set[str]:
+    return {v for n in _all_nodes(workflow) for v in n.get("widgets_values") or []
+            if isinstance(v, str) and MODEL_FILE.search(v)}
+
+
+def scope(workflow: dict) -> tuple[str, str]:
+    """(family shown in the table, reason it is out of scope or '')."""
+    for name in sorted(model_names(workflow)):
+        for family, pattern in OTHER_FAMILIES:
+            if re.search(pattern, Path(name).name, re.I):
+                return family, f"out of scope: {family} ({name})"
+    loaders = [n for n in _all_nodes(workflow) if n.get("type") in SD_LOADERS]
+    if not loaders:
+        return "?", "out of scope: no SD checkpoint loader"
+    names = [v for n in loaders for v in n.get("widgets_values") or [] if isinstance(v, str) and MODEL_FILE.search(v)]
+    return stand_ins.main_family(names), ""
+
+
+def _shrink_value(name: str, value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return value
+    if name in PIXEL_SIZES and value >= 64:
+        return max(16, 8 * round(value / (8 * SHRINK)))
+    if name in PIXEL_OFFSETS and value > 0:
+        return 8 * round(value / (8 * SHRINK))
+    return value
+
+
+def _input_min(object_info: dict, class_type: str, name: str) -> float | None:
+    """The `min` option of an input in /object_info, if any."""
+    groups = (object_info.get(class_type) or {}).get("input") or {}
+    for group in ("required", "optional"):
+        spec = (groups.get(group) or {}).get(name)
+        if isinstance(spec, (list, tuple)) and len(spec) > 1 and isinstance(spec[1], dict):
+            return spec[1].get("min")
+    return None
+
+
+def shrink(prompt: dict, steps: int, object_info: dict) -> dict:
+    """Sizes and offsets divided by SHRINK (not below the input's minimum), at most `steps`
+    sampling steps (start/end steps scaled along), megapixel targets divided by SHRINK²;
+    in place."""
+    for node in prompt.values():
+        inputs = node.get("inputs") or {}
+        for key, value in list(inputs.items()):
+            small = _shrink_value(key, value)
+            least = _input_min(object_info, node.get("class_type", ""), key) if small != value else None
+            inputs[key] = max(small, least) if isinstance(least, (int, float)) else small
+        total = inputs.get("steps")
+        if isinstance(total, int) and not isinstance(total, bool) and total > steps:
+            inputs["steps"] = steps
+            for key in ("start_at_step", "end_at_step"):
+                if isinstance(inputs.get(key), int) and inputs[key] < total:
+                    inputs[key] = round(inputs[key] * steps / total)
+        if isinstance(inputs.get("megapixels"), float):
+            inputs["megapixels"] = max(0.01, round(inputs["megapixels"] / SHRINK ** 2, 2))
+    return prompt
+
+
+def provide_pictures(prompt: dict, examples: Path, input_dir: Path) -> None:
+    """Each picture a LoadImage / LoadImageMask names: the file of that name under the
+    examples folder, shrunk; else a generated one with a transparent square (a mask)."""
+    for node in prompt.values():
+        name = (node.get("inputs") or {}).get("image")
+        if node.get("class_type") not in ("LoadImage", "LoadImageMask") or not isinstance(name, str):
+            continue
+        out = input_dir / name
+        if out.exists():
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        source = next((p for p in examples.rglob(Path(name).name) if p.is_file()), None)
+        if source is not None:
+            with Image.open(source) as picture:
+                picture.thumbnail((PICTURE_SIDE, PICTURE_SIDE))
+                picture.save(out)
+        else:
+            picture = Image.new("RGBA", (PICTURE_SIDE, PICTURE_SIDE), (90, 140, 200, 255))
+            picture.paste((0, 0, 0, 0), (24, 24, 72, 72))
+            picture.save(out)
+
+
+def _first_node_error(node_errors: dict) -> str:
+    for node_id, entry in node_errors.items():
+        for err in entry.get("errors") or []:
+            return f"#{node_id} {entry.get('class_type')}: {err.get('message')}: {err.get('details')}"
+    return ""
+
+
+class Trial:
+    """One scratch base folder, registry and memory manager shared by all examples."""
+
+    def __init__(self, work: Path, examples: Path, steps: int) -> None:
+        self.settings = parse_settings(["--base-directory", str(work), "--cpu"], {})
+        self.folders = FolderPaths.from_settings(self.settings)
+        for d in (self.folders.input_dir, self.folders.output_dir, self.folders.temp_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self.models = work / "models"
+        self.examples, self.steps = examples, steps
+        memory, _ = build_memory(self.settings)
+        self.app = AppContext(folders=self.folders, settings=self.settings, memory=memory)
+        with use_app(self.app):
+            self.registry, _, _ = build_registry(self.settings, self.folders, memory=memory)
+
+    def try_guarded(self, path: Path, workflow: dict | None) -> Row:
+        """try_one; an exception escaping the engine is itself a finding (a crash)."""
+        try:
+            return self.try_one(path, workflow)
+        except Exception as exc:  # noqa: BLE001 - reported in the table, the next example runs
+            log.exception("%s crashed", path)
+            return Row(str(path.relative_to(self.examples)), "?", error=f"crash: {type(exc).__name__}: {exc}")
+
+    def try_one(self, path: Path, workflow: dict | None) -> Row:
+        row = Row(str(path.relative_to(self.examples)))
+        if workflow is None:
+            row.error = "carries an API prompt only (no UI workflow)"
+            return row
+        row.family, reason = scope(workflow)
+        if reason:
+            row.error = reason
+            return row
+        with use_app(self.app):
+            try:
+                info = self.registry.object_info()
+                prompt = workflow_to_prompt(workflow, info)
+            except WorkflowError as exc:
+                row.converts, row.error = "no", f"conversion: {exc}"
+                return row
+            row.converts = "yes"
+            try:
+                self._prepare(prompt, info)
+            except (stand_ins.StandInError, OSError, ValueError) as exc:
+                row.error = f"stand-in: {exc}"
+                return row
+            return self._validate_and_run(prompt, workflow, row)
+
+    def _prepare(self, prompt: dict, object_info: dict) -> None:
+        entries = stand_ins.plan(prompt)
+        stand_ins.write_stand_ins(entries, self.models)
+        family = entries[0].family if entries else "sd15"
+        stand_ins.write_embeddings(stand_ins.embedding_names(prompt), self.models, family)
+        stand_ins.substitute(prompt)
+        shrink(prompt, self.steps, object_info)
+        provide_pictures(prompt, self.examples, self.folders.input_dir)
+
+    def _validate_and_run(self, prompt: dict, workflow: dict, row: Row) -> Row:
+        check = validate_prompt(self.registry, prompt)
+        if not check.ok:
+            row.validates = "no"
+            row.error = _first_node_error(check.node_errors) or \
+                f"{check.error.get('message')} {check.error.get('details')}"
+            return row
+        row.validates = "yes"
+        executor = build_executor(self.registry, self.settings)
+        result = executor.run(check.prompt or prompt, uuid.uuid4().hex, {"extra_pnginfo": {"workflow": workflow}},
+                              check.outputs, lambda event: None, threading.Event())
+        if result.status_str == "success":
+            row.runs = "yes"
+        else:
+            err = result.error or {}
+            row.runs = "no"
+            row.error = f"#{err.get('node_id')} {err.get('node_type')}: {err.get('exception_type')}: " \
+                        f"{err.get('exception_message')}".strip()
+        return row
+
+
+def render(rows: list[Row]) -> str:
+    """A Markdown table of the rows and a summary line."""
+    lines = ["| example | family | converts | validates | runs | first error |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        error = r.error.replace("|", "\\|").replace("\n", " ")[:300]
+        lines.append(f"| {r.example} | {r.family} | {r.converts} | {r.validates} | {r.runs} | {error} |")
+    tried = [r for r in rows if r.converts != "-" or r.error.startswith(("conversion", "stand-in"))]
+    lines.append(f"\n{len(rows)} files with a workflow; {len(tried)} SD1.x/SD2.x/SDXL examples tried: "
+                 f"{sum(r.converts == 'yes' for r in tried)} convert, {sum(r.validates == 'yes' for r in tried)} "
+                 f"validate, {sum(r.runs == 'yes' for r in tried)} run")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("examples", type=Path, help="folder of example files (searched recursively)")
+    parser.add_argument("--work", type=Path, help="scratch base folder (default: a temporary one)")
+    parser.add_argument("--only", default="", help="try only examples whose path contains this text")
+    parser.add_argument("--steps", type=int, default=3, help="most sampling steps per sampler (3)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    examples = args.examples.resolve()
+    with tempfile.TemporaryDirectory(prefix="try-examples-") as tmp:
+        trial = Trial((args.work or Path(tmp)).resolve(), examples, args.steps)
+        rows = []
+        for path, workflow in find_examples(examples):
+            if args.only in str(path.relative_to(examples)):
+                rows.append(trial.try_guarded(path, workflow))
+                log.info("%s", rows[-1])
+    sys.stdout.write(render(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

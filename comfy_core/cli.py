@@ -1,4 +1,5 @@
-"""`python -m comfy_core run WORKFLOW.json`: run an API prompt or a UI workflow headless.
+"""`python -m comfy_core run WORKFLOW.json`: run an API prompt or a UI workflow headless
+(also the workflow embedded in a PNG or WebP picture ComfyUI saved).
 
 Progress goes to stderr, the paths of the saved files to stdout; on failure the structured
 error JSON is printed and the exit status is 1.
@@ -20,6 +21,7 @@ from typing import Any, Sequence
 from comfy_core.files import FolderPaths
 from comfy_core.graph.validate import validate_prompt
 from comfy_core.graph.workflow_convert import WorkflowError, is_ui_workflow, workflow_to_prompt
+from comfy_core.images.embedded import read_graphs
 from comfy_core.api.plugin_server import PromptServer
 from comfy_core.registry.plugin_env import enable_facades
 from comfy_core.registry.prestartup import run_prestartup_scripts
@@ -28,13 +30,22 @@ from comfy_core.services import build_executor, build_memory, build_registry
 from comfy_core.settings import parse_settings
 
 
+PICTURE_SUFFIXES = (".png", ".webp")
+
+
 def _fail(error: dict, node_errors: dict | None = None) -> int:
     print(json.dumps({"error": error, "node_errors": node_errors or {}}, indent=2))
     return 1
 
 
 def _load(path: Path) -> tuple[dict, dict]:
-    """(API prompt or UI workflow, extra_pnginfo) from a JSON file."""
+    """(API prompt or UI workflow, extra_pnginfo) from a JSON file, or from the graphs a
+    PNG / WebP picture carries (its workflow, else its prompt), as the editor opens them."""
+    if path.suffix.lower() in PICTURE_SUFFIXES:
+        prompt, workflow = read_graphs(path)
+        if workflow is None and prompt is None:
+            raise ValueError(f"{path.name} carries no workflow or prompt")
+        return (workflow, {"workflow": workflow}) if workflow is not None else (prompt, {})
     data = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(data, dict) and "prompt" in data and isinstance(data["prompt"], dict):
         data = data["prompt"]
@@ -67,7 +78,7 @@ def run_command(workflow: Path, server_args: Sequence[str]) -> int:
         d.mkdir(parents=True, exist_ok=True)
     try:
         data, pnginfo = _load(workflow)
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
         return _fail({"type": "invalid_workflow", "message": f"cannot read {workflow}",
                       "details": str(exc), "extra_info": {}})
     enable_facades(folders, settings)  # custom nodes load as under the server
@@ -109,7 +120,8 @@ def _run(app: AppContext, settings: Any, data: dict, pnginfo: dict) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m comfy_core")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run an API prompt or UI workflow JSON file headless; "
+    run = sub.add_parser("run", help="run an API prompt or UI workflow JSON file (or the workflow a "
+                                     "PNG/WebP picture carries) headless; "
                                      "other flags are the server's (see server.py --help)")
     run.add_argument("workflow", type=Path)
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)

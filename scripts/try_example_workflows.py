@@ -16,6 +16,7 @@ it converts, validates and runs, and the first error. Nothing is written outside
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 import sys
@@ -66,6 +67,7 @@ class Row:
     validates: str = "-"
     runs: str = "-"
     error: str = ""
+    warning: str = ""
 
 
 def find_examples(folder: Path) -> list[tuple[Path, dict | None]]:
@@ -171,6 +173,18 @@ def _first_node_error(node_errors: dict) -> str:
     return ""
 
 
+class _FirstWarning(logging.Handler):
+    """Keeps the first WARNING-or-worse message logged while attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.first = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.first and record.name != log.name:
+            self.first = f"{record.name}: {record.getMessage()}"
+
+
 class Trial:
     """One scratch base folder, registry and memory manager shared by all examples."""
 
@@ -179,7 +193,7 @@ class Trial:
         self.folders = FolderPaths.from_settings(self.settings)
         for d in (self.folders.input_dir, self.folders.output_dir, self.folders.temp_dir):
             d.mkdir(parents=True, exist_ok=True)
-        self.models = work / "models"
+        self.work, self.models = work, work / "models"
         self.examples, self.steps = examples, steps
         memory, _ = build_memory(self.settings)
         self.app = AppContext(folders=self.folders, settings=self.settings, memory=memory)
@@ -187,12 +201,19 @@ class Trial:
             self.registry, _, _ = build_registry(self.settings, self.folders, memory=memory)
 
     def try_guarded(self, path: Path, workflow: dict | None) -> Row:
-        """try_one; an exception escaping the engine is itself a finding (a crash)."""
+        """try_one, noting the first warning logged meanwhile; an exception escaping the
+        engine is itself a finding (a crash)."""
+        warnings = _FirstWarning()
+        logging.getLogger().addHandler(warnings)
         try:
-            return self.try_one(path, workflow)
+            row = self.try_one(path, workflow)
         except Exception as exc:  # noqa: BLE001 - reported in the table, the next example runs
             log.exception("%s crashed", path)
-            return Row(str(path.relative_to(self.examples)), "?", error=f"crash: {type(exc).__name__}: {exc}")
+            row = Row(str(path.relative_to(self.examples)), "?", error=f"crash: {type(exc).__name__}: {exc}")
+        finally:
+            logging.getLogger().removeHandler(warnings)
+        row.warning = warnings.first
+        return row
 
     def try_one(self, path: Path, workflow: dict | None) -> Row:
         row = Row(str(path.relative_to(self.examples)))
@@ -216,6 +237,9 @@ class Trial:
             except (stand_ins.StandInError, OSError, ValueError) as exc:
                 row.error = f"stand-in: {exc}"
                 return row
+            saved = self.work / "prompts" / Path(row.example).with_suffix(".json")
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps(prompt, indent=1))  # what ran, to re-run by hand
             return self._validate_and_run(prompt, workflow, row)
 
     def _prepare(self, prompt: dict, object_info: dict) -> None:
@@ -223,7 +247,7 @@ class Trial:
         stand_ins.write_stand_ins(entries, self.models)
         family = entries[0].family if entries else "sd15"
         stand_ins.write_embeddings(stand_ins.embedding_names(prompt), self.models, family)
-        stand_ins.substitute(prompt)
+        stand_ins.substitute(prompt, entries)
         shrink(prompt, self.steps, object_info)
         provide_pictures(prompt, self.examples, self.folders.input_dir)
 
@@ -250,11 +274,11 @@ class Trial:
 
 def render(rows: list[Row]) -> str:
     """A Markdown table of the rows and a summary line."""
-    lines = ["| example | family | converts | validates | runs | first error |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| example | family | converts | validates | runs | first error | first warning |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        error = r.error.replace("|", "\\|").replace("\n", " ")[:300]
-        lines.append(f"| {r.example} | {r.family} | {r.converts} | {r.validates} | {r.runs} | {error} |")
+        error, warning = (text.replace("|", "\\|").replace("\n", " ")[:300] for text in (r.error, r.warning))
+        lines.append(f"| {r.example} | {r.family} | {r.converts} | {r.validates} | {r.runs} | {error} | {warning} |")
     tried = [r for r in rows if r.converts != "-" or r.error.startswith(("conversion", "stand-in"))]
     lines.append(f"\n{len(rows)} files with a workflow; {len(tried)} SD1.x/SD2.x/SDXL examples tried: "
                  f"{sum(r.converts == 'yes' for r in tried)} convert, {sum(r.validates == 'yes' for r in tried)} "
@@ -269,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="try only examples whose path contains this text")
     parser.add_argument("--steps", type=int, default=3, help="most sampling steps per sampler (3)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.ERROR)  # warnings reach the table, not stderr
     examples = args.examples.resolve()
     with tempfile.TemporaryDirectory(prefix="try-examples-") as tmp:
         trial = Trial((args.work or Path(tmp)).resolve(), examples, args.steps)

@@ -19,11 +19,12 @@
 Tiny checkpoints keep every real key name, layout and structural trait that detection reads
 (ADM input, linear projections, attention-free deepest level of the refiner, the full
 49408-token vocabulary) at model_channels 32 and 2 CLIP layers: a few MB, seconds on CPU.
-`sd15_inpaint` is SD1.5 with the 9-input-channel UNet of inpainting checkpoints (x, mask,
-masked-image latent); `sd15_ip2p` the 8-channel UNet of InstructPix2Pix (x, image latent);
-`sd_x4_upscaler` Stability's SD 2.x x4 upscaler (`make_x4_upscaler`); `sd21_unclip` SD 2.1 unCLIP with
-its CLIP vision tower (`make_unclip`). `--markers KIND` adds the sampling marker tensors of
-v-prediction, CosXL-style and Playground v2.5 files (`make_marked`).
+`sd15_inpaint` / `sd21_inpaint` are SD1.5 / SD 2.x with the 9-input-channel UNet of
+inpainting checkpoints (x, mask, masked-image latent); `sd15_ip2p` / `sdxl_ip2p` the 8-channel
+UNet of InstructPix2Pix and SDXL edit models (x, image latent); `sd_x4_upscaler` Stability's
+SD 2.x x4 upscaler (`make_x4_upscaler`); `sd21_unclip` SD 2.1 unCLIP with its CLIP vision
+tower (`make_unclip`). `--markers KIND` adds the sampling marker tensors of v-prediction,
+CosXL-style and Playground v2.5 files (`make_marked`).
 """
 
 from __future__ import annotations
@@ -73,9 +74,11 @@ VAE_TINY = VAEConfig(ch=32, ch_mult=(1, 1, 1, 1), num_res_blocks=1)
 ADM_SDXL, ADM_REFINER = 6 * 256, 5 * 256  # size/crop/target embeddings besides pooled_g
 INPAINT_IN_CHANNELS = 9  # latent (4) + mask (1) + masked-image latent (4)
 IP2P_IN_CHANNELS = 8  # latent (4) + input-image latent (4)
-EXTRA_INPUT_CHANNELS = {"sd15_inpaint": INPAINT_IN_CHANNELS, "sd15_ip2p": IP2P_IN_CHANNELS}
-FAMILY_CHOICES = ("sd15", "sd15_inpaint", "sd15_ip2p", "sd21", "sd21v", "sdxl", "sdxl_refiner", "sd21_unclip",
-                  "sd_x4_upscaler")
+# Variants with a wider UNet input: family -> (base family, input channels).
+EXTRA_INPUT_CHANNELS = {"sd15_inpaint": ("sd15", INPAINT_IN_CHANNELS), "sd15_ip2p": ("sd15", IP2P_IN_CHANNELS),
+                        "sd21_inpaint": ("sd21", INPAINT_IN_CHANNELS), "sdxl_ip2p": ("sdxl", IP2P_IN_CHANNELS)}
+FAMILY_CHOICES = ("sd15", "sd15_inpaint", "sd15_ip2p", "sd21", "sd21v", "sd21_inpaint", "sdxl", "sdxl_ip2p",
+                  "sdxl_refiner", "sd21_unclip", "sd_x4_upscaler")
 
 
 def _tiny_unet(family: str, context: int) -> UNetConfig:
@@ -96,9 +99,9 @@ def _tiny_unet(family: str, context: int) -> UNetConfig:
 def layout(family: str, size: str) -> Layout:
     """The layout of `family` (one of FAMILY_CHOICES) at `size`."""
     if family in EXTRA_INPUT_CHANNELS:
-        base = layout("sd15", size)
-        return dataclasses.replace(base, family=family, unet=dataclasses.replace(
-            base.unet, in_channels=EXTRA_INPUT_CHANNELS[family]))
+        base_family, channels = EXTRA_INPUT_CHANNELS[family]
+        base = layout(base_family, size)
+        return dataclasses.replace(base, family=family, unet=dataclasses.replace(base.unet, in_channels=channels))
     tiny = size == "tiny"
     clip_l, clip_h, clip_g = (CLIP_L_TINY, CLIP_G_TINY, CLIP_G_TINY) if tiny else (CLIP_L_FULL, CLIP_H_FULL, CLIP_G_FULL)
     clips = {

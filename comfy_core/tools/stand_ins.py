@@ -8,10 +8,13 @@ checkpoint, `control_net_name` a ControlNet, ...) and, for checkpoints, from the
 file name suggests (`sd_xl_refiner_1.0` an SDXL refiner, `v2-1_768-ema-pruned` SD 2.x
 v-prediction, `512-inpainting-ema` SD 2.x inpainting, anything else SD 1.x). Add-on files
 (LoRA, ControlNet, hypernetwork, embeddings) are made for the workflow's first checkpoint.
+SD1.x checkpoints of a workflow with a T2I-Adapter get SD1's real block structure (at tiny
+widths, under `sd1_levels/`), which the adapter's feature placement assumes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -43,6 +46,12 @@ FAMILY_RULES = (
     (re.compile(r"inpaint", re.I), "sd15_inpaint"),
     (re.compile(r"pix2pix|ip2p", re.I), "sd15_ip2p"),
 )
+# SD1's block structure (4 levels of 2 res blocks) at tiny widths 32-128: the tiny
+# T2I-Adapter's features (widths 32-128) land where they do on a real SD1.x UNet.
+SD1_LEVELS = {"channel_mult": (1, 2, 4, 4), "num_res_blocks": (2, 2, 2, 2),
+              "transformer_depth": (1, 1, 1, 1, 1, 1, 0, 0),
+              "transformer_depth_output": (0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1)}
+SD1_LEVELS_KIND, SD1_LEVELS_FOLDER = "sd15_sd1_levels", "sd1_levels"
 EMBEDDING = re.compile(r"embedding:([^\s,()]+)")
 TEXT_ENCODER_KEYS = {"sd15": ("clip_l",), "sd21": ("clip_h",), "sdxl": ("clip_l", "clip_g"),
                      "sdxl_refiner": ("clip_g",)}
@@ -54,9 +63,11 @@ class StandInError(ValueError):
 
 @dataclass(frozen=True)
 class StandIn:
-    """One file to generate: its folder, file name (relative to the folder), generator kind."""
+    """One file to generate: its folder, the name the workflow gives, the stand-in's file
+    name (relative to the folder), the generator kind and the family add-ons follow."""
 
     folder: str
+    source: str
     name: str
     kind: str
     family: str
@@ -69,9 +80,9 @@ def stand_in_name(name: str) -> str:
 
 
 def checkpoint_family(name: str) -> str:
-    """The family a checkpoint's file name suggests (FAMILY_RULES; SD 1.x otherwise)."""
-    stem = Path(name).name
-    return next((family for rule, family in FAMILY_RULES if rule.search(stem)), "sd15")
+    """The family a checkpoint's file name (subfolders included: `SDXL/...`) suggests
+    (FAMILY_RULES; SD 1.x otherwise)."""
+    return next((family for rule, family in FAMILY_RULES if rule.search(name)), "sd15")
 
 
 def base_family(family: str) -> str:
@@ -121,10 +132,16 @@ def plan(prompt: dict) -> list[StandIn]:
             if folder and isinstance(value, str) and value:
                 found.append((folder, node["class_type"], value))
     family = base_family(main_family([name for folder, _, name in found if folder == "checkpoints"]))
+    kinds = {(folder, name): _kind(folder, class_type, name, family) for folder, class_type, name in found}
+    # A T2I-Adapter places its features for SD1's block structure (two res blocks per level):
+    # the SD1.x checkpoints of such a workflow get that structure, in a folder of their own.
+    levels = family == "sd15" and any(k == "t2i" for (folder, _), k in kinds.items() if folder == "controlnet")
     out: dict[tuple[str, str], StandIn] = {}
-    for folder, class_type, name in sorted(found, key=lambda f: f[0] != "checkpoints"):
-        entry = StandIn(folder, stand_in_name(name), _kind(folder, class_type, name, family), family)
-        out.setdefault((folder, entry.name), entry)
+    for folder, _, name in sorted(found, key=lambda f: f[0] != "checkpoints"):
+        kind, target = kinds[(folder, name)], stand_in_name(name)
+        if levels and folder == "checkpoints" and kind == "sd15":
+            kind, target = SD1_LEVELS_KIND, f"{SD1_LEVELS_FOLDER}/{target}"
+        out.setdefault((folder, name), StandIn(folder, name, target, kind, family))
     return list(out.values())
 
 
@@ -134,13 +151,15 @@ def embedding_names(prompt: dict) -> set[str]:
             if isinstance(value, str) for m in EMBEDDING.finditer(value)}
 
 
-def substitute(prompt: dict) -> dict:
-    """The prompt with every loader input pointing at its stand-in's name (in place)."""
+def substitute(prompt: dict, entries: Iterable[StandIn]) -> dict:
+    """The prompt with every loader input pointing at its stand-in from `entries` (in place)."""
+    names = {(e.folder, e.source): e.name for e in entries}
     for node in prompt.values():
         inputs = node.get("inputs") or {}
         for key, value in list(inputs.items()):
-            if loader_folder(node.get("class_type", ""), key) and isinstance(value, str) and value:
-                inputs[key] = stand_in_name(value)
+            folder = loader_folder(node.get("class_type", ""), key)
+            if folder and (folder, value) in names:
+                inputs[key] = names[(folder, value)]
     return prompt
 
 
@@ -153,8 +172,14 @@ def _main_checkpoint(models: Path, family: str, seed: int) -> Path:
 
 
 def _write_checkpoint(family: str, out: Path, seed: int) -> None:
-    from comfy_core.tools.make_checkpoint import FAMILY_CHOICES, write_checkpoint
+    from comfy_core.tools.make_checkpoint import FAMILY_CHOICES, build_checkpoint, layout, write_checkpoint
 
+    if family == SD1_LEVELS_KIND:
+        base = layout("sd15", "tiny")
+        lay = dataclasses.replace(base, unet=dataclasses.replace(base.unet, **SD1_LEVELS))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_state_dict(build_checkpoint(lay, seed), out)
+        return
     if family not in FAMILY_CHOICES:
         raise StandInError(f"no tiny generator for {family} checkpoints (make_checkpoint --family "
                            f"offers {', '.join(FAMILY_CHOICES)})")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
 from comfy_core.images.latent_files import load_latent
 
@@ -63,6 +64,23 @@ def test_cli_runs_a_frontend_workflow_with_v3_dynamic_inputs(tmp_path):
     assert latent == tmp_path / "out" / "latents" / "v3_00001_.latent"
     # 64x64 and two 32x32 latents, the later ones scaled to the first's size
     assert tuple(load_latent(latent)["samples"].shape) == (3, 4, 8, 8)
+
+
+def test_cli_runs_the_workflow_a_picture_carries(tmp_path):
+    """A PNG with a workflow chunk runs that workflow (not the prompt chunk beside it, an
+    invalid one here), as the editor opens it; a picture without graphs is a structured error."""
+    info = PngInfo()
+    info.add_text("prompt", json.dumps({"1": {"class_type": "EmptyImage", "inputs": {}}}))
+    info.add_text("workflow", json.dumps(WORKFLOW))
+    Image.new("RGB", (4, 4)).save(tmp_path / "shared.png", pnginfo=info)
+    done = run_cli(tmp_path / "shared.png", tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert Path(done.stdout.strip().splitlines()[-1]) == tmp_path / "out" / "cli_00001_.png"
+    Image.new("RGB", (4, 4)).save(tmp_path / "plain.png")
+    done = run_cli(tmp_path / "plain.png", tmp_path)
+    assert done.returncode == 1
+    error = json.loads(done.stdout)["error"]
+    assert error["type"] == "invalid_workflow" and "plain.png carries no workflow or prompt" in error["details"]
 
 
 def test_cli_reports_structured_error(tmp_path):

@@ -9,7 +9,8 @@ file name suggests (`sd_xl_refiner_1.0` an SDXL refiner, `v2-1_768-ema-pruned` S
 v-prediction, `512-inpainting-ema` SD 2.x inpainting, anything else SD 1.x). Add-on files
 (LoRA, ControlNet, hypernetwork, embeddings) are made for the workflow's first checkpoint.
 SD1.x checkpoints of a workflow with a T2I-Adapter get SD1's real block structure (at tiny
-widths, under `sd1_levels/`), which the adapter's feature placement assumes.
+widths, under `sd1_levels/`), which the adapter's feature placement assumes; SDXL ones named
+like files that carry sampling markers (CosXL, Playground v2.5, v-prediction) get them.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ FAMILY_RULES = (
     (re.compile(r"refiner", re.I), "sdxl_refiner"),
     (re.compile(r"unclip", re.I), "sd21_unclip"),
     (re.compile(r"xl.*edit|edit.*xl", re.I), "sdxl_ip2p"),
-    (re.compile(r"xl", re.I), "sdxl"),
+    (re.compile(r"xl|playground", re.I), "sdxl"),
     (re.compile(r"512-inpainting|(sd2|v2).*inpaint", re.I), "sd21_inpaint"),
     (re.compile(r"768|wd-1-5|wd-illusion", re.I), "sd21v"),
     (re.compile(r"v2-|sd2|512-base", re.I), "sd21"),
@@ -52,6 +53,9 @@ SD1_LEVELS = {"channel_mult": (1, 2, 4, 4), "num_res_blocks": (2, 2, 2, 2),
               "transformer_depth": (1, 1, 1, 1, 1, 1, 0, 0),
               "transformer_depth_output": (0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1)}
 SD1_LEVELS_KIND, SD1_LEVELS_FOLDER = "sd15_sd1_levels", "sd1_levels"
+# SDXL checkpoint file name -> the marker tensors such files carry (make_marked's kinds).
+MARKER_RULES = ((re.compile(r"cosxl", re.I), "edm_vpred"), (re.compile(r"playground.?v?2\.5", re.I), "playground"),
+                (re.compile(r"v.?pred", re.I), "v_pred"))
 EMBEDDING = re.compile(r"embedding:([^\s,()]+)")
 TEXT_ENCODER_KEYS = {"sd15": ("clip_l",), "sd21": ("clip_h",), "sdxl": ("clip_l", "clip_g"),
                      "sdxl_refiner": ("clip_g",)}
@@ -71,6 +75,7 @@ class StandIn:
     name: str
     kind: str
     family: str
+    markers: str | None = None  # make_marked's kind, for SDXL files that carry marker tensors
 
 
 def stand_in_name(name: str) -> str:
@@ -141,7 +146,9 @@ def plan(prompt: dict) -> list[StandIn]:
         kind, target = kinds[(folder, name)], stand_in_name(name)
         if levels and folder == "checkpoints" and kind == "sd15":
             kind, target = SD1_LEVELS_KIND, f"{SD1_LEVELS_FOLDER}/{target}"
-        out.setdefault((folder, name), StandIn(folder, name, target, kind, family))
+        markers = next((m for rule, m in MARKER_RULES if rule.search(name)), None) \
+            if folder == "checkpoints" and kind.startswith("sdxl") and kind != "sdxl_refiner" else None
+        out.setdefault((folder, name), StandIn(folder, name, target, kind, family, markers))
     return list(out.values())
 
 
@@ -171,8 +178,9 @@ def _main_checkpoint(models: Path, family: str, seed: int) -> Path:
     return path
 
 
-def _write_checkpoint(family: str, out: Path, seed: int) -> None:
+def _write_checkpoint(family: str, out: Path, seed: int, markers: str | None = None) -> None:
     from comfy_core.tools.make_checkpoint import FAMILY_CHOICES, build_checkpoint, layout, write_checkpoint
+    from comfy_core.tools.make_marked import write_marked_checkpoint
 
     if family == SD1_LEVELS_KIND:
         base = layout("sd15", "tiny")
@@ -184,7 +192,10 @@ def _write_checkpoint(family: str, out: Path, seed: int) -> None:
         raise StandInError(f"no tiny generator for {family} checkpoints (make_checkpoint --family "
                            f"offers {', '.join(FAMILY_CHOICES)})")
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_checkpoint(family, "tiny", out, seed=seed)
+    if markers:
+        write_marked_checkpoint(family, markers, out, seed=seed)
+    else:
+        write_checkpoint(family, "tiny", out, seed=seed)
 
 
 def _write_vae(models: Path, out: Path, family: str, seed: int) -> None:
@@ -200,7 +211,7 @@ def _writer(entry: StandIn, models: Path, seed: int) -> Callable[[Path], object]
 
     family, kind = entry.family, entry.kind
     writers: dict[str, Callable[[Path], object]] = {
-        "checkpoints": lambda out: _write_checkpoint(kind, out, seed),
+        "checkpoints": lambda out: _write_checkpoint(kind, out, seed, entry.markers),
         "vae": lambda out: _write_vae(models, out, family, seed),
         "loras": lambda out: make_checkpoint.write_lora(_main_checkpoint(models, family, 0), out, seed=seed),
         "controlnet": lambda out: make_controlnet.write_controlnet(

@@ -71,7 +71,7 @@ def test_written_stand_ins_load_as_what_they_stand_in_for(tmp_path):
         "upscale_models/RealESRGAN_x2.safetensors", "vae/anime.vae.safetensors"}
     state = load_state_dict(tmp_path / "checkpoints" / "512-inpainting-ema.safetensors")
     unet = {k[len("model.diffusion_model."):]: v for k, v in state.items() if k.startswith("model.diffusion_model.")}
-    family = detect_family(unet, set(state))
+    family = detect_family(unet, state)
     assert family.unet.in_channels == 9 and family.unet.use_linear_in_transformer  # SD 2.x inpainting
     assert isinstance(load_controlnet(tmp_path / "controlnet" / "t2iadapter_canny.safetensors"), T2IAdapter)
     assert load_upscale_model(tmp_path / "upscale_models" / "RealESRGAN_x2.safetensors").scale == 2
@@ -90,6 +90,20 @@ def test_sd1_checkpoints_beside_a_t2i_adapter_get_sd1_block_structure(tmp_path):
     state = load_state_dict(tmp_path / "checkpoints" / "sd1_levels" / "v1-5-pruned-emaonly.safetensors")
     unet = {k[len("model.diffusion_model."):]: v for k, v in state.items() if k.startswith("model.diffusion_model.")}
     assert detect_family(unet).unet.num_res_blocks == (2, 2, 2, 2)
+
+
+def test_sdxl_stand_ins_carry_the_markers_their_names_suggest(tmp_path):
+    prompt = {str(i): {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": name}}
+              for i, name in enumerate(["cosxl_edit.safetensors", "playground-v2.5-1024px.safetensors",
+                                        "anime_xl_vpred.safetensors", "sd_xl_base_1.0.safetensors"])}
+    entries = stand_ins.plan(prompt)
+    assert [(e.kind, e.markers) for e in entries] == [("sdxl_ip2p", "edm_vpred"), ("sdxl", "playground"),
+                                                     ("sdxl", "v_pred"), ("sdxl", None)]
+    stand_ins.write_stand_ins(entries[:1], tmp_path)
+    state = load_state_dict(tmp_path / "checkpoints" / "cosxl_edit.safetensors")
+    unet = {k[len("model.diffusion_model."):]: v for k, v in state.items() if k.startswith("model.diffusion_model.")}
+    family = detect_family(unet, state)  # the whole file's tensors: its markers count
+    assert family.prediction == "v" and family.unet.in_channels == 8 and family.edm_schedule.sigma_max == 120
 
 
 def test_unknown_family_or_folder_is_named(tmp_path):

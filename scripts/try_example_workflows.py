@@ -42,14 +42,16 @@ from comfy_core.tools import stand_ins  # noqa: E402
 
 log = logging.getLogger("try_example_workflows")
 
-# Model file names of families this project does not run (first match names the family).
+# Model file names of families this project does not run; the first family any of a
+# workflow's names matches is the one shown (the shared encoders and VAEs come last).
 OTHER_FAMILIES = (
-    ("Flux", r"flux|^ae\.safetensors$"), ("Chroma", r"chroma"), ("SD3", r"sd3"),
-    ("Stable Cascade", r"stable_cascade"), ("AuraFlow", r"aura_flow"), ("HiDream", r"hidream"),
-    ("Hunyuan", r"hunyuan"), ("LTX-Video", r"ltx"), ("Wan", r"wan2|wan_2"), ("Mochi", r"mochi"),
-    ("Cosmos", r"cosmos"), ("Lumina", r"lumina"), ("Qwen-Image", r"qwen"), ("OmniGen", r"omnigen"),
-    ("Stable Video Diffusion", r"^svd"), ("Stable Zero123", r"zero123"), ("Z-Image", r"z_image"),
-    ("ACE-Step", r"ace_step"), ("Stable Audio", r"stable.audio"), ("T5/LLM text encoders", r"t5xxl|umt5|llama"),
+    ("Flux", r"flux"), ("Chroma", r"chroma"), ("SD3", r"sd3"), ("Stable Cascade", r"stable_cascade"),
+    ("AuraFlow", r"aura_flow"), ("HiDream", r"hidream"), ("Hunyuan", r"hunyuan"), ("LTX-Video", r"ltx"),
+    ("Mochi", r"mochi"), ("Cosmos", r"cosmos"), ("Lumina", r"lumina"), ("OmniGen", r"omnigen"),
+    ("Z-Image", r"z_image"), ("Qwen-Image", r"qwen_image"), ("Wan", r"wan2|wan_2"),
+    ("Stable Video Diffusion", r"^svd"), ("Stable Zero123", r"zero123"), ("ACE-Step", r"ace_step"),
+    ("Stable Audio", r"stable.audio"), ("T5/LLM text encoders", r"t5xxl|umt5|llama|qwen|mistral"),
+    ("Flux-style VAE", r"^ae\.safetensors$"),
 )
 MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|sft)$", re.I)
 SD_LOADERS = {"CheckpointLoaderSimple", "CheckpointLoader", "unCLIPCheckpointLoader"}
@@ -92,8 +94,9 @@ def model_names(workflow: dict) -> set[str]:
 
 def scope(workflow: dict) -> tuple[str, str]:
     """(family shown in the table, reason it is out of scope or '')."""
-    for name in sorted(model_names(workflow)):
-        for family, pattern in OTHER_FAMILIES:
+    names = sorted(model_names(workflow))
+    for family, pattern in OTHER_FAMILIES:
+        for name in names:
             if re.search(pattern, Path(name).name, re.I):
                 return family, f"out of scope: {family} ({name})"
     loaders = [n for n in _all_nodes(workflow) if n.get("type") in SD_LOADERS]

@@ -9,8 +9,9 @@ listed as out of scope, the rest get tiny random stand-ins for every model file 
 (comfy_core/tools/stand_ins.py), pictures their LoadImage nodes name (the file of that name
 under EXAMPLES_DIR, shrunk, or a generated one), sizes divided by 8 and at most --steps
 steps; then the prompt is validated and run. A table goes to stdout: per example whether
-it converts, validates and runs, and the first error. Nothing is written outside --work
-(a temporary folder unless given).
+it converts (and whether the prompt equals the one saved beside the workflow, where the
+file has one), validates and runs, and the first error and warning. Nothing is written
+outside --work (a temporary folder unless given).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ OTHER_FAMILIES = (
 )
 MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|sft)$", re.I)
 SD_LOADERS = {"CheckpointLoaderSimple", "CheckpointLoader", "unCLIPCheckpointLoader"}
+SEED_INPUTS = {"seed", "noise_seed"}
 PIXEL_SIZES = {"width", "height", "target_width", "target_height"}
 PIXEL_OFFSETS = {"x", "y", "left", "top", "right", "bottom", "feathering"}
 SHRINK = 8  # sizes and offsets in pixels are divided by this
@@ -66,6 +68,7 @@ class Row:
     example: str
     family: str = ""
     converts: str = "-"
+    as_saved: str = "-"
     validates: str = "-"
     runs: str = "-"
     error: str = ""
@@ -114,6 +117,26 @@ def _shrink_value(name: str, value: object) -> object:
     if name in PIXEL_OFFSETS and value > 0:
         return 8 * round(value / (8 * SHRINK))
     return value
+
+
+def differences(saved: dict, ours: dict) -> list[str]:
+    """Where our conversion differs from the API prompt saved beside the workflow (what the
+    editor that saved it queued). Not counted: seeds (the saved prompt was queued before
+    the seed control moved the widget), inputs the saved prompt lacks (added to the node
+    since: ours take their defaults) and the upload-button entry older editors sent."""
+    found = []
+    for node_id in sorted(set(saved) | set(ours)):
+        a, b = saved.get(node_id), ours.get(node_id)
+        if not isinstance(a, dict) or not isinstance(b, dict) or a.get("class_type") != b.get("class_type"):
+            found.append(f"node {node_id}: {(a or {}).get('class_type')} saved, {(b or {}).get('class_type')} ours")
+            continue
+        mine = b.get("inputs") or {}
+        for key, value in (a.get("inputs") or {}).items():
+            if key in SEED_INPUTS or (key not in mine and value == "image"):
+                continue
+            if mine.get(key, "<none>") != value:
+                found.append(f"#{node_id}.{key}: {str(value)[:40]!r} saved, {str(mine.get(key, '<none>'))[:40]!r} ours")
+    return found
 
 
 def _input_min(object_info: dict, class_type: str, name: str) -> float | None:
@@ -235,6 +258,10 @@ class Trial:
                 row.converts, row.error = "no", f"conversion: {exc}"
                 return row
             row.converts = "yes"
+            saved, _ = read_graphs(path)
+            if saved is not None:
+                found = differences(saved, prompt)
+                row.as_saved = f"{len(found)} differ: {found[0]}" if found else "same"
             try:
                 self._prepare(prompt, info)
             except (stand_ins.StandInError, OSError, ValueError) as exc:
@@ -277,14 +304,17 @@ class Trial:
 
 def render(rows: list[Row]) -> str:
     """A Markdown table of the rows and a summary line."""
-    lines = ["| example | family | converts | validates | runs | first error | first warning |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| example | family | converts | as saved | validates | runs | first error | first warning |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        error, warning = (text.replace("|", "\\|").replace("\n", " ")[:300] for text in (r.error, r.warning))
-        lines.append(f"| {r.example} | {r.family} | {r.converts} | {r.validates} | {r.runs} | {error} | {warning} |")
+        saved, error, warning = (text.replace("|", "\\|").replace("\n", " ")[:300]
+                                 for text in (r.as_saved, r.error, r.warning))
+        lines.append(f"| {r.example} | {r.family} | {r.converts} | {saved} | {r.validates} | {r.runs} | {error} "
+                     f"| {warning} |")
     tried = [r for r in rows if r.converts != "-" or r.error.startswith(("conversion", "stand-in"))]
     lines.append(f"\n{len(rows)} files with a workflow; {len(tried)} SD1.x/SD2.x/SDXL examples tried: "
-                 f"{sum(r.converts == 'yes' for r in tried)} convert, {sum(r.validates == 'yes' for r in tried)} "
+                 f"{sum(r.converts == 'yes' for r in tried)} convert ({sum(r.as_saved == 'same' for r in tried)} "
+                 f"as the editor that saved them queued them), {sum(r.validates == 'yes' for r in tried)} "
                  f"validate, {sum(r.runs == 'yes' for r in tried)} run")
     return "\n".join(lines) + "\n"
 

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from comfy_core.graph.workflow_convert import workflow_to_prompt
 from tests.fixtures.reference import reference_object_info
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "try_example_workflows.py"
@@ -73,8 +74,10 @@ def with_t2i_adapter(workflow: dict) -> dict:
     return workflow
 
 
-def _png(path: Path, workflow: dict) -> None:
+def _png(path: Path, workflow: dict, prompt: dict | None = None) -> None:
     info = PngInfo()
+    if prompt is not None:
+        info.add_text("prompt", json.dumps(prompt))
     info.add_text("workflow", json.dumps(workflow))
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (16, 16)).save(path, pnginfo=info)
@@ -93,9 +96,30 @@ def test_shrink_keeps_input_minimums_and_scales_step_ranges(script):
     assert prompt["4"]["inputs"] == {"megapixels": 0.02}
 
 
+def saved_prompt(script, workflow: dict) -> dict:
+    """The prompt an older editor queued for `workflow`: another seed (its control moved the
+    widget after queueing), the upload-button entry, no input added since."""
+    prompt = workflow_to_prompt(workflow, reference_object_info())
+    prompt["5"]["inputs"]["seed"] = 12345
+    prompt["8"]["inputs"]["upload"] = "image"
+    return prompt
+
+
+def test_differences_from_the_saved_prompt(script):
+    workflow = txt2img_workflow("v1-5-pruned-emaonly.ckpt")
+    ours = workflow_to_prompt(workflow, reference_object_info())
+    saved = saved_prompt(script, workflow)
+    del saved["5"]["inputs"]["denoise"]  # an input the node gained after the file was saved
+    assert script.differences(saved, ours) == []
+    saved["5"]["inputs"]["steps"], saved["4"]["class_type"] = 30, "EmptySD3LatentImage"
+    assert script.differences(saved, ours) == ["node 4: EmptySD3LatentImage saved, EmptyLatentImage ours",
+                                               "#5.steps: '30' saved, '20' ours"]
+
+
 def test_script_tabulates_runs_scope_and_conversion_errors(script, tmp_path):
     examples = tmp_path / "examples"
-    _png(examples / "basic" / "txt2img.png", txt2img_workflow("v1-5-pruned-emaonly.ckpt"))
+    workflow = txt2img_workflow("v1-5-pruned-emaonly.ckpt")
+    _png(examples / "basic" / "txt2img.png", workflow, saved_prompt(script, workflow))
     _png(examples / "basic" / "missing_node.png", txt2img_workflow(
         "v1-5-pruned-emaonly.ckpt", _node(9, "NodeFromAPackWeLack", [1])))
     _png(examples / "basic" / "t2i.png", with_t2i_adapter(txt2img_workflow("v1-5-pruned-emaonly.ckpt")))
@@ -107,7 +131,8 @@ def test_script_tabulates_runs_scope_and_conversion_errors(script, tmp_path):
     rows = {path.name: trial.try_guarded(path, workflow) for path, workflow in script.find_examples(examples.resolve())}
     assert set(rows) == {"txt2img.png", "t2i.png", "missing_node.png", "flux.webp"}
     ran = rows["txt2img.png"]
-    assert (ran.family, ran.converts, ran.validates, ran.runs, ran.error) == ("sd15", "yes", "yes", "yes", "")
+    assert (ran.family, ran.converts, ran.as_saved, ran.validates, ran.runs, ran.error) == (
+        "sd15", "yes", "same", "yes", "yes", "")
     saved = sorted((tmp_path / "work" / "output").glob("example_*.png"))
     assert [Image.open(p).size for p in saved] == [(64, 96)] * 2, rows  # 512x768 shrunk by 8
     assert (tmp_path / "work" / "models" / "checkpoints" / "v1-5-pruned-emaonly.safetensors").is_file()
@@ -120,5 +145,6 @@ def test_script_tabulates_runs_scope_and_conversion_errors(script, tmp_path):
     assert missing.error == "conversion: node #9 has unknown type 'NodeFromAPackWeLack'"
     assert rows["flux.webp"].error == "out of scope: Flux (flux1-dev.safetensors)"
     table = script.render(list(rows.values()))
-    assert "| basic/txt2img.png | sd15 | yes | yes | yes |  |" in table
-    assert table.rstrip().endswith("3 SD1.x/SD2.x/SDXL examples tried: 2 convert, 2 validate, 2 run")
+    assert "| basic/txt2img.png | sd15 | yes | same | yes | yes |  |  |" in table
+    assert table.rstrip().endswith("3 SD1.x/SD2.x/SDXL examples tried: 2 convert (1 as the editor that saved them "
+                                   "queued them), 2 validate, 2 run")

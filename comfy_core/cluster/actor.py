@@ -7,8 +7,8 @@ job that has not answered within BATCH_S the server opens `events`, that job's c
 which sends its items while it runs, and beats (see comfy_core.cluster.outbox). Control
 calls (`interrupt`, `free`, `stats`) run on the actor's other threads. The clean-up after
 a job (scratch folders, heap) is left for later so it is not on the reply's path: the
-next `run` does it first, or, on an idle worker, the monitor's next `stats` call or a
-`free`.
+next `run` does it first (the heap trim only every TRIM_EVERY jobs), or, on an idle
+worker, the monitor's next `stats` call (every few seconds) or a `free`.
 
 Stream items: ("event", type, data, binary[, client_id]) | ("file", kind, subfolder,
 filename, bytes) | ("result", outputs, status, meta).
@@ -35,6 +35,7 @@ from comfy_core.settings import Settings
 log = logging.getLogger(__name__)
 
 BUSY_WAIT_S = 30.0
+TRIM_EVERY = 16  # a worker that never idles still gives its free heap back this often
 BASE_ENV = "COMFY_WORKER_BASE_DIRECTORY"
 EXTRA_PATHS_ENV = "COMFY_WORKER_EXTRA_MODEL_PATHS"
 NOT_LISTED = ("custom_nodes",)
@@ -81,6 +82,7 @@ class WorkerActor:
         self._free_after: tuple[bool, bool] | None = None
         self._held = False  # a job (from its start until it settled) or a free holds it
         self._owed = False  # the last job's clean-up is still to be done
+        self._untrimmed = 0  # jobs since the heap was last trimmed
         self._finished: collections.deque[str] = collections.deque(maxlen=64)
         self._early_interrupts: collections.deque[str] = collections.deque(maxlen=64)
         log.info("worker %s ready on %s (%s)", worker_id, socket.gethostname(), self.device())
@@ -254,9 +256,12 @@ class WorkerActor:
             return ("result", {}, crash_status(prompt_id, exc), {})
 
     def _tidy(self) -> None:
-        """On an idle worker: the owed clean-up, then old files deleted (until a job
-        starts)."""
+        """On an idle worker: the owed clean-up, the heap trimmed, then old files deleted
+        (until a job starts)."""
         self._settle_owed()
+        if self._untrimmed and self._running is None:
+            self._untrimmed = 0
+            self._release_heap()
         self._scratch.empty_trash(lambda: self._running is not None)
 
     def _settle_owed(self) -> None:
@@ -269,11 +274,15 @@ class WorkerActor:
 
     def _settle(self) -> None:
         """After a job's reply: memory and scratch clean-up, then the /free requests that
-        waited, then the next job may start (whatever of this failed)."""
+        waited, then the next job may start (whatever of this failed). The heap is
+        trimmed when the worker idles (`_tidy`), or here every TRIM_EVERY jobs."""
         try:
             if self._memory is not None:
                 self._memory.on_prompt_end()
-            self._release_heap()
+            self._untrimmed += 1
+            if self._untrimmed >= TRIM_EVERY:
+                self._untrimmed = 0
+                self._release_heap()
             self._scratch.end_job()
         except Exception:
             log.exception("worker %s: clean-up after a job failed", self.worker_id)

@@ -82,6 +82,16 @@ def _no_init(self: nn.Module) -> None:
     return None
 
 
+def _cast_or_plain(plain: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """A layer's `forward`: the casting path when the layer casts (or carries weight
+    functions), else torch's own `plain` forward."""
+    def forward(self: Any, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if self._casts():
+            return self.forward_comfy_cast_weights(*args, **kwargs)
+        return plain(self, *args, **kwargs)
+    return forward
+
+
 class disable_weight_init:  # noqa: N801 - ComfyUI's name, a namespace plugins subclass
     """Torch layers without random initialisation, casting only when asked to."""
 
@@ -92,10 +102,7 @@ class disable_weight_init:  # noqa: N801 - ComfyUI's name, a namespace plugins s
             weight, bias = cast_bias_weight(self, input)
             return F.linear(input, weight, bias)
 
-        def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-            if self._casts():
-                return self.forward_comfy_cast_weights(*args, **kwargs)
-            return super().forward(*args, **kwargs)
+        forward = _cast_or_plain(nn.Linear.forward)
 
     class Conv1d(nn.Conv1d, CastWeightBiasOp):
         reset_parameters = _no_init
@@ -104,10 +111,7 @@ class disable_weight_init:  # noqa: N801 - ComfyUI's name, a namespace plugins s
             weight, bias = cast_bias_weight(self, input)
             return self._conv_forward(input, weight, bias)
 
-        def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-            if self._casts():
-                return self.forward_comfy_cast_weights(*args, **kwargs)
-            return super().forward(*args, **kwargs)
+        forward = _cast_or_plain(nn.Conv1d.forward)
 
     class Conv2d(nn.Conv2d, CastWeightBiasOp):
         reset_parameters = _no_init
@@ -116,10 +120,7 @@ class disable_weight_init:  # noqa: N801 - ComfyUI's name, a namespace plugins s
             weight, bias = cast_bias_weight(self, input)
             return self._conv_forward(input, weight, bias)
 
-        def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-            if self._casts():
-                return self.forward_comfy_cast_weights(*args, **kwargs)
-            return super().forward(*args, **kwargs)
+        forward = _cast_or_plain(nn.Conv2d.forward)
 
     class Conv3d(nn.Conv3d, CastWeightBiasOp):
         reset_parameters = _no_init
@@ -128,10 +129,7 @@ class disable_weight_init:  # noqa: N801 - ComfyUI's name, a namespace plugins s
             weight, bias = cast_bias_weight(self, input)
             return self._conv_forward(input, weight, bias)
 
-        def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-            if self._casts():
-                return self.forward_comfy_cast_weights(*args, **kwargs)
-            return super().forward(*args, **kwargs)
+        forward = _cast_or_plain(nn.Conv3d.forward)
 
     class GroupNorm(nn.GroupNorm, CastWeightBiasOp):
         reset_parameters = _no_init
@@ -140,10 +138,7 @@ class disable_weight_init:  # noqa: N801 - ComfyUI's name, a namespace plugins s
             weight, bias = cast_bias_weight(self, input)
             return F.group_norm(input, self.num_groups, weight, bias, self.eps)
 
-        def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-            if self._casts():
-                return self.forward_comfy_cast_weights(*args, **kwargs)
-            return super().forward(*args, **kwargs)
+        forward = _cast_or_plain(nn.GroupNorm.forward)
 
     class LayerNorm(nn.LayerNorm, CastWeightBiasOp):
         reset_parameters = _no_init
@@ -152,10 +147,7 @@ class disable_weight_init:  # noqa: N801 - ComfyUI's name, a namespace plugins s
             weight, bias = cast_bias_weight(self, input) if self.weight is not None else (None, None)
             return F.layer_norm(input, self.normalized_shape, weight, bias, self.eps)
 
-        def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-            if self._casts():
-                return self.forward_comfy_cast_weights(*args, **kwargs)
-            return super().forward(*args, **kwargs)
+        forward = _cast_or_plain(nn.LayerNorm.forward)
 
     class RMSNorm(nn.RMSNorm, CastWeightBiasOp):
         reset_parameters = _no_init
@@ -165,10 +157,7 @@ class disable_weight_init:  # noqa: N801 - ComfyUI's name, a namespace plugins s
             weight = cast_bias_weight(self, input)[0] if self.weight is not None else None
             return F.rms_norm(input, self.normalized_shape, weight, self.eps)
 
-        def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-            if self._casts():
-                return self.forward_comfy_cast_weights(*args, **kwargs)
-            return super().forward(*args, **kwargs)
+        forward = _cast_or_plain(nn.RMSNorm.forward)
 
     class ConvTranspose1d(nn.ConvTranspose1d, CastWeightBiasOp):
         reset_parameters = _no_init
@@ -180,10 +169,7 @@ class disable_weight_init:  # noqa: N801 - ComfyUI's name, a namespace plugins s
             return F.conv_transpose1d(input, weight, bias, self.stride, self.padding, padding, self.groups,
                                       self.dilation)
 
-        def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-            if self._casts():
-                return self.forward_comfy_cast_weights(*args, **kwargs)
-            return super().forward(*args, **kwargs)
+        forward = _cast_or_plain(nn.ConvTranspose1d.forward)
 
     class ConvTranspose2d(nn.ConvTranspose2d, CastWeightBiasOp):
         reset_parameters = _no_init
@@ -195,10 +181,7 @@ class disable_weight_init:  # noqa: N801 - ComfyUI's name, a namespace plugins s
             return F.conv_transpose2d(input, weight, bias, self.stride, self.padding, padding, self.groups,
                                       self.dilation)
 
-        def forward(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-            if self._casts():
-                return self.forward_comfy_cast_weights(*args, **kwargs)
-            return super().forward(*args, **kwargs)
+        forward = _cast_or_plain(nn.ConvTranspose2d.forward)
 
     class Embedding(nn.Embedding, CastWeightBiasOp):
         reset_parameters = _no_init

@@ -71,8 +71,8 @@ def build_registry(settings: Settings, folders: FolderPaths,
                    ) -> tuple[Any, tuple, dict]:
     """Registry with the built-in node packages and the custom nodes; (registry, reports,
     plugin web folders). When the plugin facades are enabled (plugin_env.enable_facades),
-    they are bound to this registry and memory manager and all imported before the first
-    pack, as ComfyUI has them."""
+    they are bound to this registry and memory manager and made reachable before the first
+    pack as ComfyUI has them (the model-side submodules load on first use)."""
     from comfy_core.registry import NodeRegistry
     from comfy_core.registry.custom_nodes import LoadContext, load_custom_nodes
     from comfy_core.registry.manager import skip_rule, start_manager

@@ -33,8 +33,10 @@ from comfy_core.registry.plugin_import import (
     import_pack,
     module_name_for,
     recording_failed_imports,
+    reinstate_submodules,
     unique_failures,
 )
+from comfy_core.registry.plugin_env import OWN_PACKAGES
 from comfy_core.registry.registry import CUSTOM_PREFIX, NodeRegistry
 
 log = logging.getLogger(__name__)
@@ -144,7 +146,9 @@ def load_plugin(context: NodeRegistry | LoadContext, path: Path) -> PluginReport
     except BaseException as exc:  # a pack calling sys.exit() must not stop the server
         if isinstance(exc, KeyboardInterrupt):
             raise
+        _reinstate(path)
         return _failure(context, path, name, module_name, exc, unique_failures(failed), start)
+    _reinstate(path)
     caught = unique_failures(failed)
     note = diagnose_swallowed(caught, path, context.base_dir)
     if note is not None:
@@ -154,6 +158,13 @@ def load_plugin(context: NodeRegistry | LoadContext, path: Path) -> PluginReport
     context.module_dirs[name] = str(path if path.is_dir() else path.parent)
     return PluginReport(name, path, time.perf_counter() - start, None, web_dir, names,
                         caught=tuple(f.message for f in caught), module_name=module_name)
+
+
+def _reinstate(path: Path) -> None:
+    restored = reinstate_submodules(OWN_PACKAGES)
+    if restored:
+        log.info("custom nodes %s removed %d of our modules from sys.modules; put back",
+                 path, len(restored))
 
 
 def _failure(context: LoadContext, path: Path, name: str, module_name: str,

@@ -132,3 +132,25 @@ def unique_failures(records: list[FailedImport]) -> list[FailedImport]:
             seen.add(key)
             out.append(record)
     return out
+
+
+def reinstate_submodules(packages: tuple[str, ...]) -> list[str]:
+    """Put back into sys.modules the submodules of `packages` that a pack deleted; their
+    names. One popular pack deletes every module first imported during its own import (to
+    hide its private `modules`/`utils`); a facade or engine module it imported first would
+    otherwise be imported a second time later, with its own state. The deleted module is
+    still its package's attribute, where the import system put it."""
+    restored: list[str] = []
+    pending = [sys.modules[name] for name in packages if name in sys.modules]
+    while pending:
+        package = pending.pop()
+        prefix = package.__name__ + "."
+        for key, value in list(vars(package).items()):
+            if not isinstance(value, ModuleType) or value.__name__ != prefix + key:
+                continue
+            if value.__name__ not in sys.modules:
+                sys.modules[value.__name__] = value
+                restored.append(value.__name__)
+            if sys.modules[value.__name__] is value and hasattr(value, "__path__"):
+                pending.append(value)
+    return restored

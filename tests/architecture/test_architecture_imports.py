@@ -67,6 +67,30 @@ def test_engine_half_imports_without_torch():
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
+def test_plugin_facades_import_torch_only_when_a_model_side_one_is_touched(tmp_path):
+    """Switching the plugin interface on (facades on sys.path, the engine-side ones
+    imported, the others made loadable on first use) keeps the engine half torch-free; the
+    first attribute access to a model-side facade is what imports torch."""
+    code = (
+        "import importlib, sys\n"
+        "from pathlib import Path\n"
+        f"for name in {sorted({module_name(p) for p in engine_files()})!r}:\n"
+        "    importlib.import_module(name)\n"
+        "from comfy_core.files import FolderPaths\n"
+        "from comfy_core.registry.plugin_env import enable_facades, preload_facades\n"
+        "from comfy_core.settings import Settings\n"
+        "enable_facades(FolderPaths.build(Path(sys.argv[1])), Settings())\n"
+        "preload_facades(model_side=False)\n"
+        "import comfy, comfy_extras, comfy_api.latest, folder_paths, server\n"
+        "assert 'torch' not in sys.modules, 'torch imported before any model-side facade'\n"
+        "comfy.model_management.get_torch_device()\n"
+        "assert 'torch' in sys.modules and 'comfy.model_management' in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 def test_engine_half_never_imports_model_side_or_nodes():
     forbidden = ("torch", "nodes", "custom_nodes") + tuple(f"comfy_core.{m}" for m in MODEL_SIDE)
     bad = [f"{p.relative_to(ROOT)} imports {name}"

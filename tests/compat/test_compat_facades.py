@@ -1,5 +1,6 @@
-"""The facade folder as a whole: every module is preloaded by start-up, the engine-side
-ones import no torch, ComfyUI's namespace packages stay namespace packages."""
+"""The facade folder as a whole: every module is listed for start-up (imported before the
+first pack or loadable on first use), the engine-side ones import no torch, ComfyUI's
+namespace packages stay namespace packages."""
 
 import subprocess
 import sys
@@ -23,7 +24,7 @@ def facade_modules() -> set[str]:
     return names
 
 
-def test_every_facade_module_is_preloaded():
+def test_every_facade_module_is_listed_for_start_up():
     missing = facade_modules() - set(ENGINE_FACADES) - set(MODEL_FACADES)
     assert not missing, f"add to plugin_env's facade lists: {sorted(missing)}"
 

@@ -162,3 +162,16 @@ async def test_our_editor_gets_no_builtin_extension(services, aiohttp_client):
     urls = await (await client.get("/extensions")).json()
     assert not any(url.startswith("/extensions/comfy_core/") for url in urls)
     assert "/extensions/core/undo.js" in urls
+
+
+async def test_settings_and_userdata_are_per_user(client, services):
+    """The frontend sends its user as Comfy-User (multi-user mode); without it, 'default'."""
+    bob = {"Comfy-User": "bob"}
+    assert (await client.post("/api/settings/Comfy.Graph.CanvasInfo", json=False, headers=bob)).status == 200
+    assert (await client.post("/api/userdata/workflows%2Fmine.json", data=b"{}", headers=bob)).status == 200
+    assert await (await client.get("/api/settings", headers=bob)).json() == {"Comfy.Graph.CanvasInfo": False}
+    assert await (await client.get("/api/settings")).json() == {}
+    assert (await client.get("/api/userdata/workflows%2Fmine.json")).status == 404
+    stored = json.loads((services.folders.user_dir / "bob" / "comfy.settings.json").read_text())
+    assert stored == {"Comfy.Graph.CanvasInfo": False}
+    assert (services.folders.user_dir / "bob" / "workflows" / "mine.json").is_file()

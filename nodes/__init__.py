@@ -15,7 +15,7 @@ built-in classes alone are BUILTIN_NODE_CLASS_MAPPINGS), `EXTENSION_WEB_DIRS`,
 from __future__ import annotations
 
 from comfy_core.registry.v3 import is_v3_class
-from nodes import (clip_vision, gligen, hypernetwork, lora_extract, model_merging, model_merging_families,
+from nodes import (clip_vision, gligen, hypernetwork, lora_extract, lotus, model_merging, model_merging_families,
                    photomaker)
 from nodes import (conditioning, controlnet, custom_sampling, custom_sampling_samplers, custom_sampling_schedules,
                    custom_sampling_sigmas, guidance, image, image_filters, image_preprocessors, image_tools, latent,
@@ -26,7 +26,8 @@ _MODULES = (sampling, loaders, text_encode, latent, conditioning, vae, image, ma
             image_filters, image_tools, latent_tools, utility, custom_sampling, custom_sampling_schedules,
             custom_sampling_sigmas, custom_sampling_samplers, upscale_model, image_preprocessors, controlnet,
             model_advanced, model_patches, guidance)
-_MODULES += (clip_vision, gligen, model_merging, model_merging_families, lora_extract, hypernetwork, photomaker)
+_MODULES += (clip_vision, gligen, model_merging, model_merging_families, lora_extract, hypernetwork, photomaker,
+             lotus)
 
 BUILTIN_NODE_CLASS_MAPPINGS: dict[str, type] = {
     name: cls for module in _MODULES for name, cls in module.NODE_CLASS_MAPPINGS.items()

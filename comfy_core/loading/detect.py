@@ -3,10 +3,10 @@
 Every size is read from the weights, so a tiny random test checkpoint and a real one take
 the same path. Family rules use structure, not absolute widths: a class-label embedding
 (`label_emb.weight`) means the SD 2.x x4 upscaler (whose UNet also takes 3 image channels
-after the latent), an ADM input means SD 2.1 unCLIP when the first level has attention,
-else SDXL (refiner when its deepest level has no attention; an SDXL base samples as its
-file's marker keys say, `loading.markers`), linear transformer projections mean SD2
-(v-prediction by the norm-bias heuristic), otherwise SD1.
+after the latent), a 4-wide ADM input Lotus-D (its task switcher), another ADM input SD 2.1
+unCLIP when the first level has attention, else SDXL (refiner when its deepest level has no
+attention; an SDXL base samples as its file's marker keys say, `loading.markers`), linear
+transformer projections mean SD2 (v-prediction by the norm-bias heuristic), otherwise SD1.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Mapping
 import torch
 
 from comfy_core.loading.markers import MarkerError, apply_sdxl_markers
-from comfy_core.models.family import (SD2_EPS, SD2_V, SD15, SD21_UNCLIP, SD_X4_UPSCALER, SDXL, SDXL_REFINER,
-                                     ModelFamily, UNetConfig)
+from comfy_core.models.family import (LOTUS, LOTUS_TASK_WIDTH, SD2_EPS, SD2_V, SD15, SD21_UNCLIP, SD_X4_UPSCALER,
+                                     SDXL, SDXL_REFINER, ModelFamily, UNetConfig)
 from comfy_core.models.vae import VAEConfig
 
 V_PRED_STD = 0.09
@@ -91,6 +91,8 @@ def detect_family(unet_state: dict[str, torch.Tensor],
     probe = unet_config(unet_state, SD15.unet)
     if probe.num_classes is not None:
         family = _x4_upscaler(probe)
+    elif probe.adm_in_channels == LOTUS_TASK_WIDTH:
+        family = _lotus(probe)
     elif probe.adm_in_channels is not None and probe.transformer_depth[0] > 0:
         family = SD21_UNCLIP  # SD2's UNet (attention from the first level on) with an ADM input
     elif probe.adm_in_channels is not None:
@@ -126,6 +128,20 @@ def _x4_upscaler(probe: UNetConfig) -> ModelFamily:
             f"{probe.out_channels} output channels; the only such model supported is the SD 2.x x4 upscaler "
             f"({want} inputs: 4 latent + 3 image channels, 4 outputs)")
     return SD_X4_UPSCALER
+
+
+def _lotus(probe: UNetConfig) -> ModelFamily:
+    """A 4-wide ADM input is Lotus's task switcher; Lotus-D's UNet is SD2's (linear
+    projections) on the plain latent (the generative Lotus-G, which also takes noise, is not
+    supported, as in ComfyUI)."""
+    latent = LOTUS.latent.latent_channels
+    if not probe.use_linear_in_transformer or probe.in_channels != latent or probe.out_channels != latent:
+        raise DetectionError(
+            f"a UNet with a {LOTUS_TASK_WIDTH}-wide ADM input (Lotus's task switcher) but "
+            f"{probe.in_channels} input / {probe.out_channels} output channels and "
+            f"{'linear' if probe.use_linear_in_transformer else 'convolutional'} transformer projections; "
+            f"the only such model supported is Lotus-D (SD2's UNet, {latent} in and out)")
+    return LOTUS
 
 
 def vae_config(state: dict[str, torch.Tensor]) -> VAEConfig:

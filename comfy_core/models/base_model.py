@@ -23,6 +23,7 @@ from comfy_core.models.unet import UNetModel
 from comfy_core.patching.extension import WrapperExecutor, WrappersMP, get_all_wrappers
 from comfy_core.sampling import model_sampling as ms
 from comfy_core.sampling import predictions as pr
+from comfy_core.sampling.lotus import lotus_task_embedding
 from comfy_core.sampling.low_res import LowResNoiseAugmentor, low_res_inputs
 
 # Working memory of one UNet call per latent cell and dtype byte (ComfyUI's SD estimate).
@@ -46,7 +47,8 @@ class ModelType(enum.Enum):
 
 # (prediction, continuous EDM schedule?) of a family -> its ModelType.
 _FAMILY_TYPES = {("eps", False): ModelType.EPS, ("v", False): ModelType.V_PREDICTION,
-                 ("v", True): ModelType.V_PREDICTION_EDM, ("edm", True): ModelType.EDM}
+                 ("v", True): ModelType.V_PREDICTION_EDM, ("edm", True): ModelType.EDM,
+                 ("img_to_img", False): ModelType.IMG_TO_IMG}
 # ModelType -> (σ schedule, prediction mix-in), as ComfyUI pairs them.
 SAMPLING_KINDS = {
     ModelType.EPS: (ms.ModelSamplingDiscrete, pr.EPS),
@@ -257,8 +259,23 @@ class SD_X4Upscaler(BaseModel):  # noqa: N801 - ComfyUI's class name
         return out
 
 
+class Lotus(BaseModel):
+    """Lotus-D (depth/normal from one UNet call at t = 999, x0 predicted from the unscaled
+    image latent): `y` is always the fixed task switcher (`sampling.lotus`)."""
+
+    def __init__(self, model_config: ModelConfig, model_type: ModelType = ModelType.IMG_TO_IMG,
+                 device: torch.device | str | None = None, diffusion_model: nn.Module | None = None,
+                 model_sampling: Any = None) -> None:
+        super().__init__(model_config, model_type, device, diffusion_model, model_sampling)
+
+    def extra_conds(self, **kwargs: Any) -> dict[str, Any]:
+        out = super().extra_conds(**kwargs)
+        out["y"] = lotus_task_embedding()
+        return out
+
+
 MODEL_CLASSES: dict[str | None, type[BaseModel]] = {None: BaseModel, "sdxl": SDXL, "sdxl_refiner": SDXLRefiner,
-                                                    "unclip": SD21UNCLIP}
+                                                    "unclip": SD21UNCLIP, "lotus": Lotus}
 
 
 def base_model_for(family: ModelFamily, diffusion_model: nn.Module, model_sampling: Any,

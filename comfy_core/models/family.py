@@ -15,8 +15,8 @@ from typing import Literal
 
 from comfy_core.models import latent_formats
 
-Prediction = Literal["eps", "v", "edm"]
-AdmKind = Literal["sdxl", "sdxl_refiner", "unclip"] | None
+Prediction = Literal["eps", "v", "edm", "img_to_img"]
+AdmKind = Literal["sdxl", "sdxl_refiner", "unclip", "lotus"] | None
 
 
 @dataclass(frozen=True)
@@ -97,10 +97,11 @@ class EDMSchedule:
 class ModelFamily:
     """A checkpoint family: what the sampling, text and VAE code need to treat it right.
 
-    `prediction` is what the network outputs: "eps", "v" or "edm" (EDM's F̂, which needs
-    `edm_schedule`). `edm_schedule` None means the discrete DDPM schedule of
-    `linear_start..linear_end` (zero-terminal-SNR when `zsnr`); set, the continuous EDM σ
-    range a marker-carrying SDXL file asks for (`loading.markers`)."""
+    `prediction` is what the network outputs: "eps", "v", "edm" (EDM's F̂, which needs
+    `edm_schedule`) or "img_to_img" (the clean sample, from the unscaled input: Lotus).
+    `edm_schedule` None means the discrete DDPM schedule of `linear_start..linear_end`
+    (zero-terminal-SNR when `zsnr`); set, the continuous EDM σ range a marker-carrying SDXL
+    file asks for (`loading.markers`)."""
 
     name: str
     unet: UNetConfig
@@ -250,6 +251,17 @@ SD_X4_UPSCALER = ModelFamily(
     linear_end=0.02,
 )
 
+# Lotus-D (He et al. 2024, "Lotus: Diffusion-based Visual Foundation Model for High-quality
+# Dense Prediction"): SD2's UNet fine-tuned to map an image's latent, in one step at the
+# last timestep, straight to its depth (or normal) map's latent. Its class-label input is a
+# 4-wide "task switcher" (`sampling.lotus`); its text input is the fixed encoding of an
+# empty prompt (LotusConditioning). The file is a bare UNet (UNETLoader), no text encoder.
+LOTUS_TASK_WIDTH = 4
+LOTUS = ModelFamily(
+    name="lotus", unet=dataclasses.replace(SD2_UNET, adm_in_channels=LOTUS_TASK_WIDTH), latent=SD15_LATENT,
+    prediction="img_to_img", text_encoders=(CLIP_H,), adm="lotus",
+)
+
 FAMILIES: MappingProxyType[str, ModelFamily] = MappingProxyType(
-    {f.name: f for f in (SD15, SD2_EPS, SD2_V, SDXL, SDXL_REFINER, SD21_UNCLIP, SD_X4_UPSCALER)}
+    {f.name: f for f in (SD15, SD2_EPS, SD2_V, SDXL, SDXL_REFINER, SD21_UNCLIP, SD_X4_UPSCALER, LOTUS)}
 )

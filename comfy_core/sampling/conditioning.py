@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from comfy_core.sampling.cond_view import RESOLVED_KEYS, CondDictView  # noqa: F401 (re-exported)
 from comfy_core.sampling.concat import ConcatSource, inpaint_concat
 from comfy_core.sampling.embedding import timestep_embedding
+from comfy_core.sampling.lotus import lotus_task_embedding
 from comfy_core.sampling.unclip import DEFAULT_MERGE_AUGMENTATION, unclip_inputs, unclip_model_y, unclip_pooled
 from comfy_core.sampling.model_sampling import ModelSampling
 
@@ -161,9 +162,12 @@ def _resolve_area(area: tuple | None, hw: tuple[int, int]) -> Area | None:
 def entry_y(e: CondEntry, adm: str | None, adm_size: int | None, negative: bool, hw: tuple[int, int],
             seed: int | None) -> torch.Tensor | None:
     """The ADM vector `y` of an entry: SDXL's pooled text (or unCLIP image embedding) and
-    sizes (COMPAT 9.8), SD 2.1 unCLIP's augmented image embedding (`sampling.unclip`)."""
+    sizes (COMPAT 9.8), SD 2.1 unCLIP's augmented image embedding (`sampling.unclip`),
+    Lotus's fixed task switcher (`sampling.lotus`)."""
     if adm is None:
         return None
+    if adm == "lotus":
+        return lotus_task_embedding()
     images = unclip_inputs(e.options)
     if adm == "unclip":
         merge = float(e.options.get("unclip_noise_augment_merge", DEFAULT_MERGE_AUGMENTATION))

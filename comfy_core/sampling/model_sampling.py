@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from comfy_core.sampling.predictions import EPS, V_PREDICTION
+from comfy_core.sampling.predictions import EPS, IMG_TO_IMG, V_PREDICTION
 
 # The terminal ᾱ that the zero-terminal-SNR rescale pins (Lin et al. 2023, "Common
 # Diffusion Noise Schedules and Sample Steps are Flawed"), kept finite so σ_T is finite.
@@ -38,7 +38,7 @@ CONTINUOUS_STEPS = 1000  # table length of the continuous schedules (for schedul
 class SamplingConfig:
     """How a checkpoint was trained: prediction target and its discrete noise schedule."""
 
-    prediction: str = "eps"  # "eps" | "v"
+    prediction: str = "eps"  # "eps" | "v" | "img_to_img"
     zsnr: bool = False
     linear_start: float = 0.00085
     linear_end: float = 0.012
@@ -236,9 +236,10 @@ class ModelSamplingCosmosRFlow(ModelSamplingContinuousEDM):
 
 
 class ModelSampling(ModelSamplingDiscrete):
-    """What the loader builds from a SamplingConfig: the discrete schedule with the eps or v
-    mix-in. `ModelSampling(config)` returns an instance of `DiscreteEps` or `DiscreteV`
-    (both subclasses of this class), so `isinstance(ms, EPS)` works as in ComfyUI."""
+    """What the loader builds from a SamplingConfig: the discrete schedule with the eps, v or
+    image-to-image mix-in. `ModelSampling(config)` returns an instance of `DiscreteEps`,
+    `DiscreteV` or `DiscreteImgToImg` (subclasses of this class), so `isinstance(ms, EPS)`
+    works as in ComfyUI."""
 
     def __new__(cls, config: SamplingConfig = SamplingConfig()) -> "ModelSampling":
         if cls is ModelSampling:
@@ -266,4 +267,8 @@ class DiscreteV(ModelSampling, V_PREDICTION):
     """Discrete schedule, v-prediction (SD2.x 768-v)."""
 
 
-DISCRETE_KINDS: dict[str, type[ModelSampling]] = {"eps": DiscreteEps, "v": DiscreteV}
+class DiscreteImgToImg(ModelSampling, IMG_TO_IMG):
+    """Discrete schedule, the clean sample predicted from the unscaled input (Lotus)."""
+
+
+DISCRETE_KINDS: dict[str, type[ModelSampling]] = {"eps": DiscreteEps, "v": DiscreteV, "img_to_img": DiscreteImgToImg}

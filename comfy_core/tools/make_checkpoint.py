@@ -305,6 +305,8 @@ def _add_extra_kinds(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gligen", action="store_true", help="write a GLIGEN model (SD1.x) to --out")
     parser.add_argument("--hypernetwork", action="store_true", help="write a hypernetwork (SD1.x) to --out")
     parser.add_argument("--photomaker", action="store_true", help="write a PhotoMaker ID encoder to --out")
+    parser.add_argument("--lotus", action="store_true", help="write a Lotus-D depth/normal UNet (diffusion "
+                        "model layout, for UNETLoader) to --out")
 
 
 def _write_extra_kind(args: argparse.Namespace, parser: argparse.ArgumentParser) -> bool:
@@ -322,6 +324,8 @@ def _write_extra_kind(args: argparse.Namespace, parser: argparse.ArgumentParser)
         from comfy_core.tools.make_hypernetwork import write_hypernetwork as writer
     elif args.photomaker:
         from comfy_core.tools.make_photomaker import write_photomaker as writer
+    elif args.lotus:
+        from comfy_core.tools.make_lotus import write_lotus_unet as writer
     else:
         return False
     if not args.out:

@@ -40,6 +40,7 @@ from comfy_core.runtime import AppContext, use_app  # noqa: E402
 from comfy_core.services import build_executor, build_memory, build_registry  # noqa: E402
 from comfy_core.settings import parse_settings  # noqa: E402
 from comfy_core.tools import stand_ins  # noqa: E402
+from comfy_core.tools.shrink_prompt import shrink  # noqa: E402
 
 log = logging.getLogger("try_example_workflows")
 
@@ -57,9 +58,6 @@ OTHER_FAMILIES = (
 MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|sft)$", re.I)
 SD_LOADERS = {"CheckpointLoaderSimple", "CheckpointLoader", "unCLIPCheckpointLoader"}
 SEED_INPUTS = {"seed", "noise_seed"}
-PIXEL_SIZES = {"width", "height", "target_width", "target_height"}
-PIXEL_OFFSETS = {"x", "y", "left", "top", "right", "bottom", "feathering"}
-SHRINK = 8  # sizes and offsets in pixels are divided by this
 PICTURE_SIDE = 96  # longest side of the pictures LoadImage nodes get
 
 
@@ -109,16 +107,6 @@ def scope(workflow: dict) -> tuple[str, str]:
     return stand_ins.main_family(names), ""
 
 
-def _shrink_value(name: str, value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int):
-        return value
-    if name in PIXEL_SIZES and value >= 64:
-        return max(16, 8 * round(value / (8 * SHRINK)))
-    if name in PIXEL_OFFSETS and value > 0:
-        return 8 * round(value / (8 * SHRINK))
-    return value
-
-
 def differences(saved: dict, ours: dict) -> list[str]:
     """Where our conversion differs from the API prompt saved beside the workflow (what the
     editor that saved it queued). Not counted: seeds (the saved prompt was queued before
@@ -137,37 +125,6 @@ def differences(saved: dict, ours: dict) -> list[str]:
             if mine.get(key, "<none>") != value:
                 found.append(f"#{node_id}.{key}: {str(value)[:40]!r} saved, {str(mine.get(key, '<none>'))[:40]!r} ours")
     return found
-
-
-def _input_min(object_info: dict, class_type: str, name: str) -> float | None:
-    """The `min` option of an input in /object_info, if any."""
-    groups = (object_info.get(class_type) or {}).get("input") or {}
-    for group in ("required", "optional"):
-        spec = (groups.get(group) or {}).get(name)
-        if isinstance(spec, (list, tuple)) and len(spec) > 1 and isinstance(spec[1], dict):
-            return spec[1].get("min")
-    return None
-
-
-def shrink(prompt: dict, steps: int, object_info: dict) -> dict:
-    """Sizes and offsets divided by SHRINK (not below the input's minimum), at most `steps`
-    sampling steps (start/end steps scaled along), megapixel targets divided by SHRINK²;
-    in place."""
-    for node in prompt.values():
-        inputs = node.get("inputs") or {}
-        for key, value in list(inputs.items()):
-            small = _shrink_value(key, value)
-            least = _input_min(object_info, node.get("class_type", ""), key) if small != value else None
-            inputs[key] = max(small, least) if isinstance(least, (int, float)) else small
-        total = inputs.get("steps")
-        if isinstance(total, int) and not isinstance(total, bool) and total > steps:
-            inputs["steps"] = steps
-            for key in ("start_at_step", "end_at_step"):
-                if isinstance(inputs.get(key), int) and inputs[key] < total:
-                    inputs[key] = round(inputs[key] * steps / total)
-        if isinstance(inputs.get("megapixels"), float):
-            inputs["megapixels"] = max(0.01, round(inputs["megapixels"] / SHRINK ** 2, 2))
-    return prompt
 
 
 def provide_pictures(prompt: dict, examples: Path, input_dir: Path) -> None:

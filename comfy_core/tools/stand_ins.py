@@ -8,6 +8,8 @@ checkpoint, `control_net_name` a ControlNet, ...) and, for checkpoints, from the
 file name suggests (`sd_xl_refiner_1.0` an SDXL refiner, `v2-1_768-ema-pruned` SD 2.x
 v-prediction, `512-inpainting-ema` SD 2.x inpainting, anything else SD 1.x). Add-on files
 (LoRA, ControlNet, hypernetwork, embeddings) are made for the workflow's first checkpoint.
+A diffusion model (UNETLoader) named like Lotus is a tiny Lotus-D UNet; another is the UNet
+of the family its name suggests.
 SD1.x checkpoints of a workflow with a T2I-Adapter get SD1's real block structure (at tiny
 widths, under `sd1_levels/`), which the adapter's feature placement assumes; SDXL ones named
 like files that carry sampling markers (CosXL, Playground v2.5, v-prediction) get them.
@@ -18,13 +20,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
 
-from comfy_core.loading.keymaps import VAE_PREFIX
+from comfy_core.loading.keymaps import UNET_PREFIXES, VAE_PREFIX
 from comfy_core.loading.safetensors_io import load_state_dict, save_state_dict
 
 log = logging.getLogger(__name__)
@@ -34,7 +37,9 @@ INPUT_FOLDERS = {"ckpt_name": "checkpoints", "vae_name": "vae", "lora_name": "lo
                  "control_net_name": "controlnet", "style_model_name": "style_models",
                  "gligen_name": "gligen", "hypernetwork_name": "hypernetworks"}
 CLASS_INPUT_FOLDERS = {("UpscaleModelLoader", "model_name"): "upscale_models",
-                       ("CLIPVisionLoader", "clip_name"): "clip_vision"}
+                       ("CLIPVisionLoader", "clip_name"): "clip_vision",
+                       ("UNETLoader", "unet_name"): "diffusion_models"}
+LOTUS_NAME = re.compile(r"lotus", re.I)  # a diffusion model named so is a Lotus-D UNet
 # Checkpoint file name -> family, first match wins; no match is SD 1.x.
 FAMILY_RULES = (
     (re.compile(r"refiner", re.I), "sdxl_refiner"),
@@ -114,6 +119,8 @@ def _kind(folder: str, class_type: str, name: str, family: str) -> str:
     lower = Path(name).name.lower()
     if folder == "checkpoints":
         return checkpoint_family(name)
+    if folder == "diffusion_models":  # a bare UNet: Lotus-D, else the UNet of the family the name suggests
+        return "lotus" if LOTUS_NAME.search(lower) else checkpoint_family(name)
     if folder == "controlnet":
         if class_type == "DiffControlNetLoader" or lower.startswith("diff_"):
             return "diff"
@@ -198,6 +205,21 @@ def _write_checkpoint(family: str, out: Path, seed: int, markers: str | None = N
         write_checkpoint(family, "tiny", out, seed=seed)
 
 
+def _write_unet(kind: str, out: Path, seed: int) -> None:
+    """A diffusion-model file: a tiny Lotus-D UNet, or a tiny checkpoint's UNet (bare keys)."""
+    if kind == "lotus":
+        from comfy_core.tools.make_lotus import write_lotus_unet
+
+        write_lotus_unet(out, seed=seed)
+        return
+    with tempfile.TemporaryDirectory(prefix="stand-in-") as tmp:
+        whole = Path(tmp) / "checkpoint.safetensors"
+        _write_checkpoint(kind, whole, seed)
+        state = load_state_dict(whole)
+    prefix = UNET_PREFIXES[0]  # the prefix make_checkpoint writes
+    save_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, out)
+
+
 def _write_vae(models: Path, out: Path, family: str, seed: int) -> None:
     """The VAE part of a tiny checkpoint, as a standalone file (ldm key names)."""
     state = load_state_dict(_main_checkpoint(models, family, seed))
@@ -212,6 +234,7 @@ def _writer(entry: StandIn, models: Path, seed: int) -> Callable[[Path], object]
     family, kind = entry.family, entry.kind
     writers: dict[str, Callable[[Path], object]] = {
         "checkpoints": lambda out: _write_checkpoint(kind, out, seed, entry.markers),
+        "diffusion_models": lambda out: _write_unet(kind, out, seed),
         "vae": lambda out: _write_vae(models, out, family, seed),
         "loras": lambda out: make_checkpoint.write_lora(_main_checkpoint(models, family, 0), out, seed=seed),
         "controlnet": lambda out: make_controlnet.write_controlnet(

@@ -80,6 +80,19 @@ def test_written_stand_ins_load_as_what_they_stand_in_for(tmp_path):
     assert {k: tuple(v.shape) for k, v in load_state_dict(written[0]).items()} == {"clip_l": (2, 32), "clip_g": (2, 32)}
 
 
+def test_diffusion_models_are_bare_unets_of_their_kind(tmp_path):
+    prompt = {"1": {"class_type": "UNETLoader", "inputs": {"unet_name": "lotus-depth-d-v1-1.safetensors"}},
+              "2": {"class_type": "UNETLoader", "inputs": {"unet_name": "sd_xl_base_unet.safetensors"}}}
+    entries = {e.name: e for e in stand_ins.plan(prompt)}
+    assert {e.folder for e in entries.values()} == {"diffusion_models"}
+    assert (entries["lotus-depth-d-v1-1.safetensors"].kind, entries["sd_xl_base_unet.safetensors"].kind) == \
+        ("lotus", "sdxl")
+    stand_ins.write_stand_ins(entries.values(), tmp_path)
+    families = {name: detect_family(load_state_dict(tmp_path / "diffusion_models" / name)).name for name in entries}
+    assert families == {"lotus-depth-d-v1-1.safetensors": "lotus", "sd_xl_base_unet.safetensors": "sdxl"}
+    assert sorted(p.name for p in (tmp_path / "diffusion_models").iterdir()) == sorted(entries)  # no leftovers
+
+
 def test_sd1_checkpoints_beside_a_t2i_adapter_get_sd1_block_structure(tmp_path):
     prompt = {"1": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "v1-5-pruned-emaonly.ckpt"}},
               "2": {"class_type": "ControlNetLoader", "inputs": {"control_net_name": "t2iadapter_depth_sd14v1.pth"}}}

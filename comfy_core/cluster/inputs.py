@@ -8,6 +8,7 @@ lands under the same name in the worker's scratch folder of that kind.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from comfy_core.cluster.refs import string_inputs
@@ -27,14 +28,27 @@ def input_files(prompt: dict, folders: Any) -> dict[str, dict[str, bytes]]:
             continue
         name, kind = split_annotation(value)
         kind = kind or "input"
+        if name in found.get(kind, {}) or not _may_be_file(folders, kind, name):
+            continue
         try:
             path = folders.annotated_path(value)
         except (UnsafePathError, ValueError, OSError):
             continue
-        if not path.is_file() or name in found.get(kind, {}):
+        if not path.is_file():
             continue
         try:
             found.setdefault(kind, {})[name] = path.read_bytes()
         except OSError as exc:
             log.error("cannot read input file %s for a worker: %s", path, exc)
     return found
+
+
+def _may_be_file(folders: Any, kind: str, name: str) -> bool:
+    """One stat: most string inputs (prompt text, sampler names, filename prefixes) name
+    no file, and this runs for every job on the dispatch path, so the safe resolution
+    (which resolves the folder and the name through every link) is left to the few that
+    do. It only narrows: a name that passes still goes through that check."""
+    try:
+        return os.path.isfile(os.path.join(folders.directory_of(kind), name))
+    except (ValueError, TypeError):
+        return False

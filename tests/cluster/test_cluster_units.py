@@ -4,6 +4,7 @@ between the event channel and the reply."""
 
 import threading
 
+from comfy_core.cluster.inputs import input_files
 from comfy_core.cluster.outbox import Outbox
 from comfy_core.cluster.policy import PendingJob, WorkerView, assign
 from comfy_core.cluster.refs import WorkerCaps, folders_by_name, merge_indexes, requirements_of
@@ -88,6 +89,25 @@ def test_file_sink_gives_each_worker_file_the_next_free_name(tmp_path):
     assert sink.rename_outputs("w2", {"9": ui})["9"]["images"] == [
         {"filename": "img_00005_.png", "subfolder": "", "type": "output"},
         {"filename": "else.png", "subfolder": "", "type": "input"}]
+
+
+def test_input_files_ship_only_files_inside_the_servers_folders(tmp_path):
+    folders = FolderPaths.build(tmp_path / "base")
+    for folder, name, data in ((folders.input_dir, "in.png", b"in"),
+                               (folders.input_dir / "sub", "deep.png", b"deep"),
+                               (folders.output_dir, "out_00001_.png", b"out")):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"secret")
+    (folders.input_dir / "link.txt").symlink_to(secret)
+    strings = ["in.png", "sub/deep.png", "out_00001_.png [output]", "a red circle", "euler",
+               "../secret.txt", str(secret), "link.txt", "missing.png", "in.png", "x" * 5000]
+    prompt = {str(i): {"class_type": "Any", "inputs": {"value": value}}
+              for i, value in enumerate(strings)}
+    assert input_files(prompt, folders) == {
+        "input": {"in.png": b"in", "sub/deep.png": b"deep"},
+        "output": {"out_00001_.png": b"out"}}
 
 
 def test_file_sink_counter_follows_files_added_by_others(tmp_path):

@@ -5,7 +5,8 @@
 Every PNG, WebP and JSON file under EXAMPLES_DIR that carries a UI workflow is tried: the
 workflow is converted to an API prompt with the converter `python -m comfy_core run` uses,
 examples whose model files belong to another model family (Flux, SD3, video, ...) are
-listed as out of scope, the rest get tiny random stand-ins for every model file they name
+listed as out of scope (a graph without an SD checkpoint loader too, unless it loads a Lotus
+UNet), the rest get tiny random stand-ins for every model file they name
 (comfy_core/tools/stand_ins.py), pictures their LoadImage nodes name (the file of that name
 under EXAMPLES_DIR, shrunk, or a generated one), sizes divided by 8 and at most --steps
 steps; then the prompt is validated and run. A table goes to stdout: per example whether
@@ -101,6 +102,9 @@ def scope(workflow: dict) -> tuple[str, str]:
             if re.search(pattern, Path(name).name, re.I):
                 return family, f"out of scope: {family} ({name})"
     loaders = [n for n in _all_nodes(workflow) if n.get("type") in SD_LOADERS]
+    if not loaders and any(stand_ins.LOTUS_NAME.search(v) for n in _all_nodes(workflow) if n.get("type") == "UNETLoader"
+                           for v in n.get("widgets_values") or [] if isinstance(v, str)):
+        return "lotus", ""  # Lotus-D: an SD2-derived UNet loaded on its own
     if not loaders:
         return "?", "out of scope: no SD checkpoint loader"
     names = [v for n in loaders for v in n.get("widgets_values") or [] if isinstance(v, str) and MODEL_FILE.search(v)]

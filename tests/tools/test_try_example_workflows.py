@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
+from comfy_core.api.templates import load_template_assets
 from comfy_core.graph.workflow_convert import workflow_to_prompt
 from tests.fixtures.reference import reference_object_info
 
@@ -148,3 +149,17 @@ def test_script_tabulates_runs_scope_and_conversion_errors(script, tmp_path):
     assert "| basic/txt2img.png | sd15 | yes | same | yes | yes |  |  |" in table
     assert table.rstrip().endswith("3 SD1.x/SD2.x/SDXL examples tried: 2 convert (1 as the editor that saved them "
                                    "queued them), 2 validate, 2 run")
+
+
+def test_the_lotus_depth_template_runs_as_an_example(script, tmp_path):
+    """A graph that loads only a Lotus UNet (UNETLoader, no checkpoint) is in scope: the
+    depth template of the installed template packages, saved as a JSON example."""
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    source = load_template_assets()["image_lotus_depth_v1_1.json"]
+    (examples / "lotus_depth.json").write_text(source.read_text())
+    trial = script.Trial(tmp_path / "work", examples.resolve(), 2)
+    [(path, workflow)] = script.find_examples(examples.resolve())
+    row = trial.try_guarded(path, workflow)
+    assert (row.family, row.converts, row.validates, row.runs, row.error) == ("lotus", "yes", "yes", "yes", ""), row
+    assert (tmp_path / "work" / "models" / "diffusion_models" / "lotus-depth-d-v1-1.safetensors").is_file()

@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from comfy_core.models.base_model import (SD21UNCLIP, BaseModel, ModelConfig, ModelType, SD_X4Upscaler, SDXL,
-                                          SDXLRefiner, model_sampling)
+from comfy_core.models.base_model import (SD21UNCLIP, BaseModel, Lotus, ModelConfig, ModelType, SD_X4Upscaler,
+                                          SDXL, SDXLRefiner, model_sampling)
 
-__all__ = ["BaseModel", "ModelConfig", "ModelType", "SD21UNCLIP", "SD_X4Upscaler", "SDXL", "SDXLRefiner",
+__all__ = ["BaseModel", "Lotus", "ModelConfig", "ModelType", "SD21UNCLIP", "SD_X4Upscaler", "SDXL", "SDXLRefiner",
            "convert_tensor", "model_sampling"]
 
 

@@ -136,3 +136,15 @@ def test_scheduled_hook_names_import_and_raise_when_used():
     with pytest.raises(NotImplementedError, match="CreateHookModelAsLora"):
         PackLoader()
     assert isinstance(comfy.hooks.HookGroup(), comfy.hooks.HookGroup)  # the supported part stays
+
+
+def test_a_loaded_lotus_unet_is_comfy_model_base_lotus():
+    import comfy.model_base
+
+    from comfy_core.loading.checkpoint import unet_from_state
+    from comfy_core.tools.make_lotus import build_lotus_unet
+
+    model = unet_from_state(build_lotus_unet(), "lotus-depth-d-v1-1.safetensors")
+    assert isinstance(model.model, comfy.model_base.Lotus)
+    assert not isinstance(model.model, comfy.model_base.SD21UNCLIP)
+    assert model.model.model_type is comfy.model_base.ModelType.IMG_TO_IMG

@@ -8,7 +8,8 @@ It measures
     both run torch with one thread, as Ray gives the worker); the overhead is the median
     of the paired differences;
   * throughput: N jobs queued at once until the last finishes, for model-free jobs
-    (EmptyImage -> SaveImage) and tiny-model jobs (the demo checkpoint, 64x64, 4 steps);
+    (EmptyImage -> SaveImage) and tiny-model jobs (the demo checkpoint, 64x64, 4 steps),
+    the in-process server again with torch on one thread;
     scaling efficiency = jobs/s with N workers / (N x jobs/s with one worker).
 
     .venv/bin/python bench/cluster_bench.py [--workers 1,2,4] [--jobs 24] [--latency 30]
@@ -182,8 +183,8 @@ def main() -> None:
             shutil.copyfile(DEMO, base / "models" / "checkpoints" / CKPT)
             bases.append(base)
         # Ray starts a worker with OMP_NUM_THREADS set to its CPU share (1 here); the
-        # in-process server gets the same, or its torch threads spin against the load
-        # and the difference would not be the dispatch overhead alone
+        # in-process server gets the same (in both measures), or its torch threads spin
+        # against the load and the difference would not be the cluster's alone
         threads = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
         single, one = Server(bases[0], None, threads), Server(bases[1], 1)
         try:
@@ -193,7 +194,7 @@ def main() -> None:
             one.stop()
         print(f"latency: {latency}", file=sys.stderr, flush=True)
         for n, workers in enumerate([] if args.latency_only else configs):
-            server = Server(bases[1], workers)
+            server = Server(bases[1], workers, threads if workers is None else None)
             try:
                 name = "in-process" if workers is None else f"ray x{workers}"
                 results[name] = asyncio.run(measure(server.url, args.jobs, n * 10_000))

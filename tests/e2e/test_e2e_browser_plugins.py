@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 from e2e_server import CHROMIUM, OWN_EDITOR, ServerProcess
-from frontend_page import EXERCISE_HOOKS, check_hooks, prepare_frontend_base, write_hooks_plugin
+from frontend_page import prepare_frontend_base
+from hooks_plugin import EXERCISE_HOOKS, check_hooks, write_hooks_plugin
 from test_e2e_browser_editor import Editor
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")

@@ -11,15 +11,8 @@ import re
 
 import pytest
 from e2e_server import CHROMIUM
-from frontend_page import (
-    EXERCISE_HOOKS,
-    FrontendPage,
-    check_hooks,
-    prepare_frontend_base,
-    start_server,
-    wait_until,
-    write_hooks_plugin,
-)
+from frontend_page import FrontendPage, prepare_frontend_base, start_server, wait_until
+from hooks_plugin import EXERCISE_HOOKS, check_hooks, write_hooks_plugin
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
 DEMO_NAME = "demo/shapes-sd1-tiny.safetensors"
@@ -78,11 +71,17 @@ def test_first_visit_shows_a_demo_graph_that_runs(context, server, browser):
     page.page.wait_for_function(
         "(f) => window.app.graph.nodes.find((n) => n.type === 'SaveImage').imgs?.some("
         "(i) => i.src.includes(f) && i.complete && i.naturalWidth === 64)", arg=image["filename"])
-    page.page.get_by_test_id("assets-tab-button").click()
+    page.sidebar_tab("assets").click()
     page.page.wait_for_selector(f"img[src*='{image['filename']}']", timeout=30_000)
     page.shot("demo_run")
     assert_clean(page)
-    again = browser.new_context(viewport={"width": 1400, "height": 900})  # a later visit
+    # The start-up extension did its work (it logs a warning when it could not).
+    assert not [text for _, text, _ in page.console if text.startswith("[comfy_core]")]
+    page.reload()  # a later visit in the same browser: the frontend reopens its workflow
+    page.page.wait_for_function("(n) => window.app.graph.nodes.length === n", arg=len(DEMO_GRAPH))
+    assert node_types(page) == DEMO_GRAPH
+    assert_clean(page)
+    again = browser.new_context(viewport={"width": 1400, "height": 900})  # and in another
     try:
         later = FrontendPage(again, server.url).open()
         assert node_types(later) == DEMO_GRAPH
@@ -93,12 +92,7 @@ def test_first_visit_shows_a_demo_graph_that_runs(context, server, browser):
 
 def test_template_browser_opens_and_runs_sd15_text_to_image(context, server):
     page = open_page(context, server)
-    page.page.get_by_role("button", name="Templates").first.click()
-    cards = page.page.locator("[data-testid^=template-workflow-]")
-    cards.first.wait_for(timeout=30_000)
-    assert cards.count() >= 12
-    page.page.locator("nav, aside, [role=navigation]").get_by_text("Getting Started", exact=True).first.click()
-    page.page.get_by_test_id("template-workflow-default").click()
+    assert page.open_template("default", "Getting Started", "Image Generation") >= 12
     page.page.wait_for_function("() => window.app.graph.nodes.some("
                                 "(n) => n.widgets?.some((w) => w.value === 'v1-5-pruned-emaonly-fp16.safetensors'))")
     page.shot("template_default")
@@ -129,7 +123,7 @@ def test_node_help_logs_panel_and_model_library(context, server):
         page.page.get_by_role("button", name="Toggle Bottom Panel").click()  # the server's log
     assert subscribed.value.status == 200
     page.page.get_by_text("nodes ready in", exact=False).first.wait_for(timeout=15_000)
-    page.page.get_by_test_id("model-library-tab-button").click()
+    page.sidebar_tab("model-library").click()
     with page.page.expect_response(lambda r: r.url.endswith("/api/experiment/models/checkpoints")) as listed:
         page.page.get_by_text("checkpoints", exact=True).first.click()
     assert listed.value.status == 200 and listed.value.json()[0]["name"] == DEMO_NAME
@@ -153,9 +147,7 @@ def test_upload_mask_editor_save_and_queue_with_the_mask(context, server, base, 
         window.app.canvas.setDirty(true, true);
         return [load.id, save.id];
     }""")
-    with page.page.expect_file_chooser() as chooser:
-        page.page.mouse.click(*page.widget_point(ids[0], "upload"))
-    chooser.value.set_files(str(picture))
+    page.upload_through_widget(ids[0], "upload", picture)
     wait_until(lambda: page.node("LoadImage")["widgets"]["image"] == "red.png")
     wait_until((base / "input" / "red.png").is_file)
     # The mask editor opens only on a node whose picture has loaded (else it logs an error).
@@ -188,21 +180,16 @@ def test_upload_mask_editor_save_and_queue_with_the_mask(context, server, base, 
 def test_save_reopen_and_rename_a_workflow(context, server, base):
     page = open_page(context, server)
     page.run_command("Comfy.SaveWorkflow")
-    prompt = page.page.locator("input[type=text]:visible").last
-    prompt.fill("shapes demo")
-    prompt.press("Enter")
+    page.answer_prompt("shapes demo")
     saved = base / "user" / "default" / "workflows" / "shapes demo.json"
     wait_until(saved.is_file)
     assert sorted(n["type"] for n in json.loads(saved.read_text())["nodes"]) == DEMO_GRAPH
     page.run_command("Comfy.NewBlankWorkflow")
     page.page.wait_for_function("() => window.app.graph.nodes.length === 0")
-    page.page.get_by_test_id("workflows-tab-button").click()
+    page.sidebar_tab("workflows").click()
     page.page.get_by_text("shapes demo", exact=True).last.click()
     page.page.wait_for_function("() => window.app.graph.nodes.length === 7")
-    page.run_command("Comfy.RenameWorkflow")
-    rename = page.page.locator("input[type=text]:visible").last
-    rename.fill("circles")
-    rename.press("Enter")
+    page.rename_workflow("shapes demo", "circles")
     renamed = base / "user" / "default" / "workflows" / "circles.json"
     wait_until(lambda: renamed.is_file() and not saved.exists())
     page.shot("workflow_renamed")

@@ -1,7 +1,9 @@
 """Every Stable Diffusion 1.x / 2.x / SDXL template of the installed workflow-template
 packages, in ComfyUI's frontend: each opens from the template browser; each whose nodes
 all exist here runs once its model names point at tiny generated stand-ins (the
-frontend's own graphToPrompt, then the prompt posted to the API at 64x64 and 4 steps).
+frontend's own graphToPrompt, then the prompt on comfy_core.tools.stand_ins, as the headless
+test tests/nodes/test_nodes_sd_templates.py runs it, posted to the API at a sixteenth of
+its sizes and 2 steps).
 
 Which templates lack nodes is computed from the server's /object_info, so the list shrinks
 by itself as nodes land (a template then runs); the test reports that list as a warning
@@ -23,28 +25,20 @@ from frontend_page import FrontendPage, prepare_frontend_base, start_server
 from PIL import Image
 
 from comfy_core.api.templates import load_template_assets
-from comfy_core.tools.make_clip_vision import write_clip_vision
-from tests.fixtures.checkpoints import make_tiny_checkpoint
+from comfy_core.tools import stand_ins
+from comfy_core.tools.shrink_prompt import shrink
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium (/usr/bin/chromium) is not installed")
 # The index's model tags of the families this project runs.
 SD_FAMILIES = {"SD1.5", "SD1.x", "SD2", "SD2.1", "SD2.x", "SDXL"}
 # Templates that run here today; nodes landing only add to them.
 RUN_AT_LEAST = {"default", "gsl_starter_1_1", "sdxl_simple_example", "sdxl_refiner_prompt_example",
-                "sdxlturbo_example", "sdxl_revision_text_prompts"}
-# The model files the templates name -> (models folder, stand-in file name, how to make it).
-STAND_INS = {
-    "v1-5-pruned-emaonly-fp16.safetensors": ("checkpoints", "sd15_tiny.safetensors", "sd15"),
-    "DreamShaper_8_pruned.safetensors": ("checkpoints", "sd15_tiny.safetensors", "sd15"),
-    "sd_xl_base_1.0.safetensors": ("checkpoints", "sdxl_tiny.safetensors", "sdxl"),
-    "sd_xl_turbo_1.0_fp16.safetensors": ("checkpoints", "sdxl_tiny.safetensors", "sdxl"),
-    "sd_xl_refiner_1.0.safetensors": ("checkpoints", "sdxl_refiner_tiny.safetensors", "sdxl_refiner"),
-    "clip_vision_g.safetensors": ("clip_vision", "vit_g_tiny.safetensors", "vit-g"),
-}
+                "sdxlturbo_example", "sdxl_revision_text_prompts", "image_lotus_depth_v1_1"}
 MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|sft)$")
 FRONTEND_ONLY = {"Note", "MarkdownNote", "PrimitiveNode", "Reroute"}
 COMFYUI_NODES = ROOT / "tests" / "fixtures" / "comfyui-0.8.0-object_info.json"
-STEPS = 4
+STEPS = 2
+SHRINK = 16  # 512 -> 32, 1024 -> 64 pixels
 
 
 @functools.cache
@@ -85,11 +79,8 @@ def widget_strings(workflow: dict, node_type: str | None = None) -> set[str]:
 
 
 def lacking(workflow: dict, known: set[str]) -> set[str]:
-    """What keeps a template from running here: node types the server lacks, and model
-    files without a stand-in above."""
-    models = {f"stand-in for {v}" for v in widget_strings(workflow) if MODEL_FILE.search(v)
-              and v not in STAND_INS}
-    return (workflow_node_types(workflow) - known) | models
+    """What keeps a template from running here: the node types the server lacks."""
+    return workflow_node_types(workflow) - known
 
 
 def get_json(url: str):
@@ -97,32 +88,16 @@ def get_json(url: str):
         return json.loads(resp.read())
 
 
-def stand_in(prompt: dict) -> dict:
-    """The prompt with tiny stand-in models, 64x64 latents and STEPS steps."""
-    for node in prompt.values():
-        inputs = node["inputs"]
-        for key, value in inputs.items():
-            if isinstance(value, str) and value in STAND_INS:
-                inputs[key] = STAND_INS[value][1]
-        for key in ("width", "height"):
-            if node["class_type"] == "EmptyLatentImage":
-                inputs[key] = 64
-        if isinstance(inputs.get("steps"), int):
-            inputs["steps"] = STEPS
-        for key in ("start_at_step", "end_at_step"):
-            if isinstance(inputs.get(key), int) and inputs[key] < 10000:
-                inputs[key] = min(inputs[key], STEPS - 1)
-    return prompt
-
-
-def write_stand_ins(models: Path) -> None:
-    """Each stand-in once, in its models folder."""
-    for folder, name, kind in sorted(set(STAND_INS.values())):
-        (models / folder).mkdir(parents=True, exist_ok=True)
-        if folder == "clip_vision":
-            write_clip_vision(kind, models / folder / name)
-        else:
-            make_tiny_checkpoint(kind, models / folder / name)
+def on_stand_ins(prompt: dict, models: Path, object_info: dict) -> dict:
+    """The prompt with its model files pointed at tiny random stand-ins, generated under
+    `models` as needed (comfy_core.tools.stand_ins, as the headless templates test does),
+    sizes divided by SHRINK and at most STEPS sampling steps."""
+    entries = stand_ins.plan(prompt)
+    stand_ins.write_stand_ins(entries, models)
+    family = entries[0].family if entries else "sd15"
+    stand_ins.write_embeddings(stand_ins.embedding_names(prompt), models, family)
+    stand_ins.substitute(prompt, entries)
+    return shrink(prompt, STEPS, object_info, factor=SHRINK)
 
 
 def write_input_pictures(base: Path) -> None:
@@ -137,7 +112,6 @@ def write_input_pictures(base: Path) -> None:
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     base = prepare_frontend_base(tmp_path_factory.mktemp("templates"))
-    write_stand_ins(base / "models")
     write_input_pictures(base)
     return base
 
@@ -162,7 +136,7 @@ def test_templates_lacking_nodes_are_computed(not_runnable):
     assert not RUN_AT_LEAST & set(not_runnable), {n: not_runnable[n] for n in RUN_AT_LEAST & set(not_runnable)}
     comfyui = set(json.loads(COMFYUI_NODES.read_text()))
     for name, missing in not_runnable.items():  # each a gap of ours: ComfyUI 0.8.0 runs it
-        assert {m for m in missing if not m.startswith("stand-in")} <= comfyui, (name, missing)
+        assert missing <= comfyui, (name, missing)
     if not_runnable:
         warnings.warn("SD templates not run yet (what they lack): " + "; ".join(
             f"{n}: {', '.join(sorted(m))}" for n, m in sorted(not_runnable.items())), stacklevel=1)
@@ -193,8 +167,9 @@ def run_prompt(server, prompt: dict, timeout: float = 300) -> dict:
     raise AssertionError(f"template prompt {prompt_id} did not finish")
 
 
-def test_sd_templates_open_from_the_browser_and_run(browser, server, not_runnable):
+def test_sd_templates_open_from_the_browser_and_run(browser, base, server, not_runnable):
     templates = sd_templates()
+    object_info = get_json(server.url + "/object_info")
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         page = FrontendPage(context, server.url).open()
@@ -204,7 +179,8 @@ def test_sd_templates_open_from_the_browser_and_run(browser, server, not_runnabl
             page.shot(f"template_{name}")
             if name in not_runnable:
                 continue
-            prompt = stand_in(page.js("window.app.graphToPrompt().then((p) => p.output)"))
+            prompt = on_stand_ins(page.js("window.app.graphToPrompt().then((p) => p.output)"),
+                                  base / "models", object_info)
             record = run_prompt(server, prompt)
             assert record["status"]["status_str"] == "success", (name, record["status"])
             images = [i for out in record["outputs"].values() for i in out.get("images", [])]

@@ -31,8 +31,6 @@ COMFYUI_GIVES_TOO = {
     "/api/userdata?dir=subgraphs&": "listing saved subgraph blueprints (no folder)",
     "/api/view?type=input&filename=undefined&": "releases up to 1.50 ask for the preview of a "
                                                "LoadImage added while the input folder is empty",
-    "/favicon.ico": "releases up to 1.42 link no icon, so Chromium may ask for this one; "
-                    "ComfyUI serves only the frontend's folder there",
 }
 TEMPLATE_CARDS = "() => [...document.querySelectorAll('[data-testid^=template-workflow-]')]" \
     ".map((e) => e.dataset.testid)"

@@ -4,21 +4,13 @@ one sampling run the way AnimateDiff-Evolved installs its own, are what our samp
 and a pack's per-batch slices of `model_conds` are what the UNet gets. Each result is
 checked against the denoiser written out by hand over the tiny SD1.5 UNet."""
 
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
 import nodes
-from comfy_core import runtime
-from comfy_core.files import FolderPaths
-from comfy_core.memory import MemoryManager, MemoryOptions, VramState
-from comfy_core.registry import NodeRegistry
-from comfy_core.registry.custom_nodes import load_plugin
-from comfy_core.registry.plugin_env import enable_facades, preload_facades
-from comfy_core.runtime.plugin_host import release_host
-from comfy_core.settings import Settings
+from tests.compat.plugin_host import plugin_host
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 
 PACK = Path(__file__).with_name("step_pack")
@@ -29,21 +21,8 @@ SIGMA = 3.0  # one Euler step from σ to 0 returns the denoised estimate itself
 def host(tmp_path_factory):
     base = tmp_path_factory.mktemp("step_pack")
     make_tiny_checkpoint("sd15", base / "models" / "checkpoints")
-    shutil.copytree(PACK, base / "custom_nodes" / "step_pack")
-    folders = FolderPaths.build(base)
-    settings = Settings(base_directory=base)
-    bound = enable_facades(folders, settings)
-    bound.memory = MemoryManager(MemoryOptions(vram_state=VramState.DISABLED), "cpu")
-    bound.registry = NodeRegistry()
-    for module, (classes, titles) in nodes.mappings_by_python_module().items():
-        bound.registry.register_mappings(classes, titles, module)
-    preload_facades(model_side=True)
-    report = load_plugin(bound.registry, base / "custom_nodes" / "step_pack")
-    assert report.error is None, report.error
-    app = runtime.AppContext(folders=folders, settings=settings, memory=bound.memory)
-    with runtime.use_app(app):
+    with plugin_host(base, (PACK,)) as bound:
         yield bound
-    release_host(bound)
 
 
 @pytest.fixture(scope="module")

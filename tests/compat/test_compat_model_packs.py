@@ -4,22 +4,14 @@ by the real loader and its nodes run on a tiny SD1.5 checkpoint; each result is 
 against a computation that does not go through the mechanism under test."""
 
 import copy
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
 import nodes
-from comfy_core import runtime
-from comfy_core.files import FolderPaths
-from comfy_core.memory import MemoryManager, MemoryOptions, VramState
 from comfy_core.models.unet import timestep_embedding
-from comfy_core.registry import NodeRegistry
-from comfy_core.registry.custom_nodes import load_plugin
-from comfy_core.registry.plugin_env import enable_facades, preload_facades
-from comfy_core.runtime.plugin_host import release_host
-from comfy_core.settings import Settings
+from tests.compat.plugin_host import plugin_host
 from tests.fixtures.checkpoints import make_tiny_checkpoint, make_tiny_lora
 
 PACK = Path(__file__).with_name("model_pack")
@@ -31,21 +23,8 @@ def host(tmp_path_factory):
     base = tmp_path_factory.mktemp("model_packs")
     ckpt = make_tiny_checkpoint("sd15", base / "models" / "checkpoints")
     make_tiny_lora(ckpt, base / "models" / "loras" / "tiny_lora.safetensors")
-    shutil.copytree(PACK, base / "custom_nodes" / "model_pack")
-    folders = FolderPaths.build(base)
-    settings = Settings(base_directory=base)
-    bound = enable_facades(folders, settings)
-    bound.memory = MemoryManager(MemoryOptions(vram_state=VramState.DISABLED), "cpu")
-    bound.registry = NodeRegistry()
-    for module, (classes, titles) in nodes.mappings_by_python_module().items():
-        bound.registry.register_mappings(classes, titles, module)
-    preload_facades(model_side=True)
-    report = load_plugin(bound.registry, base / "custom_nodes" / "model_pack")
-    assert report.error is None, report.error
-    app = runtime.AppContext(folders=folders, settings=settings, memory=bound.memory)
-    with runtime.use_app(app):
+    with plugin_host(base, (PACK,)) as bound:
         yield bound
-    release_host(bound)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ comfy.utils, comfy.model_management, latent_preview, node_helpers and execution.
 
 import inspect
 import threading
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,12 +11,7 @@ import torch.nn.functional as F
 
 import nodes
 from comfy_core import runtime
-from comfy_core.files import FolderPaths
-from comfy_core.memory import MemoryManager, MemoryOptions, VramState
-from comfy_core.registry import NodeRegistry
-from comfy_core.registry.plugin_env import enable_facades
-from comfy_core.runtime.plugin_host import release_host
-from comfy_core.settings import Settings
+from tests.compat.plugin_host import plugin_host
 from tests.fixtures.checkpoints import make_tiny_checkpoint
 
 # COMPAT-PLUGINS 4: packs call these methods positionally.
@@ -68,19 +62,10 @@ SIGNATURES = {
 def host(tmp_path_factory):
     base = tmp_path_factory.mktemp("model_side")
     make_tiny_checkpoint("sd15", base / "models" / "checkpoints")
-    folders = FolderPaths.build(base)
-    for d in (folders.input_dir, folders.output_dir, folders.temp_dir):
-        d.mkdir(parents=True, exist_ok=True)
-    settings = Settings(base_directory=base)
-    bound = enable_facades(folders, settings)
-    bound.memory = MemoryManager(MemoryOptions(vram_state=VramState.DISABLED), "cpu")
-    bound.registry = NodeRegistry()
-    for module, (classes, titles) in nodes.mappings_by_python_module().items():
-        bound.registry.register_mappings(classes, titles, module)
-    app = runtime.AppContext(folders=folders, settings=settings, memory=bound.memory)
-    with runtime.use_app(app):
+    for name in ("input", "output", "temp"):
+        (base / name).mkdir(parents=True, exist_ok=True)
+    with plugin_host(base) as bound:
         yield bound
-    release_host(bound)
 
 
 @pytest.fixture(scope="module")

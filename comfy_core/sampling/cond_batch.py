@@ -6,14 +6,13 @@ to their LCM."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
 
 from comfy_core.sampling.conditioning import ResolvedCond
-from comfy_core.sampling.model_conds import MAX_CROSS_ATTN_REPEAT, cat_cross_attn, repeat_to_batch
+from comfy_core.sampling.model_conds import cat_cross_attn, cross_attn_batchable, repeat_to_batch
 from comfy_core.sampling.model_sampling import SIGMA_BEFORE_START
 
 AREA_FUZZ = 8  # latent pixels of linear feathering at inner area edges
@@ -117,13 +116,7 @@ def concatenable(a: Job, b: Job) -> bool:
         return False
     if not _extras_concatenable(a.extra, b.extra):
         return False
-    s1, s2 = a.cross_attn.shape, b.cross_attn.shape
-    if s1 != s2:
-        if s1[0] != s2[0] or s1[2] != s2[2]:
-            return False
-        if math.lcm(s1[1], s2[1]) // min(s1[1], s2[1]) > MAX_CROSS_ATTN_REPEAT:
-            return False
-    return True
+    return cross_attn_batchable(a.cross_attn.shape, b.cross_attn.shape)
 
 
 def _extras_concatenable(a: dict | None, b: dict | None) -> bool:

@@ -26,6 +26,15 @@ def repeat_to_batch(t: torch.Tensor, batch: int) -> torch.Tensor:
     return t
 
 
+def cross_attn_batchable(s1: torch.Size, s2: torch.Size) -> bool:
+    """Whether token tensors of these shapes can share a batch: same batch size and width,
+    token counts within MAX_CROSS_ATTN_REPEAT of their least common multiple."""
+    if s1 == s2:
+        return True
+    return (s1[0] == s2[0] and s1[2] == s2[2]
+            and math.lcm(s1[1], s2[1]) // min(s1[1], s2[1]) <= MAX_CROSS_ATTN_REPEAT)
+
+
 def cat_cross_attn(tensors: list[torch.Tensor]) -> torch.Tensor:
     """Concatenate on the batch axis, repeating shorter token sequences up to the LCM length."""
     length = math.lcm(*(t.shape[1] for t in tensors))
@@ -81,12 +90,8 @@ class CONDCrossAttn(CONDRegular):
     ones repeated up to the least common multiple (at most 4x)."""
 
     def can_concat(self, other: "CONDRegular") -> bool:
-        s1, s2 = self.cond.shape, other.cond.shape
-        if s1 != s2:
-            if s1[0] != s2[0] or s1[2] != s2[2]:
-                return False
-            if math.lcm(s1[1], s2[1]) // min(s1[1], s2[1]) > MAX_CROSS_ATTN_REPEAT:
-                return False
+        if not cross_attn_batchable(self.cond.shape, other.cond.shape):
+            return False
         if self.cond.device != other.cond.device:
             log.warning("model conds on different devices are not batched together")
             return False

@@ -46,7 +46,7 @@ ENGINE_FACADES = (
 # cannot put back a top-level module a pack deleted); the rest load on first use.
 EAGER_MODEL_FACADES = ("nodes", "node_helpers", "latent_preview", "execution")
 MODEL_FACADES = EAGER_MODEL_FACADES + (
-    "nodes", "comfy.utils", "comfy.model_management", "comfy.k_diffusion.sampling",
+    "comfy.utils", "comfy.model_management", "comfy.k_diffusion.sampling",
     "comfy.samplers", "comfy.sample", "comfy.sampler_helpers", "comfy.controlnet",
     "comfy.diffusers_convert", "comfy.model_sampling", "comfy.model_patcher", "comfy.patcher_extension",
     "comfy.model_base", "comfy.model_detection", "comfy.latent_formats", "comfy.lora", "comfy.weight_adapter",

@@ -54,19 +54,35 @@ test("the store notifies on change only and hands out frozen snapshots", () => {
   assert.ok(Object.isFrozen(store.state));
 });
 
-import { loadSavedWorkflow, saveWorkflow, WORKFLOW_KEY } from "../../web/state/persistence.js";
+import { loadSavedWorkflow, loadSavedTabs, Autosaver, WORKFLOW_KEY } from "../../web/state/persistence.js";
 
 test("the workflow survives a save/load through storage; garbage is ignored with a warning", () => {
   const map = new Map();
   const storage = { getItem: (k) => map.get(k) ?? null, setItem: (k, v) => map.set(k, v) };
   const warnings = [];
   const logger = { warn: (m) => warnings.push(m) };
+  const tabs = { activeId: 1, tabs: [{ id: 1, workflow: { nodes: [] } }] };
   assert.equal(loadSavedWorkflow(storage, logger), null);
-  assert.ok(saveWorkflow(storage, { nodes: [{ id: 1 }] }, logger));
+  assert.ok(new Autosaver(storage, logger).save({ nodes: [{ id: 1 }] }, tabs));
   assert.deepEqual(loadSavedWorkflow(storage, logger), { nodes: [{ id: 1 }] });
+  assert.deepEqual(loadSavedTabs(storage, logger), tabs);
   map.set(WORKFLOW_KEY, "{not json");
   assert.equal(loadSavedWorkflow(storage, logger), null);
   assert.match(warnings[0], /ignoring the saved workflow/);
   const full = { getItem: () => null, setItem: () => { throw new Error("quota"); } };
-  assert.equal(saveWorkflow(full, {}, logger), false);
+  assert.equal(new Autosaver(full, logger).save({}, tabs), false);
+});
+
+test("the autosaver writes only what changed, whatever changed it", () => {
+  const writes = [];
+  const storage = { getItem: () => null, setItem: (k, v) => writes.push([k, v]) };
+  const saver = new Autosaver(storage);
+  const tabs = { activeId: 1, tabs: [{ id: 1 }] };
+  const node = { id: 1, size: [200, 100] };
+  saver.save({ nodes: [node] }, tabs);
+  saver.save({ nodes: [node] }, tabs);
+  assert.equal(writes.length, 2);
+  node.size = [200, 300]; // resized to show an image: no graph version bump, still a change
+  saver.save({ nodes: [node] }, tabs);
+  assert.deepEqual(writes.slice(2), [[WORKFLOW_KEY, JSON.stringify({ nodes: [node] })]]);
 });

@@ -16,7 +16,7 @@ import { registerNodeTypes, registerSubgraphType, restoreWidgetSlots } from "../
 import { ExtensionManager } from "../extensions/manager.js";
 import { Store } from "../state/store.js";
 import { EXECUTION_EVENTS, initialExecutionState, nodeErrorMessages, reduceExecution } from "../state/execution_state.js";
-import { loadSavedWorkflow, saveWorkflow, loadSavedTabs, saveTabs } from "../state/persistence.js";
+import { loadSavedWorkflow, loadSavedTabs, Autosaver } from "../state/persistence.js";
 import { activeTab } from "../state/workflow_tabs.js";
 import { WorkflowManager } from "./workflows.js";
 import { PromptError } from "../api/client.js";
@@ -54,7 +54,7 @@ export class ComfyApp {
     this.graph = null;
     this.canvas = null;
     this.domWidgets = null;
-    this._savedVersion = -1;
+    this.autosaver = new Autosaver(opts.storage, this.logger);
   }
 
   /** Register an extension (built-in or plugin); see extensions/manager.js for hooks. */
@@ -261,12 +261,7 @@ export class ComfyApp {
   }
 
   _autosave() {
-    if (!this.graph) return;
-    // edits inside an open subgraph count on the subgraph, and are saved with the root's definitions
-    const version = `${this.graph._version}/${this.canvas?.graph?._version}`;
-    if (version === this._savedVersion) return;
-    this._savedVersion = version;
-    saveWorkflow(this.storage, this.serializeWorkflow(), this.logger);
-    saveTabs(this.storage, this.workflows.snapshot(), this.logger);
+    // edits inside an open subgraph are saved with the root's definitions
+    if (this.graph) this.autosaver.save(this.serializeWorkflow(), this.workflows.snapshot());
   }
 }

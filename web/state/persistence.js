@@ -21,16 +21,6 @@ export function loadSavedWorkflow(storage, logger = console) {
   }
 }
 
-/** Store `workflow`; returns false (and logs) when storage is full or unavailable. */
-export function saveWorkflow(storage, workflow, logger = console) {
-  try {
-    storage.setItem(WORKFLOW_KEY, JSON.stringify(workflow));
-    return true;
-  } catch (error) {
-    logger.warn(`could not save the workflow to localStorage: ${error.message}`);
-    return false;
-  }
-}
 
 export const TABS_KEY = "comfy.tabs";
 
@@ -48,13 +38,35 @@ export function loadSavedTabs(storage, logger = console) {
   }
 }
 
-/** Store the tabs; returns false (and logs) when storage is full or unavailable. */
-export function saveTabs(storage, state, logger = console) {
-  try {
-    storage.setItem(TABS_KEY, JSON.stringify(state));
-    return true;
-  } catch (error) {
-    logger.warn(`could not save the open workflows to localStorage: ${error.message}`);
-    return false;
+/**
+ * Writes the workflow and the tabs when their JSON differs from what it last wrote. It compares
+ * the text rather than the graph's version counter, because a node resized to show its image,
+ * a widget stepped by "control after generate" or a tab's own state change what a reload
+ * restores without bumping that counter.
+ */
+export class Autosaver {
+  constructor(storage, logger = console) {
+    this.storage = storage;
+    this.logger = logger;
+    this.written = new Map();
+  }
+
+  /** Store both; returns false (and logs) when storage is full or unavailable. */
+  save(workflow, tabs) {
+    const stored = this._write(WORKFLOW_KEY, workflow, "the workflow");
+    return this._write(TABS_KEY, tabs, "the open workflows") && stored;
+  }
+
+  _write(key, value, what) {
+    const text = JSON.stringify(value);
+    if (this.written.get(key) === text) return true;
+    try {
+      this.storage.setItem(key, text);
+      this.written.set(key, text);
+      return true;
+    } catch (error) {
+      this.logger.warn(`could not save ${what} to localStorage: ${error.message}`);
+      return false;
+    }
   }
 }

@@ -6,9 +6,11 @@ items with its reply: a quick job is one Ray round trip and wakes no other threa
 job that has not answered within BATCH_S the server opens `events`, that job's channel,
 which sends its items while it runs, and beats (see comfy_core.cluster.outbox). Control
 calls (`interrupt`, `free`, `stats`) run on the actor's other threads. The clean-up after
-a job (scratch folders, heap) is left for later so it is not on the reply's path: the
-next `run` does it first (the heap trim only every TRIM_EVERY jobs), or, on an idle
-worker, the monitor's next `stats` call (every few seconds) or a `free`.
+a job (scratch folders, memory bookkeeping) is not on the reply's path: the actor's tidy
+thread does it SETTLE_AFTER_S after the reply left (so it does not contend with Ray
+serializing that reply), or the next `run` first if that comes sooner, or a `free`. The
+heap trim and emptying the trash wait for an idle worker (the monitor's `stats` call,
+every few seconds) or every TRIM_EVERY jobs.
 
 Stream items: ("event", type, data, binary[, client_id]) | ("file", kind, subfolder,
 filename, bytes) | ("result", outputs, status, meta).
@@ -21,6 +23,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -35,6 +38,7 @@ from comfy_core.settings import Settings
 log = logging.getLogger(__name__)
 
 BUSY_WAIT_S = 30.0
+SETTLE_AFTER_S = 0.002  # a job's clean-up waits this long for its reply to leave
 TRIM_EVERY = 16  # a worker that never idles still gives its free heap back this often
 BASE_ENV = "COMFY_WORKER_BASE_DIRECTORY"
 EXTRA_PATHS_ENV = "COMFY_WORKER_EXTRA_MODEL_PATHS"
@@ -85,6 +89,7 @@ class WorkerActor:
         self._untrimmed = 0  # jobs since the heap was last trimmed
         self._finished: collections.deque[str] = collections.deque(maxlen=64)
         self._early_interrupts: collections.deque[str] = collections.deque(maxlen=64)
+        threading.Thread(target=self._tidy_after_jobs, daemon=True, name="tidy").start()
         log.info("worker %s ready on %s (%s)", worker_id, socket.gethostname(), self.device())
 
     # -- description ----------------------------------------------------------------------
@@ -189,7 +194,7 @@ class WorkerActor:
         with self._idle:  # still held: its clean-up is owed (see the module's doc)
             self._running, self._owed = None, True
             self._finished.append(outbox.prompt_id)
-            self._idle.notify_all()  # an event channel waiting for it (rare) ends
+            self._idle.notify_all()  # the tidy thread, and an event channel waiting for it (rare)
         return outbox.close(result)
 
     def events(self, prompt_id: str) -> Iterator[ChannelBatch]:
@@ -263,6 +268,14 @@ class WorkerActor:
             self._untrimmed = 0
             self._release_heap()
         self._scratch.empty_trash(lambda: self._running is not None)
+
+    def _tidy_after_jobs(self) -> None:
+        """The tidy thread: each job's clean-up, soon after its reply left."""
+        while True:
+            with self._idle:
+                self._idle.wait_for(lambda: self._owed)
+            time.sleep(SETTLE_AFTER_S)
+            self._settle_owed()
 
     def _settle_owed(self) -> None:
         """The last job's clean-up, unless done (or being done) already."""

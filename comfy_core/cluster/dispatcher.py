@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from comfy_core.cluster.policy import PendingJob, WorkerView, assign
 from comfy_core.cluster.pool import WorkerHandle

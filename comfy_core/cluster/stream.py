@@ -119,24 +119,27 @@ class _JobFollower:
         self.tail: tuple[int, list] | None = None  # the reply: (items flushed, the rest)
 
     def run(self) -> Lost | None:
+        errors = self.link.ray.exceptions
+        try:
+            return self._follow()
+        except errors.RayActorError as exc:
+            return Lost(f"{self.wid} died: {_first_line(exc)}")
+        except errors.RayError as exc:
+            return Lost(f"{self.wid} failed: {_first_line(exc)}")
+
+    def _follow(self) -> Lost | None:
         ray, link = self.link.ray, self.link
-        ready = ray.wait([self.reply], timeout=BATCH_S)[0]  # a quick job has answered
-        if not ready:
+        try:  # a quick job's whole reply, in one call into Ray
+            self.tail = ray.get(self.reply, timeout=BATCH_S)
+        except ray.exceptions.GetTimeoutError:
             self.channel = link.handle.actor.events.options(
                 num_returns="streaming").remote(self.job.prompt_id)
         renewed = time.monotonic()
         while self.tail is None or self.received < self.tail[0]:
-            if not ready:
-                ready, lost = self._wait()
-                if lost is not None:
-                    return lost
-            try:
-                self._take(ray, ready)
-            except ray.exceptions.RayActorError as exc:
-                return Lost(f"{self.wid} died: {_first_line(exc)}")
-            except ray.exceptions.RayError as exc:
-                return Lost(f"{self.wid} failed: {_first_line(exc)}")
-            ready = []
+            ready, lost = self._wait()
+            if lost is not None:
+                return lost
+            self._take(ray, ready)
             if time.monotonic() - renewed > LEASE_SECONDS / 3:
                 renewed = time.monotonic()
                 self._renew()

@@ -21,12 +21,13 @@ import itertools
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from comfy_core.cluster.transfer import COUNTER_NAME, SHIPPED_KINDS, ui_file_items
+from comfy_core.cluster.transfer import COUNTER_NAME, SHIPPED_KINDS, file_entry, ui_file_items
 from comfy_core.files.safe import UnsafePathError, contained_join
 
 log = logging.getLogger(__name__)
@@ -72,20 +73,20 @@ class Scratch:
     def ship_ui(self, ui: Any, send: Callable[[FileItem], None]) -> None:
         """Send the files a node's ui output names (each once)."""
         for item in ui_file_items(ui):
-            subfolder = item.get("subfolder") or ""
+            subfolder, filename = item.get("subfolder") or "", item["filename"]
             try:
-                path = contained_join(self.dir(item["type"]), subfolder, item["filename"])
+                path = file_entry(self.dir(item["type"]), subfolder, filename)
             except (UnsafePathError, ValueError):
                 log.error("not sending %r: outside the scratch folder", item)
                 continue
-            self._send(path, item["type"], subfolder, item["filename"], send)
+            self._send(path, item["type"], subfolder, filename, send)
 
     def ship_rest(self, send: Callable[[FileItem], None]) -> None:
         """Send files a job wrote without naming them in a ui output."""
         for kind in SHIPPED_KINDS:
             base = self.dir(kind)
             for path in _files(base):
-                if path in self._received or path in self._sent or path.stat().st_size == 0:
+                if path in self._received or path in self._sent:
                     continue
                 rel = path.relative_to(base)
                 subfolder = rel.parent.as_posix() if rel.parent != Path(".") else ""
@@ -94,11 +95,12 @@ class Scratch:
 
     def _send(self, path: Path, kind: str, subfolder: str, filename: str,
               send: Callable[[FileItem], None]) -> None:
-        if path in self._sent or path in self._received or not path.is_file():
+        if path in self._sent or path in self._received:
             return
-        if path.stat().st_size == 0:  # sent by an earlier job (a cached output node)
+        data = _plain_file_bytes(path)
+        if not data:  # none, or empty: sent by an earlier job (a cached output node)
             return
-        send(("file", kind, subfolder, filename, path.read_bytes()))
+        send(("file", kind, subfolder, filename, data))
         self._sent.add(path)
 
     def end_job(self) -> None:
@@ -188,6 +190,21 @@ def _newest(paths: Iterable[Path], discard: Callable[[Path], None]
             discard(kept[1])
         newest[key] = (number, path)
     return newest
+
+
+def _plain_file_bytes(path: Path) -> bytes | None:
+    """The content of `path` if it is a regular file and not a link (a link could name a
+    file outside the scratch folder); None if it is missing or anything else. One open
+    instead of a stat per question."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    with os.fdopen(fd, "rb") as file:
+        return file.read()
 
 
 def _files(base: Path) -> Iterable[Path]:

@@ -43,6 +43,16 @@ def ui_file_items(ui: Any) -> Iterator[dict]:
                 yield item
 
 
+def file_entry(base: Path, subfolder: str, filename: str) -> Path:
+    """`base/subfolder/filename` for a file a worker's job names: the subfolder's links
+    resolved and kept inside `base` (UnsafePathError otherwise), the name one plain
+    component, which callers never follow as a link (they read it with O_NOFOLLOW or
+    replace the entry), so it needs no resolving of its own."""
+    if filename in ("", ".", "..") or any(c in filename for c in "/\\\x00"):
+        raise UnsafePathError(f"{filename!r} is not a plain file name")
+    return (contained_join(base, subfolder) if subfolder else base) / filename
+
+
 class FileSink:
     """Writes workers' files into the server's folders and rewrites names that changed.
 
@@ -62,8 +72,8 @@ class FileSink:
             log.error("worker %s sent a file of unknown kind %r; dropped", worker_id, kind)
             return None
         try:
-            folder = contained_join(self._folders.directory_of(kind), subfolder or ".")
-            contained_join(folder, filename)
+            # created, or atomically replaced, as an entry: never written through a link
+            folder = file_entry(self._folders.directory_of(kind), subfolder, filename).parent
         except (UnsafePathError, ValueError) as exc:
             log.error("worker %s sent a file outside the %s folder (%r/%r): %s", worker_id,
                       kind, subfolder, filename, exc)

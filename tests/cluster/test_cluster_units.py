@@ -83,6 +83,15 @@ def test_file_sink_gives_each_worker_file_the_next_free_name(tmp_path):
     assert sink.store("w2", "output", "sub", "notes.txt", b"x") == "notes.txt"
     assert sink.store("w1", "output", "sub", "notes.txt", b"y") == "notes_1.txt"
     assert sink.store("w1", "output", "..", "evil.png", b"z") is None
+    assert sink.store("w1", "output", "", "../evil.png", b"z") is None
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "target.png").write_bytes(b"keep")
+    (folders.output_dir / "away").symlink_to(outside)
+    assert sink.store("w1", "output", "away", "evil.png", b"z") is None
+    (folders.output_dir / "link.png").symlink_to(outside / "target.png")
+    assert sink.store("w1", "output", "", "link.png", b"z") == "link_1.png"
+    assert [(p.name, p.read_bytes()) for p in outside.iterdir()] == [("target.png", b"keep")]
     assert (folders.output_dir / "img_00005_.png").read_bytes() == b"two"
     ui = {"images": [{"filename": "img_00001_.png", "subfolder": "", "type": "output"},
                      {"filename": "else.png", "subfolder": "", "type": "input"}]}
@@ -167,6 +176,27 @@ def test_scratch_keeps_counters_unique_and_folders_small(tmp_path):
     assert list(trash.iterdir())
     scratch.empty_trash(lambda: False)
     assert not list(trash.iterdir())
+    scratch.remove()
+
+
+def test_scratch_sends_only_plain_files_inside_it(tmp_path):
+    from comfy_core.cluster.scratch import Scratch
+
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"worker's own file")
+    scratch = Scratch(str(tmp_path / "w-"))
+    out = scratch.dir("output")
+    (out / "sub").mkdir()
+    (out / "sub" / "ok.png").write_bytes(b"png")
+    (out / "link.png").symlink_to(secret)
+    (out / "away").symlink_to(tmp_path)
+    sent: list = []
+    ui = {"images": [{"filename": name, "subfolder": sub, "type": "output"} for sub, name in [
+        ("", "link.png"), ("away", "secret.txt"), ("", "../../secret.txt"), ("..", "secret.txt"),
+        ("sub", "ok.png"), ("", "sub"), ("", "missing.png")]]}
+    scratch.ship_ui(ui, sent.append)
+    scratch.ship_rest(sent.append)
+    assert sent == [("file", "output", "sub", "ok.png", b"png")]
     scratch.remove()
 
 

@@ -43,7 +43,7 @@ class Editor:
 
     def open(self) -> None:
         self.page.goto(self.url + "/")
-        self.page.wait_for_selector("body[data-ready=true]", timeout=15000)
+        self.page.wait_for_selector("body[data-ready=true]", timeout=60000)
 
     def unexpected_problems(self, *allowed: tuple[int, str]) -> list:
         """Console errors, plus HTTP failures that neither the test nor EXPECTED_FAILURES allow."""
@@ -170,7 +170,7 @@ def test_validation_error_is_shown_on_the_offending_node(editor):
 def test_queue_panel_cancels_pending_and_running_jobs(editor, server):
     editor.clear_graph()
     slow = editor.add_node_by_search("E2ESlow", 400, 300)
-    editor.set_widget(slow, "steps", 400)
+    editor.set_widget(slow, "steps", 4000)  # both jobs are cancelled: the first must not end before that
     editor.page.click("#queue-button")
     editor.page.click("#queue-button")
     editor.page.wait_for_selector("#queue-running .queue-item", timeout=10000)

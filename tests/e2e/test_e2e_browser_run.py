@@ -102,7 +102,7 @@ def test_reload_while_running_resyncs_the_queue(browser, server):
     ed = open_editor(browser, server.url)
     ed.clear_graph()
     slow = ed.add_node_by_search("E2ESlow", 400, 300)
-    ed.set_widget(slow, "steps", 200)
+    ed.set_widget(slow, "steps", 4000)  # long enough to outlast a reload on a busy machine; cancelled below
     ed.page.click("#queue-button")
     ed.page.wait_for_selector("#queue-running .queue-item", timeout=10000)
     ed.wait_autosaved()  # so the reload shows the same graph

@@ -77,7 +77,7 @@ def test_preview_image_node_grows_to_fit_its_image(editor):  # noqa: F811 (fixtu
         "(id) => window.comfyApp.graph.getNodeById(id).imagesFor().some((i) => i.complete && i.naturalWidth === 384)",
         arg=sink, timeout=20000)
     ed.page.wait_for_function("([id, w]) => window.comfyApp.graph.getNodeById(id).size[0] > w",
-                              arg=[sink, before[0]], timeout=5000)
+                              arg=[sink, before[0]], timeout=20000)
     width, height = ed.js("(id) => [...window.comfyApp.graph.getNodeById(id).size]", sink)
     assert width == 384 + 20, "the image area takes the image's own width (under the cap)"
     assert before[1] + 192 <= height + 10 <= before[1] + 192 + 40, "and its height at the same aspect"

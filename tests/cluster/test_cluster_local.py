@@ -101,7 +101,7 @@ async def test_two_running_jobs_events_per_client_and_interrupt(server):
         ws1 = await http.ws_connect("/ws?clientId=one")
         ws2 = await http.ws_connect("/ws?clientId=two")
         long_id = await submit(http, slow_prompt(2000, 0.05, "long"), "one")
-        short_id = await submit(http, slow_prompt(30, 0.05, "short"), "two")
+        short_id = await submit(http, slow_prompt(100, 0.05, "short"), "two")  # outlasts the polls below
         running = await wait_running(http, 2)
         assert set(running) == {long_id, short_id}
         got1, got2 = [], []
@@ -184,7 +184,7 @@ async def test_worker_killed_mid_job_reruns_once_then_fails(server):
         first = await submit(http, slow_prompt(60, 0.05, "first"))
         [running] = await wait_running(http, 1)
         assert running == first
-        victim = next(h for h in server.cluster.pool.ready() if h.busy == first)
+        victim = await wait_holder(server, first, [])
         ray.kill(victim.actor)
         record = await wait_done(http, first)
         assert record["status"]["status_str"] == "success"
@@ -212,7 +212,7 @@ async def test_hung_worker_loses_its_job_to_another(server):
         await wait_workers(server, 2)
         pid = await submit(http, slow_prompt(100, 0.05, "hang"))
         await wait_running(http, 1)
-        holder = next(h for h in server.cluster.pool.ready() if h.busy == pid)
+        holder = await wait_holder(server, pid, [])
         os.kill(holder.pid, signal.SIGSTOP)  # alive but silent, as a process stuck in C
         try:
             record = await wait_done(http, pid, timeout=120)

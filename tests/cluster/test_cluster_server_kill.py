@@ -63,6 +63,12 @@ class Server:
         self.log.close()
 
 
+def two_running(server: Server) -> list[str] | None:
+    """The ids of the running jobs when there are two (from one /queue answer)."""
+    running = [item[1] for item in server.get("/queue")["queue_running"]]
+    return running if len(running) == 2 else None
+
+
 def wait_for(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -79,12 +85,12 @@ def test_sigkill_with_workers_running_then_restart(tmp_path):
     first = Server(base, "first")
     try:
         first.get("/queue")
-        ids = [first.post("/prompt", {"prompt": slow_prompt(60, 0.05, f"job{i}",
+        # Each job runs 6 s: the two running ones must still run when the server is killed,
+        # however long a busy machine takes to see them start.
+        ids = [first.post("/prompt", {"prompt": slow_prompt(120, 0.05, f"job{i}",
                                                              str(journal))})["prompt_id"]
                for i in range(JOBS)]
-        running = wait_for(lambda: [i[1] for i in first.get("/queue")["queue_running"]]
-                           if len(first.get("/queue")["queue_running"]) == 2 else None,
-                           60, "two running jobs")
+        running = wait_for(lambda: two_running(first), 60, "two running jobs")
         wait_for(lambda: journal.is_file() and journal.read_text().count("start") == 2, 60,
                  "both running jobs to start on their workers")
         family = psutil.Process(first.proc.pid).children(recursive=True)

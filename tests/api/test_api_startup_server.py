@@ -53,8 +53,10 @@ def _get(url: str, timeout: float = 60.0) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def _wait_http(url: str, proc: subprocess.Popen, log: Path) -> None:
-    for _ in range(600):
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    """Until `url` answers; a refused connection returns at once, so the limit is a time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         assert proc.poll() is None, log.read_text()[-2000:]
         try:
             _get(url, timeout=1)

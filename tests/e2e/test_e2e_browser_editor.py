@@ -135,7 +135,9 @@ def test_page_loads_with_default_graph_and_no_console_errors(editor):
     types = editor.node_types()
     assert types == sorted(["KSampler", "CheckpointLoaderSimple", "EmptyLatentImage", "CLIPTextEncode",
                             "CLIPTextEncode", "VAEDecode", "SaveImage"])
-    assert editor.page.locator("#status-connection").inner_text().endswith("connected")
+    # the socket opens after the page is ready: wait for it ("○ disconnected" also ends in "connected")
+    editor.page.wait_for_selector("#status-connection.ok", timeout=30000)
+    assert editor.page.locator("#status-connection").inner_text() == "● connected"
     editor.shot("default_graph")
     assert editor.unexpected_problems() == []
 

@@ -85,6 +85,8 @@ def test_default_graph_runs_with_progress_preview_and_image(browser, server):
     assert [p for p in seen["progress"] if p[0] == "3"] == [["3", 1, 2], ["3", 2, 2]]
     assert seen["previews"] and set(seen["previews"]) == {"3"}
     # previews are scaled to fit --preview-size (512) whatever the latent size (COMPAT 2.5)
+    # (the last preview is a blob the page decodes in its own time)
+    ed.page.wait_for_function("() => window.comfyApp.graph.getNodeById(3).previewFor()?.complete", timeout=10000)
     assert ed.js("window.comfyApp.graph.getNodeById(3).previewFor()?.naturalWidth") == 512
     assert ["4", "3", "8", "9", None] == [n for n in seen["executing"] if n in ("4", "3", "8", "9", None)]
     state = ed.js("window.comfyApp.store.state.execution.nodeProgress")

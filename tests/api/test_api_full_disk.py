@@ -67,7 +67,8 @@ async def test_full_disk_submit_finish_and_recovery(aiohttp_client, tmp_path, sm
     client = await aiohttp_client(create_app(services))
     ws = await client.ws_connect("/ws?clientId=disk")
     await ws.receive_json()
-    pid = (await (await client.post("/prompt", json={"prompt": slow_prompt(30),
+    # 3 s of work: it must still run when the disk fills up below, however busy the machine
+    pid = (await (await client.post("/prompt", json={"prompt": slow_prompt(60),
                                                      "client_id": "disk"})).json())["prompt_id"]
 
     async def running():

@@ -197,8 +197,9 @@ async def wait_running(http: aiohttp.ClientSession, count: int, timeout: float =
     raise AssertionError(f"{count} jobs never ran at once")
 
 
-async def wait_workers(server: ClusterServer, count: int, timeout: float = 180.0) -> list:
-    """The ready workers once there are `count` (replacements come up in the background)."""
+async def wait_workers(server: ClusterServer, count: int, timeout: float = 300.0) -> list:
+    """The ready workers once there are `count` (replacements come up in the background; two
+    starting at once on a busy 2-core machine take minutes to import their nodes)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ready = server.cluster.pool.ready()

@@ -167,8 +167,9 @@ async def test_file_no_worker_has_is_refused_at_submit(server):
         assert "missing.safetensors" in json.dumps(body["node_errors"]["4"])
 
 
-async def wait_holder(server, prompt_id: str, killed: list, timeout: float = 120.0):
-    """The live worker running `prompt_id`, once one other than those `killed` holds it."""
+async def wait_holder(server, prompt_id: str, killed: list, timeout: float = 300.0):
+    """The live worker running `prompt_id`, once one other than those `killed` holds it
+    (after a kill that may be a replacement still starting)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         holder = next((h for h in server.cluster.pool.ready() if h.busy == prompt_id and h not in killed), None)

@@ -42,7 +42,7 @@ def server(tmp_path_factory):
 
 async def run_prompt(http, ws, client_id: str, prompt: dict, interrupt_after: int = 0):
     """Queue `prompt`, collect messages until it ends; optionally interrupt after that
-    many progress messages."""
+    many progress messages. Returns those messages and the job's history record."""
     reply = await http.post("/prompt", json={"prompt": prompt, "client_id": client_id})
     assert reply.status == 200, await reply.text()
     prompt_id = (await reply.json())["prompt_id"]
@@ -55,8 +55,14 @@ async def run_prompt(http, ws, client_id: str, prompt: dict, interrupt_after: in
             await http.post("/probe/interrupt", json={})
         if msg["type"] in ("execution_success", "execution_error", "execution_interrupted") \
                 and msg["data"].get("prompt_id") == prompt_id:
-            history = await (await http.get(f"/history/{prompt_id}")).json()
-            return seen, history.get(prompt_id)
+            break
+    # The record is stored after the run's last message and before the final `executing`
+    # with node null (as in ComfyUI): read the history once that has arrived.
+    while not ((msg := await next_json(ws))["type"] == "executing" and msg["data"]["node"] is None
+               and msg["data"].get("prompt_id") == prompt_id):
+        pass
+    history = await (await http.get(f"/history/{prompt_id}")).json()
+    return seen, history.get(prompt_id)
 
 
 async def test_folder_registrations_are_one_table(server):

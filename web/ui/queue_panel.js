@@ -4,6 +4,7 @@
  * Refreshed on every status broadcast (COMPAT 2.2) and when a prompt finishes.
  */
 import { h } from "./dom.js";
+import { latestAnswer } from "../api/latest_answer.js";
 
 const HISTORY_ITEMS = 20;
 
@@ -53,10 +54,12 @@ export function mountQueuePanel(root, app) {
     if (s.queue !== last?.queue || s.history !== last?.history) render(s);
     last = s;
   });
+  // Every status and executing message reloads both; the last one started wins.
+  const reload = latestAnswer(() => Promise.all([app.api.getQueue(), app.api.getHistory(HISTORY_ITEMS)]),
+    ([queue, historyData]) => app.store.update({ queue, history: historyData }));
   async function refresh() {
     try {
-      const [queue, historyData] = await Promise.all([app.api.getQueue(), app.api.getHistory(HISTORY_ITEMS)]);
-      app.store.update({ queue, history: historyData });
+      await reload();
     } catch (error) {
       app.notify(`Could not read the queue: ${error.message}`);
     }

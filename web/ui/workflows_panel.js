@@ -1,6 +1,7 @@
 /** The saved workflows on the server (userdata "workflows/"): click to open, × to delete. */
 import { h } from "./dom.js";
 import { workflowName } from "../state/workflow_tabs.js";
+import { latestAnswer } from "../api/latest_answer.js";
 
 export function mountWorkflowsPanel(root, app) {
   const list = h("ul", { id: "saved-workflows" });
@@ -12,10 +13,11 @@ export function mountWorkflowsPanel(root, app) {
     e.stopPropagation();
     if (confirm(`Delete ${path}?`)) await app.workflows.deleteSaved(path);
   } }, "✕"));
+  const reload = latestAnswer(() => app.workflows.listSaved(), (paths) =>
+    list.replaceChildren(...(paths.length ? paths.map(row) : [h("li", { class: "empty" }, "none yet (Ctrl+S)")])));
   async function refresh() {
     try {
-      const paths = await app.workflows.listSaved();
-      list.replaceChildren(...(paths.length ? paths.map(row) : [h("li", { class: "empty" }, "none yet (Ctrl+S)")]));
+      await reload();
     } catch (error) {
       app.notify(`Could not list saved workflows: ${error.message}`);
     }

@@ -125,7 +125,11 @@ class ClusterServer:
     def __init__(self, base: Path, *flags: str) -> None:
         from comfy_core.cluster import Cluster
 
-        self.port = free_port()
+        # Bound before Ray starts: Ray's own processes take free ports too, and one could
+        # take a port that was only picked, not held.
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.settings = parse_settings(["--base-directory", str(base), "--port", str(self.port),
                                         *flags], {})
@@ -143,7 +147,7 @@ class ClusterServer:
 
     async def _serve(self) -> None:
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        await web.SockSite(self._runner, self._sock).start()
 
     def wait_ready(self, timeout: float = 600.0) -> None:
         self.app_state().startup.result(timeout)

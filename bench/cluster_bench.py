@@ -8,12 +8,15 @@ It measures
     both run torch with one thread, as Ray gives the worker); the overhead is the median
     of the paired differences;
   * throughput: N jobs queued at once until the last finishes, for model-free jobs
-    (EmptyImage -> SaveImage) and tiny-model jobs (the demo checkpoint, 64x64, 4 steps),
+    (EmptyImage -> SaveImage) and tiny-model jobs (the demo checkpoint, 64x64, 4 steps;
+    --size and --steps make them heavier, so that the server's share per job shrinks),
     the in-process server again with torch on one thread;
-    scaling efficiency = jobs/s with N workers / (N x jobs/s with one worker).
+    scaling efficiency = jobs/s with N workers / (N x jobs/s with one worker). The
+    clusters run with --ray-locality-wait 0, so that the warm-up's burst spreads and every
+    worker holds the model when the measure starts (steady state, not the first burst).
 
     .venv/bin/python bench/cluster_bench.py [--workers 1,2,4] [--jobs 24] [--latency 30]
-        [--latency-only]
+        [--latency-only] [--size 64] [--steps 4]
 """
 
 from __future__ import annotations
@@ -48,17 +51,17 @@ def free_job(i: int) -> dict:
                                                         "filename_prefix": "bench_free"}}}
 
 
-def tiny_job(i: int) -> dict:
-    """The demo model at 64x64, 4 euler steps, a new seed per job."""
+def tiny_job(i: int, size: int = 64, steps: int = 4) -> dict:
+    """The demo model (64x64, 4 euler steps unless told), a new seed per job."""
     return {
         "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": CKPT}},
-        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 64,
+        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": size, "height": size,
                                                            "batch_size": 1}},
         "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a red circle",
                                                          "clip": ["4", 1]}},
         "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["4", 1]}},
         "3": {"class_type": "KSampler", "inputs": {
-            "seed": i, "steps": 4, "cfg": 6.0, "sampler_name": "euler", "scheduler": "normal",
+            "seed": i, "steps": steps, "cfg": 6.0, "sampler_name": "euler", "scheduler": "normal",
             "denoise": 1.0, "model": ["4", 0], "positive": ["6", 0], "negative": ["7", 0],
             "latent_image": ["5", 0]}},
         "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
@@ -74,7 +77,8 @@ class Server:
         self.url = f"http://127.0.0.1:{port}"
         flags = [] if workers is None else [
             "--ray", "local", "--ray-workers", str(workers), "--ray-worker-cpus",
-            f"{min(1.0, (os.cpu_count() or 2) / workers):g}", "--ray-object-store-mb", "200"]
+            f"{min(1.0, (os.cpu_count() or 2) / workers):g}", "--ray-object-store-mb", "200",
+            "--ray-locality-wait", "0"]  # the warm-up loads the model on every worker
         self.log = open(base / f"server-{workers}.log", "wb")
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "server.py"),
                                       "--base-directory", str(base), "--port", str(port),
@@ -137,14 +141,15 @@ class Client:
 
 async def warm_up(client: Client, offset: int) -> None:
     for i in range(4):  # every worker imports its nodes and loads the model once
-        await client.run([free_job(offset + i), tiny_job(offset + i)] * 2)
+        await client.run([free_job(offset + i), tiny_job(offset + i, steps=1)] * 2)
 
 
-async def measure(url: str, jobs: int, offset: int) -> dict:
+async def measure(url: str, jobs: int, offset: int, size: int, steps: int) -> dict:
     async with Client(url) as client:
         await warm_up(client, offset)
         free_s = await client.run([free_job(offset + 1000 + i) for i in range(jobs)])
-        tiny_s = await client.run([tiny_job(offset + 1000 + i) for i in range(jobs)])
+        tiny_s = await client.run([tiny_job(offset + 1000 + i, size, steps)
+                                   for i in range(jobs)])
     return {"free_jobs_s": jobs / free_s, "tiny_jobs_s": jobs / tiny_s}
 
 
@@ -172,6 +177,8 @@ def main() -> None:
     parser.add_argument("--latency", type=int, default=30)
     parser.add_argument("--latency-only", action="store_true",
                         help="measure the dispatch overhead only (no throughput runs)")
+    parser.add_argument("--size", type=int, default=64, help="model jobs' image side")
+    parser.add_argument("--steps", type=int, default=4, help="model jobs' sampling steps")
     args = parser.parse_args()
     configs: list[int | None] = [None] + [int(n) for n in args.workers.split(",")]
     results: dict[str, dict] = {}
@@ -197,7 +204,8 @@ def main() -> None:
             server = Server(bases[1], workers, threads if workers is None else None)
             try:
                 name = "in-process" if workers is None else f"ray x{workers}"
-                results[name] = asyncio.run(measure(server.url, args.jobs, n * 10_000))
+                results[name] = asyncio.run(measure(server.url, args.jobs, n * 10_000,
+                                                    args.size, args.steps))
             finally:
                 server.stop()
             print(f"{name}: {results[name]}", file=sys.stderr, flush=True)
@@ -217,8 +225,9 @@ def report(latency: dict, results: dict[str, dict], args: argparse.Namespace) ->
           f"| {latency['overhead_ms']:+.1f} ms |")
     if not results:
         return
-    print(f"\nThroughput, {args.jobs} jobs queued at once:\n")
-    print("| Setup | Model-free jobs/s | Tiny-model jobs/s | Scaling efficiency (tiny) |")
+    print(f"\nThroughput, {args.jobs} jobs queued at once (model jobs {args.size}x{args.size}, "
+          f"{args.steps} steps):\n")
+    print("| Setup | Model-free jobs/s | Model jobs/s | Scaling efficiency (model) |")
     print("|---|---|---|---|")
     for name, r in results.items():
         workers = int(name.split("x")[1]) if "x" in name else None

@@ -54,7 +54,7 @@ export class ComfyApp {
     this.graph = null;
     this.canvas = null;
     this.domWidgets = null;
-    this.autosaver = new Autosaver(opts.storage, this.logger);
+    this.autosaver = new Autosaver(this.storage, this.logger);
   }
 
   /** Register an extension (built-in or plugin); see extensions/manager.js for hooks. */

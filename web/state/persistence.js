@@ -21,7 +21,6 @@ export function loadSavedWorkflow(storage, logger = console) {
   }
 }
 
-
 export const TABS_KEY = "comfy.tabs";
 
 /** The saved open-workflow tabs (state/workflow_tabs.js shape), or null. */
